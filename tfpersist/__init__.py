@@ -1,0 +1,38 @@
+"""tfpersist: TensorFlow model persistence, explained and made safe.
+
+The submodules follow the sections of the article, and load on first use, so
+``import tfpersist`` does not import TensorFlow:
+
+>>> import sys, tfpersist
+>>> tfpersist.saving.__name__
+'tfpersist.saving'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "checkpoint_state",
+    "errors",
+    "freezing",
+    "meta_graph",
+    "partial",
+    "restoring",
+    "saving",
+)
+
+__all__ = ["__version__", *_SUBMODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tfpersist.{name}")
+    raise AttributeError(f"module 'tfpersist' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,183 @@
+"""Errors and warnings raised by tfpersist.
+
+Every exception tfpersist raises for a bad input derives from
+:class:`TfPersistError`, and also from the built-in exception a Python
+programmer would expect (``FileNotFoundError``, ``ValueError``, ...), so both
+``except TfPersistError`` and ``except FileNotFoundError`` work. Each message
+says what was wrong, where, and what to do. When the cause was an exception
+from TensorFlow, it is chained as ``__cause__``.
+
+>>> from tfpersist import errors
+>>> try:
+...     raise errors.CheckpointNotFoundError("no checkpoint at 'model/model.ckpt'")
+... except FileNotFoundError as e:
+...     print(type(e).__name__, "is a", errors.TfPersistError.__name__, isinstance(e, errors.TfPersistError))
+CheckpointNotFoundError is a TfPersistError True
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+class TfPersistError(Exception):
+    """Base class of every error tfpersist raises on purpose."""
+
+
+class TensorFlowMissingError(TfPersistError, ImportError):
+    """TensorFlow is needed for this call but is not installed."""
+
+
+class CheckpointNotFoundError(TfPersistError, FileNotFoundError):
+    """A path names no checkpoint (or a checkpoint's ``.meta`` is missing)."""
+
+
+class CorruptCheckpointError(TfPersistError, OSError):
+    """A checkpoint file exists but cannot be read: truncated or damaged."""
+
+
+class NodeNotFoundError(TfPersistError, LookupError):
+    """A node or tensor name is not in the graph."""
+
+    def __str__(self) -> str:  # LookupError would quote the message like a key
+        return str(self.args[0]) if self.args else ""
+
+
+class GraphTooLargeError(TfPersistError, ValueError):
+    """A GraphDef is larger than protobuf's 2 GiB limit and cannot be written."""
+
+
+class GraphFormatError(TfPersistError, ValueError):
+    """A file is not a serialised ``GraphDef`` or ``MetaGraphDef``."""
+
+
+class TfPersistWarning(UserWarning):
+    """Base class of tfpersist's warnings: something was off, and tfpersist coped."""
+
+
+class CheckpointStateWarning(TfPersistWarning):
+    """The ``checkpoint`` state file was missing, corrupt, stale or moved."""
+
+
+def close_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Return up to *n* names from *candidates* that look like *name*.
+
+    A candidate contained in *name* (``v1`` in ``other-v1``) comes first;
+    then the closest by spelling, as long as they are about as close as the
+    best.
+
+    >>> close_names("ad", ["add", "v1", "v2", "init"])
+    ['add']
+    >>> close_names("other-v1", ["v1", "v2", "global_step"])
+    ['v1']
+    """
+    def score(c: str) -> float:
+        return 1.0 if len(c) > 1 and c in name else _head_ratio(name, c)
+
+    scored = sorted(((score(c), c) for c in set(candidates) if c != name), key=lambda t: (-t[0], t[1]))
+    scored = [(s, c) for s, c in scored if s >= 0.6]
+    return [c for s, c in scored if s >= scored[0][0] - 0.1][:n] if scored else []
+
+
+def _head_ratio(a: str, b: str) -> float:
+    """Similarity of *a* and *b* once the ending they share is cut off.
+
+    Checkpoint keys share long endings (``/.ATTRIBUTES/VARIABLE_VALUE``) that
+    would make every pair look alike.
+    """
+    n = len(os.path.commonprefix([a[::-1], b[::-1]]))
+    a, b = a[: len(a) - n], b[: len(b) - n]
+    if not a or not b:
+        return 0.0
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest candidate, or ``""``.
+
+    >>> did_you_mean("other-v1", ["v1", "v2"])
+    " (did you mean 'v1'?)"
+    >>> did_you_mean("zzz", ["v1", "v2"])
+    ''
+    """
+    close = close_names(name, candidates)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One variable whose checkpoint entry does not fit.
+
+    *kind* is ``"missing"`` (the model wants it, the checkpoint lacks it),
+    ``"unexpected"`` (the checkpoint has it, nothing takes it), ``"shape"``
+    or ``"dtype"``.
+
+    >>> print(Mismatch("shape", "v1", expected="[2]", found="[1]"))
+    v1: shape [2] expected, checkpoint has [1]
+    """
+
+    kind: str
+    name: str
+    expected: str = ""
+    found: str = ""
+    hint: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "missing":
+            return f"{self.name}: not in the checkpoint{self.hint}"
+        if self.kind == "unexpected":
+            return f"{self.name}: in the checkpoint but not restored{self.hint}"
+        return f"{self.name}: {self.kind} {self.expected} expected, checkpoint has {self.found}"
+
+
+class VariableMismatchError(TfPersistError, ValueError):
+    """Variables and a checkpoint do not match; every problem is listed at once.
+
+    >>> err = VariableMismatchError("model/model.ckpt", [Mismatch("missing", "w")])
+    >>> print(err)
+    variables do not match checkpoint 'model/model.ckpt' (1 problem):
+      w: not in the checkpoint
+    Fix the names or shapes, pass a name map, or ask for a partial restore.
+    >>> [m.name for m in err.missing]
+    ['w']
+    """
+
+    def __init__(self, prefix: str, problems: Sequence[Mismatch]) -> None:
+        self.prefix = prefix
+        self.problems = list(problems)
+        super().__init__(prefix, self.problems)
+
+    def _of(self, kind: str) -> list[Mismatch]:
+        return [p for p in self.problems if p.kind == kind]
+
+    @property
+    def missing(self) -> list[Mismatch]:
+        """Variables the model wants and the checkpoint lacks."""
+        return self._of("missing")
+
+    @property
+    def unexpected(self) -> list[Mismatch]:
+        """Checkpoint entries nothing takes."""
+        return self._of("unexpected")
+
+    @property
+    def wrong_shape(self) -> list[Mismatch]:
+        """Variables whose checkpoint value has another shape."""
+        return self._of("shape")
+
+    @property
+    def wrong_dtype(self) -> list[Mismatch]:
+        """Variables whose checkpoint value has another dtype."""
+        return self._of("dtype")
+
+    def __str__(self) -> str:
+        n = len(self.problems)
+        lines = [f"variables do not match checkpoint {self.prefix!r} ({n} problem{'s' * (n != 1)}):"]
+        lines += [f"  {p}" for p in self.problems]
+        lines.append("Fix the names or shapes, pass a name map, or ask for a partial restore.")
+        return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""Loading the whole graph: ``import_meta_graph`` and the ``.meta`` file.
+
+Restoring into a rebuilt graph (:mod:`tfpersist.restoring`) needs the code
+that built it. The ``.meta`` file makes that code unnecessary: it holds the
+meta graph (元图（MetaGraph）), the full graph structure with its saver. The
+article's third program imports it with ``tf.train.import_meta_graph``,
+restores the values, and fetches the sum by its name, ``add:0``: the first
+output of the node ``add``.
+
+Two things can go wrong that tfpersist takes care of:
+
+* ``import_meta_graph`` refuses to run with eager execution on ("Exporting/
+  importing meta graphs is not supported when eager execution is enabled").
+  :func:`restore_meta_graph` always imports into the session's own graph, so
+  it works in TensorFlow 2 without turning eager execution off.
+* A graph saved on another machine can pin its ops to devices this machine
+  lacks (``/device:GPU:0``, ``/job:ps``). ``clear_devices=True`` drops those
+  placements on import.
+
+As everywhere in tfpersist, the variables are checked against the checkpoint
+before any value is assigned.
+
+.. rubric:: TF1 style: ``import_meta_graph``
+
+>>> import tensorflow as tf
+>>> from tfpersist import meta_graph, saving
+>>> with tf.Graph().as_default() as graph:
+...     v1 = tf.Variable(tf.constant(1.0, shape=[1]), name="v1")
+...     v2 = tf.Variable(tf.constant(2.0, shape=[1]), name="v2")
+...     result = v1 + v2
+...     with tf.compat.v1.Session(graph=graph) as sess:
+...         sess.run(tf.compat.v1.global_variables_initializer())
+...         _ = saving.save_session(sess, "model/model.ckpt")
+
+A new, empty graph: no variable is defined in code this time.
+
+>>> with tf.Graph().as_default() as graph:
+...     with tf.compat.v1.Session(graph=graph) as sess:
+...         saver = meta_graph.restore_meta_graph(sess, "model/model.ckpt")
+...         print(sess.run(graph.get_tensor_by_name("add:0")).tolist())
+[3.0]
+
+A checkpoint saved without its ``.meta`` cannot be imported; the error says
+what to do instead:
+
+>>> with tf.Graph().as_default() as graph:
+...     v = tf.Variable(1.0, name="v")
+...     with tf.compat.v1.Session(graph=graph) as sess:
+...         sess.run(v.initializer)
+...         _ = saving.save_session(sess, "bare/model.ckpt", write_meta_graph=False)
+>>> with tf.Graph().as_default() as graph:
+...     with tf.compat.v1.Session(graph=graph) as sess:
+...         meta_graph.restore_meta_graph(sess, "bare/model.ckpt")
+Traceback (most recent call last):
+...
+tfpersist.errors.CheckpointNotFoundError: checkpoint 'bare/model.ckpt' has no .meta file ...
+
+.. rubric:: TF2 style: SavedModel
+
+TF2 has no ``.meta`` file. Its whole-model format is the SavedModel: a
+directory with the graphs of the model's :func:`tf.function` methods
+(``saved_model.pb``) and a checkpoint of its variables (``variables/``).
+:func:`tf.saved_model.load` brings the functions back without the Python
+class that defined them:
+
+>>> class Adder(tf.Module):
+...     def __init__(self):
+...         self.v1 = tf.Variable([1.0], name="v1")
+...         self.v2 = tf.Variable([2.0], name="v2")
+...     @tf.function(input_signature=[])
+...     def add(self):
+...         return self.v1 + self.v2
+>>> tf.saved_model.save(Adder(), "saved")
+>>> import os
+>>> sorted(os.listdir("saved/variables"))
+['variables.data-00000-of-00001', 'variables.index']
+>>> loaded = tf.saved_model.load("saved")
+>>> loaded.add().numpy().tolist()
+[3.0]
+"""
+
+from __future__ import annotations
+
+import os
+
+from tfpersist._tf import tf
+from tfpersist.checkpoint_state import resolve_prefix
+from tfpersist.errors import CheckpointNotFoundError
+from tfpersist.restoring import restore_session
+
+__all__ = ["restore_meta_graph"]
+
+
+def restore_meta_graph(
+    sess: tf.compat.v1.Session,
+    path: str | os.PathLike[str],
+    *,
+    clear_devices: bool = False,
+) -> tf.compat.v1.train.Saver:
+    """Import the ``.meta`` graph of a checkpoint into *sess*'s graph and restore its values.
+
+    *path* is a checkpoint prefix, or a directory meaning its latest
+    checkpoint. With *clear_devices*, device placements saved in the graph are
+    dropped, so a graph saved for a GPU or a cluster loads on this machine.
+    Returns the imported saver, ready to save again.
+
+    >>> import tensorflow as tf
+    >>> with tf.Graph().as_default() as graph:
+    ...     with tf.device("/device:CPU:0"):
+    ...         w = tf.Variable(5.0, name="w")
+    ...     with tf.compat.v1.Session(graph=graph) as sess:
+    ...         sess.run(w.initializer)
+    ...         _ = tf.compat.v1.train.Saver().save(sess, "model/model.ckpt")
+    >>> with tf.Graph().as_default() as graph:
+    ...     with tf.compat.v1.Session(graph=graph) as sess:
+    ...         _ = restore_meta_graph(sess, "model", clear_devices=True)
+    ...         print(graph.get_operation_by_name("w").device or "(no device)")
+    ...         [w] = tf.compat.v1.global_variables()
+    ...         print(sess.run(w).item())
+    (no device)
+    5.0
+    """
+    prefix = resolve_prefix(path)
+    meta = prefix + ".meta"
+    if not os.path.isfile(meta):
+        raise CheckpointNotFoundError(
+            f"checkpoint {prefix!r} has no .meta file ({meta!r} is missing): it was saved with "
+            "write_meta_graph=False; rebuild the graph in code and use "
+            "tfpersist.restoring.restore_session instead"
+        )
+    with sess.graph.as_default():
+        saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=clear_devices)
+    restore_session(sess, prefix)
+    return saver

@@ -1,0 +1,364 @@
+"""Restoring variable values into a rebuilt graph.
+
+The article's second program builds the *same* graph again in code, then
+calls ``saver.restore`` instead of running the initialiser: the variables take
+their values (取值) from the checkpoint, and ``v1 + v2`` prints ``[3.]``. The
+graph is rebuilt by the program; only the values come from disk.
+
+``Saver.restore`` matches variables to checkpoint entries by *name*, and it
+trusts you on everything else. With resource variables (the default in
+TensorFlow 2) it restores a value of shape ``[1]`` into a variable declared
+``[2]`` and says nothing; the variable simply changes shape. TF2's
+``Checkpoint.restore`` has the opposite problem: when no name matches it
+restores nothing and says nothing, unless ``assert_consumed()`` is called.
+
+tfpersist therefore checks first. :func:`restore_session` and
+:func:`restore_checkpoint` compare every variable with the checkpoint, by
+name, shape and dtype, *before* anything is assigned, and raise one
+:class:`~tfpersist.errors.VariableMismatchError` that lists every problem.
+
+.. rubric:: TF1 style: ``Saver.restore``
+
+First the article's save, then a new graph built the same way, restored:
+
+>>> import tensorflow as tf
+>>> from tfpersist import restoring, saving
+>>> def build(v1_shape=(1,)):
+...     v1 = tf.Variable(tf.constant(1.0, shape=v1_shape), name="v1")
+...     v2 = tf.Variable(tf.constant(2.0, shape=[1]), name="v2")
+...     return v1 + v2
+>>> with tf.Graph().as_default() as graph:
+...     result = build()
+...     with tf.compat.v1.Session(graph=graph) as sess:
+...         sess.run(tf.compat.v1.global_variables_initializer())
+...         _ = saving.save_session(sess, "model/model.ckpt")
+>>> with tf.Graph().as_default() as graph:
+...     result = build()
+...     with tf.compat.v1.Session(graph=graph) as sess:
+...         restoring.restore_session(sess, "model/model.ckpt")
+...         print(sess.run(result).tolist())
+'model/model.ckpt'
+[3.0]
+
+Note that no initialiser ran: restoring *is* the initialisation. A directory
+works too, and means its latest checkpoint. Now the silent trap: a graph that
+declares ``v1`` with shape ``[2]``. Raw ``Saver.restore`` would go through;
+tfpersist refuses before touching the session:
+
+>>> with tf.Graph().as_default() as graph:
+...     result = build(v1_shape=(2,))
+...     with tf.compat.v1.Session(graph=graph) as sess:
+...         restoring.restore_session(sess, "model")
+Traceback (most recent call last):
+...
+tfpersist.errors.VariableMismatchError: variables do not match checkpoint 'model/model.ckpt' (1 problem):
+  v1: shape [2] expected, checkpoint has [1]
+Fix the names or shapes, pass a name map, or ask for a partial restore.
+
+.. rubric:: TF2 style: ``Checkpoint.restore(...).assert_consumed()``
+
+In TF2 the objects are rebuilt in Python and the checkpoint is matched by
+attribute path. :func:`restore_checkpoint` restores and asserts that every
+value was consumed:
+
+>>> ckpt = tf.train.Checkpoint(v1=tf.Variable([1.0]), v2=tf.Variable([2.0]))
+>>> path = ckpt.save("tf2/ckpt")
+>>> fresh = tf.train.Checkpoint(v1=tf.Variable([0.0]), v2=tf.Variable([0.0]))
+>>> restoring.restore_checkpoint(fresh, "tf2")
+'tf2/ckpt-1'
+>>> (fresh.v1 + fresh.v2).numpy().tolist()
+[3.0]
+
+The silent no-op, caught: the attributes are named ``a`` and ``b``, so nothing
+in the checkpoint fits them.
+
+>>> wrong = tf.train.Checkpoint(a=tf.Variable([0.0]), b=tf.Variable([0.0]))
+>>> restoring.restore_checkpoint(wrong, "tf2")
+Traceback (most recent call last):
+...
+tfpersist.errors.VariableMismatchError: variables do not match checkpoint 'tf2/ckpt-1' (4 problems):
+  a/.ATTRIBUTES/VARIABLE_VALUE: not in the checkpoint
+  b/.ATTRIBUTES/VARIABLE_VALUE: not in the checkpoint
+  v1/.ATTRIBUTES/VARIABLE_VALUE: in the checkpoint but not restored
+  v2/.ATTRIBUTES/VARIABLE_VALUE: in the checkpoint but not restored
+Fix the names or shapes, pass a name map, or ask for a partial restore.
+
+``partial=True`` is the equivalent of ``expect_partial()``: values the model
+does not take are allowed, but a variable the checkpoint lacks, or one of the
+wrong shape or dtype, is still an error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tfpersist._tf import OBJECT_GRAPH_KEY, TrackableObjectGraph, tf, trackable_children
+from tfpersist.checkpoint_state import resolve_prefix
+from tfpersist.errors import (
+    CheckpointNotFoundError,
+    CorruptCheckpointError,
+    Mismatch,
+    VariableMismatchError,
+    did_you_mean,
+)
+
+__all__ = [
+    "check_variables",
+    "checkpoint_signature",
+    "open_reader",
+    "restore_checkpoint",
+    "restore_session",
+    "variable_names",
+]
+
+Signature = dict[str, tuple[list[int], str]]
+
+
+def open_reader(prefix: str) -> Any:
+    """Open a checkpoint with ``tf.train.load_checkpoint``, with tfpersist's errors.
+
+    >>> import tensorflow as tf
+    >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0])).write("m/ckpt")
+    >>> open_reader("m/ckpt").get_tensor("w/.ATTRIBUTES/VARIABLE_VALUE").tolist()
+    [1.0]
+    >>> open_reader("m/nothing")
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.CheckpointNotFoundError: cannot open checkpoint 'm/nothing': ...
+    """
+    try:
+        return tf.train.load_checkpoint(prefix)
+    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:
+        raise CorruptCheckpointError(
+            f"checkpoint {prefix!r} is damaged or truncated and cannot be read; "
+            "restore it from a good copy"
+        ) from e
+    except (tf.errors.NotFoundError, ValueError) as e:
+        raise CheckpointNotFoundError(f"cannot open checkpoint {prefix!r}: {e}") from e
+
+
+def checkpoint_signature(path: str | os.PathLike[str]) -> Signature:
+    """Map each tensor of a checkpoint to its shape and dtype name.
+
+    *path* is a prefix, or a directory meaning its latest checkpoint.
+
+    >>> import tensorflow as tf
+    >>> _ = tf.train.Checkpoint(w=tf.Variable([[1, 2, 3]])).write("model/ckpt")
+    >>> checkpoint_signature("model/ckpt")["w/.ATTRIBUTES/VARIABLE_VALUE"]
+    ([1, 3], 'int32')
+    """
+    prefix = resolve_prefix(path)
+    reader = open_reader(prefix)
+    shapes = reader.get_variable_to_shape_map()
+    dtypes = reader.get_variable_to_dtype_map()
+    return {name: (list(shapes[name]), dtypes[name].name) for name in sorted(shapes)}
+
+
+def _shape(variable: Any) -> list[int | None]:
+    return list(tf.TensorShape(variable.shape).as_list())
+
+
+def _dtype(variable: Any) -> str:
+    return tf.as_dtype(variable.dtype).base_dtype.name
+
+
+def check_variables(
+    prefix: str,
+    variables: Mapping[str, Any],
+    *,
+    partial: bool = False,
+    signature: Signature | None = None,
+) -> None:
+    """Check *variables* (checkpoint name → variable) against checkpoint *prefix*.
+
+    Raises :class:`~tfpersist.errors.VariableMismatchError` listing every
+    variable the checkpoint lacks, every value of the wrong shape or dtype
+    and, unless *partial*, every checkpoint value nothing takes. Names that
+    are close get a "did you mean" hint. Nothing is read but the index.
+
+    >>> import tensorflow as tf
+    >>> _ = tf.train.Checkpoint(v=tf.Variable([1.0])).write("model/ckpt")
+    >>> check_variables("model/ckpt", {"v/.ATTRIBUTES/VARIABLE_VALUE": tf.Variable([1.0])})
+    >>> check_variables("model/ckpt", {"v/.ATTRIBUTES/VARIABLE_VALUE": tf.Variable([1])})
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.VariableMismatchError: variables do not match checkpoint 'model/ckpt' (1 problem):
+      v/.ATTRIBUTES/VARIABLE_VALUE: dtype int32 expected, checkpoint has float32
+    Fix the names or shapes, pass a name map, or ask for a partial restore.
+    """
+    if signature is None:
+        signature = checkpoint_signature(prefix)
+    problems = _mismatches(signature, variables, partial=partial)
+    if problems:
+        raise VariableMismatchError(prefix, problems)
+
+
+def _mismatches(
+    signature: Signature, variables: Mapping[str, Any], *, partial: bool, unplaced: Sequence[str] = ()
+) -> list[Mismatch]:
+    stored = {k: v for k, v in signature.items() if k != OBJECT_GRAPH_KEY}
+    problems = [Mismatch("missing", name, hint=did_you_mean(name, stored)) for name in unplaced]
+    for name in sorted(variables):
+        var = variables[name]
+        if name not in stored:
+            problems.append(Mismatch("missing", name, hint=did_you_mean(name, stored)))
+            continue
+        shape, dtype = stored[name]
+        want_shape = _shape(var)
+        if len(want_shape) != len(shape) or any(
+            w is not None and w != s for w, s in zip(want_shape, shape)
+        ):
+            problems.append(Mismatch("shape", name, str(want_shape), str(shape)))
+        if _dtype(var) != dtype:
+            problems.append(Mismatch("dtype", name, _dtype(var), dtype))
+    problems.sort(key=lambda m: m.name)
+    if not partial:
+        for name in sorted(set(stored) - set(variables)):
+            problems.append(Mismatch("unexpected", name, hint=did_you_mean(name, [*variables, *unplaced])))
+    return problems
+
+
+def variable_names(var_list: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any]:
+    """Map checkpoint names to variables, as ``tf.compat.v1.train.Saver`` does.
+
+    A dict is taken as it is; a list is keyed by each variable's op name.
+
+    >>> import tensorflow as tf
+    >>> with tf.Graph().as_default():
+    ...     v = tf.Variable(1.0, name="layer/w")
+    ...     sorted(variable_names([v]))
+    ['layer/w']
+    """
+    if isinstance(var_list, Mapping):
+        return dict(var_list)
+    return {v.op.name: v for v in var_list}
+
+
+def restore_session(
+    sess: tf.compat.v1.Session,
+    path: str | os.PathLike[str],
+    *,
+    var_list: Mapping[str, Any] | Sequence[Any] | None = None,
+    partial: bool = False,
+) -> str:
+    """Restore variables of *sess* from a checkpoint, checking them first.
+
+    *path* is a prefix or a directory (its latest checkpoint). *var_list*
+    defaults to every global variable of the session's graph; a dict maps
+    checkpoint names to variables. Returns the prefix restored.
+
+    >>> import tensorflow as tf
+    >>> with tf.Graph().as_default() as graph:
+    ...     w = tf.Variable([1.0, 2.0], name="w")
+    ...     with tf.compat.v1.Session(graph=graph) as sess:
+    ...         sess.run(w.initializer)
+    ...         _ = tf.compat.v1.train.Saver().save(sess, "model/model.ckpt")
+    >>> with tf.Graph().as_default() as graph:
+    ...     w = tf.Variable([0.0, 0.0], name="w")
+    ...     with tf.compat.v1.Session(graph=graph) as sess:
+    ...         _ = restore_session(sess, "model/model.ckpt")
+    ...         sess.run(w).tolist()
+    [1.0, 2.0]
+    """
+    prefix = resolve_prefix(path)
+    with sess.graph.as_default():
+        if var_list is None:
+            var_list = tf.compat.v1.global_variables()
+        variables = variable_names(var_list)
+        check_variables(prefix, variables, partial=partial)
+        saver = tf.compat.v1.train.Saver(var_list=variables)
+        saver.restore(sess, prefix)
+    return prefix
+
+
+def _object_variables(root: Any, prefix: str) -> tuple[dict[str, Any], list[str]]:
+    """Match the Python objects under *root* to the checkpoint's object graph.
+
+    Returns the checkpoint keys paired with variables, and the attribute paths
+    of Python variables that have no place in the checkpoint.
+    """
+    graph = TrackableObjectGraph()
+    graph.ParseFromString(open_reader(prefix).get_tensor(OBJECT_GRAPH_KEY))
+    matched: dict[str, Any] = {}
+    seen: set[int] = set()
+    queue = [(0, root)]
+    while queue:
+        node_id, obj = queue.pop()
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        for attr in graph.nodes[node_id].attributes:
+            if attr.name == "VARIABLE_VALUE":
+                matched[attr.checkpoint_key] = obj
+        children = trackable_children(obj)
+        for ref in graph.nodes[node_id].children:
+            if ref.local_name in children:
+                queue.append((ref.node_id, children[ref.local_name]))
+    taken = {id(v) for v in matched.values()}
+    unplaced: dict[int, str] = {}
+    stack: list[tuple[str, Any]] = [("", root)]
+    visited: set[int] = set()
+    while stack:
+        path, obj = stack.pop()
+        if id(obj) in visited:
+            continue
+        visited.add(id(obj))
+        if _is_variable(obj) and id(obj) not in taken:
+            unplaced.setdefault(id(obj), path)
+        for name, child in trackable_children(obj).items():
+            if not (obj is root and name == "save_counter"):
+                stack.append((f"{path}/{name}" if path else name, child))
+    return matched, sorted(unplaced.values())
+
+
+def _is_variable(obj: Any) -> bool:
+    return isinstance(obj, tf.Variable) or (
+        hasattr(obj, "assign") and hasattr(obj, "shape") and hasattr(obj, "dtype")
+    )
+
+
+def restore_checkpoint(
+    checkpoint: tf.train.Checkpoint,
+    path: str | os.PathLike[str],
+    *,
+    partial: bool = False,
+) -> str:
+    """Restore a TF2 :class:`tf.train.Checkpoint`, checking every variable first.
+
+    *path* is a prefix or a directory (its latest checkpoint). Every variable
+    reachable from *checkpoint* must find a value of its shape and dtype;
+    unless *partial*, every value in the checkpoint must find a variable too.
+    Then ``restore(...).assert_consumed()`` runs (``expect_partial()`` when
+    *partial*). Returns the prefix restored.
+
+    >>> import tensorflow as tf
+    >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0, 2.0])).save("model/ckpt")
+    >>> fresh = tf.train.Checkpoint(w=tf.Variable([0.0, 0.0]))
+    >>> restore_checkpoint(fresh, "model")
+    'model/ckpt-1'
+    >>> fresh.w.numpy().tolist()
+    [1.0, 2.0]
+    """
+    prefix = resolve_prefix(path)
+    signature = _without_save_counter(checkpoint_signature(prefix))
+    matched, unplaced = _object_variables(checkpoint, prefix)
+    keys = [f"{p}/.ATTRIBUTES/VARIABLE_VALUE" for p in unplaced]
+    problems = _mismatches(signature, matched, partial=partial, unplaced=keys)
+    if problems:
+        raise VariableMismatchError(prefix, problems)
+    status = checkpoint.restore(prefix)
+    if partial:
+        status.expect_partial()
+    else:
+        try:
+            status.assert_consumed()
+        except AssertionError as e:
+            raise VariableMismatchError(prefix, [Mismatch("unexpected", str(e))]) from e
+    return prefix
+
+
+def _without_save_counter(signature: Signature) -> Signature:
+    # Checkpoint.save() adds a counter that a fresh Checkpoint creates on restore.
+    return {k: v for k, v in signature.items() if not k.startswith("save_counter/")}

@@ -1,0 +1,227 @@
+"""Saving a model: what ``Saver.save`` writes, file by file.
+
+TensorFlow keeps the *structure* of a computation graph (计算图) apart from the
+*values* (取值) of its variables. The article's first program builds two
+variables and their sum, then saves the session with
+``saver.save(sess, "./model/model.ckpt")``. That one call writes four kinds of
+file into ``model/``:
+
+``model.ckpt.meta``
+    The meta graph (元图): the graph structure, every node and op, plus the
+    saver's own settings. It is enough to rebuild the graph without the Python
+    code that built it (see :mod:`tfpersist.meta_graph`).
+``model.ckpt.index`` and ``model.ckpt.data-00000-of-00001``
+    Together these are the checkpoint (检查点) proper: the ``.index`` file maps
+    each variable name to its dtype, shape and place in a ``.data`` shard (分片),
+    which holds the raw bytes. ``model/model.ckpt`` itself is not a file but a
+    *prefix* (检查点前缀) that names the set.
+``checkpoint``
+    The state file: the list of model files in the directory, latest first
+    (see :mod:`tfpersist.checkpoint_state`).
+
+:func:`save_session` does the same as ``Saver.save`` and returns a
+:class:`SavedCheckpoint` naming the files actually written. It creates a missing
+parent directory itself, and the saver it makes stores *relative* paths in the
+state file, so the directory can be moved or copied.
+
+.. rubric:: TF1 style: graph and session
+
+The article's program, with ``tf.compat.v1`` inside an explicit graph, so it
+runs unchanged in TensorFlow 2 with eager execution left on:
+
+>>> import tensorflow as tf
+>>> from tfpersist import saving
+>>> with tf.Graph().as_default() as graph:
+...     v1 = tf.Variable(tf.constant(1.0, shape=[1]), name="v1")
+...     v2 = tf.Variable(tf.constant(2.0, shape=[1]), name="v2")
+...     result = v1 + v2
+...     with tf.compat.v1.Session(graph=graph) as sess:
+...         sess.run(tf.compat.v1.global_variables_initializer())
+...         saved = saving.save_session(sess, "model/model.ckpt")
+>>> print(saved)
+model/model.ckpt:
+  model/checkpoint
+  model/model.ckpt.data-00000-of-00001
+  model/model.ckpt.index
+  model/model.ckpt.meta
+>>> result.name
+'add:0'
+
+The name ``add:0`` is the first output of the ``add`` op that ``v1 + v2``
+created; later sections fetch the result by that name. The checkpoint holds
+exactly the two variables, under their graph names:
+
+>>> tf.train.list_variables("model/model.ckpt")
+[('v1', [1]), ('v2', [1])]
+
+.. rubric:: TF2 style: ``tf.train.Checkpoint``
+
+In TF2 there is no session and no graph to save: a :class:`tf.train.Checkpoint`
+saves the objects you hand it, and names each value by the path of attributes
+that leads to it. There is no ``.meta`` file, because the Python code is the
+structure. :func:`save_checkpoint` calls ``Checkpoint.save``, which numbers the
+checkpoints and updates the state file:
+
+>>> ckpt = tf.train.Checkpoint(v1=tf.Variable([1.0]), v2=tf.Variable([2.0]))
+>>> print(saving.save_checkpoint(ckpt, "tf2/model.ckpt"))
+tf2/model.ckpt-1:
+  tf2/checkpoint
+  tf2/model.ckpt-1.data-00000-of-00001
+  tf2/model.ckpt-1.index
+>>> [name for name, _ in tf.train.list_variables("tf2/model.ckpt-1")]
+['_CHECKPOINTABLE_OBJECT_GRAPH', 'save_counter/.ATTRIBUTES/VARIABLE_VALUE', 'v1/.ATTRIBUTES/VARIABLE_VALUE', 'v2/.ATTRIBUTES/VARIABLE_VALUE']
+
+``_CHECKPOINTABLE_OBJECT_GRAPH`` records how the objects hang together, and
+``save_counter`` counts the saves. To keep only the last few checkpoints, hand
+:func:`save_checkpoint` a :class:`tf.train.CheckpointManager` with
+``max_to_keep``:
+
+>>> ckpt = tf.train.Checkpoint(v1=tf.Variable([1.0]), v2=tf.Variable([2.0]))
+>>> manager = tf.train.CheckpointManager(ckpt, "managed", max_to_keep=2)
+>>> for _ in range(3):
+...     saved = saving.save_checkpoint(manager)
+>>> saved.prefix
+'managed/ckpt-3'
+>>> manager.checkpoints
+['managed/ckpt-2', 'managed/ckpt-3']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tfpersist._tf import tf
+from tfpersist.checkpoint_state import STATE_FILE, checkpoint_files
+
+__all__ = ["SavedCheckpoint", "default_saver", "save_checkpoint", "save_session"]
+
+
+@dataclass(frozen=True)
+class SavedCheckpoint:
+    """A checkpoint just written: its *prefix* and the *files* on disk.
+
+    >>> print(SavedCheckpoint("m/a", ("m/a.index", "m/a.data-00000-of-00001")))
+    m/a:
+      m/a.index
+      m/a.data-00000-of-00001
+    """
+
+    prefix: str
+    files: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return "\n".join([f"{self.prefix}:", *(f"  {f}" for f in self.files)])
+
+
+def _written(prefix: str) -> SavedCheckpoint:
+    files = checkpoint_files(prefix)
+    state = os.path.join(os.path.dirname(prefix), STATE_FILE)
+    if os.path.exists(state):
+        files.append(state)
+    return SavedCheckpoint(prefix, tuple(sorted(files)))
+
+
+def _make_parent(prefix: str) -> None:
+    parent = os.path.dirname(prefix)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+
+
+def default_saver(
+    graph: tf.Graph | None = None, *, max_to_keep: int = 5
+) -> tf.compat.v1.train.Saver:
+    """Return the graph's saver, creating one over all its variables if it has none.
+
+    The saver created stores relative paths in the ``checkpoint`` state file
+    and is kept in the graph's ``SAVERS`` collection, so saving in a loop does
+    not add new save ops to the graph each time.
+
+    >>> import tensorflow as tf
+    >>> with tf.Graph().as_default() as graph:
+    ...     v = tf.Variable(1.0, name="v")
+    ...     default_saver() is default_saver(graph)
+    True
+    """
+    graph = graph or tf.compat.v1.get_default_graph()
+    savers = graph.get_collection(tf.compat.v1.GraphKeys.SAVERS)
+    if savers:
+        return savers[0]
+    with graph.as_default():
+        saver = tf.compat.v1.train.Saver(max_to_keep=max_to_keep, save_relative_paths=True)
+    graph.add_to_collection(tf.compat.v1.GraphKeys.SAVERS, saver)
+    return saver
+
+
+def save_session(
+    sess: tf.compat.v1.Session,
+    prefix: str | os.PathLike[str],
+    *,
+    var_list: Mapping[str, Any] | Sequence[Any] | None = None,
+    saver: tf.compat.v1.train.Saver | None = None,
+    global_step: int | None = None,
+    write_meta_graph: bool = True,
+) -> SavedCheckpoint:
+    """Save the variables of *sess* under *prefix*, like ``Saver.save``.
+
+    With no *saver* and no *var_list*, the graph's :func:`default_saver`
+    saves every variable. *var_list* saves a subset, or, as a dict, saves
+    variables under other names (see :mod:`tfpersist.partial`). With
+    *global_step* the prefix gets a ``-STEP`` suffix. Missing parent
+    directories are created.
+
+    >>> import os
+    >>> import tensorflow as tf
+    >>> with tf.Graph().as_default() as graph:
+    ...     v = tf.Variable(3.0, name="v")
+    ...     with tf.compat.v1.Session(graph=graph) as sess:
+    ...         sess.run(v.initializer)
+    ...         saved = save_session(sess, "deep/er/model.ckpt", global_step=7)
+    >>> saved.prefix
+    'deep/er/model.ckpt-7'
+    >>> [os.path.basename(f) for f in saved.files]
+    ['checkpoint', 'model.ckpt-7.data-00000-of-00001', 'model.ckpt-7.index', 'model.ckpt-7.meta']
+    """
+    prefix = os.fspath(prefix)
+    _make_parent(prefix)
+    if saver is None:
+        if var_list is None:
+            saver = default_saver(sess.graph)
+        else:
+            with sess.graph.as_default():
+                saver = tf.compat.v1.train.Saver(var_list=var_list, save_relative_paths=True)
+    written = saver.save(sess, prefix, global_step=global_step, write_meta_graph=write_meta_graph)
+    return _written(os.fspath(written))
+
+
+def save_checkpoint(
+    checkpoint: tf.train.Checkpoint | tf.train.CheckpointManager,
+    prefix: str | os.PathLike[str] | None = None,
+) -> SavedCheckpoint:
+    """Save a TF2 checkpoint and name the files written.
+
+    *checkpoint* is a :class:`tf.train.Checkpoint`, saved with ``save(prefix)``
+    (numbered ``PREFIX-N``, state file updated), or a
+    :class:`tf.train.CheckpointManager`, saved with ``save()`` into its
+    directory, where it keeps ``max_to_keep`` checkpoints; then *prefix* must
+    be left out.
+
+    >>> import tensorflow as tf
+    >>> ckpt = tf.train.Checkpoint(w=tf.Variable([[1.0, 2.0]]))
+    >>> save_checkpoint(ckpt, "out/w").prefix
+    'out/w-1'
+    >>> save_checkpoint(ckpt, "out/w").prefix
+    'out/w-2'
+    """
+    if isinstance(checkpoint, tf.train.CheckpointManager):
+        if prefix is not None:
+            raise TypeError("a CheckpointManager saves into its own directory: leave out prefix")
+        _make_parent(os.path.join(checkpoint.directory, "x"))
+        return _written(os.fspath(checkpoint.save()))
+    if prefix is None:
+        raise TypeError("save_checkpoint(checkpoint, prefix) needs a prefix such as 'model/ckpt'")
+    prefix = os.fspath(prefix)
+    _make_parent(prefix)
+    return _written(os.fspath(checkpoint.save(prefix)))
