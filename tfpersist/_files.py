@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+from collections.abc import Iterator
+
+from tfpersist.checkpoint_state import checkpoint_files
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
@@ -34,3 +38,25 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
         finally:
             os.close(dir_fd)
     return path
+
+
+# TensorFlow treats a checkpoint prefix as a glob pattern when it reads.
+_GLOB_CHARS = re.compile(r"[*?\[\]\\{}]")
+
+
+@contextlib.contextmanager
+def glob_safe_prefix(prefix: str) -> Iterator[str]:
+    """Yield a prefix TensorFlow can read: *prefix* itself, or a symlinked alias.
+
+    A prefix with glob characters (``模型 [v1]/model.ckpt``) saves, but TF's
+    readers then fail with "Failed to find any matching files". The alias
+    lives in a temporary directory for the duration of the ``with`` block.
+    """
+    if not _GLOB_CHARS.search(prefix):
+        yield prefix
+        return
+    with tempfile.TemporaryDirectory(prefix="tfpersist-") as tmp:
+        alias = os.path.join(tmp, "ckpt")
+        for path in checkpoint_files(prefix):
+            os.symlink(os.path.abspath(path), alias + path[len(prefix) :])
+        yield alias

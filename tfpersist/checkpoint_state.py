@@ -232,9 +232,8 @@ def _scan(directory: str) -> list[str]:
         return []
     prefixes = [os.path.join(directory, n[: -len(".index")]) for n in names if n.endswith(".index")]
     complete = [p for p in prefixes if is_complete(p)]
-    steps = [_STEP.search(p) for p in complete]
-    if complete and all(steps):
-        return [p for _, p in sorted(zip((int(m.group(1)) for m in steps), complete))]
+    if complete and all(_STEP.search(p) for p in complete):
+        return sorted(complete, key=lambda p: int(_STEP.search(p).group(1)))
     return sorted(complete, key=lambda p: (os.stat(p + ".index").st_mtime_ns, p))
 
 
@@ -382,7 +381,9 @@ def resolve_prefix(path: str | os.PathLike[str]) -> str:
     part = _PART.search(text)
     if part and os.path.exists(text):
         prefix = text[: part.start()]
-        raise CheckpointNotFoundError(f"{text!r} is one file of a checkpoint; pass its prefix {prefix!r}")
+        raise CheckpointNotFoundError(
+            f"{text!r} is one file of a checkpoint; pass its prefix {prefix!r}"
+        )
     raise CheckpointNotFoundError(_describe_missing(text))
 
 

@@ -18,7 +18,6 @@ CheckpointNotFoundError is a TfPersistError True
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -74,10 +73,13 @@ def close_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     >>> close_names("other-v1", ["v1", "v2", "global_step"])
     ['v1']
     """
+
     def score(c: str) -> float:
         return 1.0 if len(c) > 1 and c in name else _head_ratio(name, c)
 
-    scored = sorted(((score(c), c) for c in set(candidates) if c != name), key=lambda t: (-t[0], t[1]))
+    scored = sorted(
+        ((score(c), c) for c in set(candidates) if c != name), key=lambda t: (-t[0], t[1])
+    )
     scored = [(s, c) for s, c in scored if s >= 0.6]
     return [c for s, c in scored if s >= scored[0][0] - 0.1][:n] if scored else []
 
@@ -86,9 +88,14 @@ def _head_ratio(a: str, b: str) -> float:
     """Similarity of *a* and *b* once the ending they share is cut off.
 
     Checkpoint keys share long endings (``/.ATTRIBUTES/VARIABLE_VALUE``) that
-    would make every pair look alike.
+    would make every pair look alike. Case is ignored.
     """
-    n = len(os.path.commonprefix([a[::-1], b[::-1]]))
+    a, b = a.lower(), b.lower()
+    if a == b:
+        return 1.0
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
     a, b = a[: len(a) - n], b[: len(b) - n]
     if not a or not b:
         return 0.0
@@ -177,7 +184,9 @@ class VariableMismatchError(TfPersistError, ValueError):
 
     def __str__(self) -> str:
         n = len(self.problems)
-        lines = [f"variables do not match checkpoint {self.prefix!r} ({n} problem{'s' * (n != 1)}):"]
+        lines = [
+            f"variables do not match checkpoint {self.prefix!r} ({n} problem{'s' * (n != 1)}):"
+        ]
         lines += [f"  {p}" for p in self.problems]
         lines.append("Fix the names or shapes, pass a name map, or ask for a partial restore.")
         return "\n".join(lines)

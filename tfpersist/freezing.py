@@ -236,7 +236,9 @@ def read_graph_def(path: str | os.PathLike[str]) -> Any:
     return graph_def
 
 
-def import_graph(graph_def: Any, return_elements: Sequence[str], *, name: str = "import") -> list[Any]:
+def import_graph(
+    graph_def: Any, return_elements: Sequence[str], *, name: str = "import"
+) -> list[Any]:
     """Import *graph_def* into the default graph and return the named tensors or ops.
 
     Like ``tf.import_graph_def(graph_def, return_elements=...)``, but the
@@ -251,7 +253,9 @@ def import_graph(graph_def: Any, return_elements: Sequence[str], *, name: str = 
     'm/seven:0'
     """
     check_nodes(graph_def, return_elements)
-    return tf.graph_util.import_graph_def(graph_def, return_elements=list(return_elements), name=name)
+    return tf.graph_util.import_graph_def(
+        graph_def, return_elements=list(return_elements), name=name
+    )
 
 
 def load_frozen_function(

@@ -97,11 +97,14 @@ from tfpersist.restoring import check_variables, open_reader, restore_session
 __all__ = ["assign_from_checkpoint", "check_name_map", "restore_subset"]
 
 
-def check_name_map(path: str | os.PathLike[str], name_map: Mapping[str, Any]) -> str:
+def check_name_map(
+    path: str | os.PathLike[str], name_map: Mapping[str, Any], *, partial: bool = True
+) -> str:
     """Check a name map (checkpoint name → variable) against a checkpoint.
 
-    Every name must be in the checkpoint with the variable's shape and dtype;
-    checkpoint entries the map leaves out are fine. Raises
+    Every name must be in the checkpoint with the variable's shape and dtype.
+    Checkpoint entries the map leaves out are fine, unless *partial* is
+    false: then each is reported as unexpected. Raises
     :class:`~tfpersist.errors.VariableMismatchError` listing every problem.
     Returns the checkpoint prefix.
 
@@ -109,19 +112,30 @@ def check_name_map(path: str | os.PathLike[str], name_map: Mapping[str, Any]) ->
     >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0]), b=tf.Variable([0.0])).write("m/ckpt")
     >>> check_name_map("m/ckpt", {"w/.ATTRIBUTES/VARIABLE_VALUE": tf.Variable([5.0])})
     'm/ckpt'
+    >>> check_name_map("m/ckpt", {"w/.ATTRIBUTES/VARIABLE_VALUE": tf.Variable([5.0])}, partial=False)
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.VariableMismatchError: variables do not match checkpoint 'm/ckpt' (1 problem):
+      b/.ATTRIBUTES/VARIABLE_VALUE: in the checkpoint but not restored
+    Fix the names or shapes, pass a name map, or ask for a partial restore.
     """
     prefix = resolve_prefix(path)
-    check_variables(prefix, name_map, partial=True)
+    check_variables(prefix, name_map, partial=partial)
     return prefix
 
 
 def restore_subset(
-    sess: tf.compat.v1.Session, path: str | os.PathLike[str], name_map: Mapping[str, Any]
+    sess: tf.compat.v1.Session,
+    path: str | os.PathLike[str],
+    name_map: Mapping[str, Any],
+    *,
+    partial: bool = True,
 ) -> str:
     """Restore the variables of *name_map* (checkpoint name → variable) into *sess*.
 
-    The map is checked as in :func:`check_name_map`; variables outside it
-    are left alone. Returns the checkpoint prefix.
+    The map is checked as in :func:`check_name_map` (with *partial*, the
+    checkpoint may hold more); variables outside it are left alone. Returns
+    the checkpoint prefix.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -137,7 +151,7 @@ def restore_subset(
     ...         sess.run(x).item()
     2.0
     """
-    return restore_session(sess, path, var_list=dict(name_map), partial=True)
+    return restore_session(sess, path, var_list=dict(name_map), partial=partial)
 
 
 def assign_from_checkpoint(path: str | os.PathLike[str], name_map: Mapping[str, Any]) -> None:
@@ -155,7 +169,7 @@ def assign_from_checkpoint(path: str | os.PathLike[str], name_map: Mapping[str, 
     [1.0, 2.0]
     """
     prefix = check_name_map(path, name_map)
-    reader = open_reader(prefix)
-    values = {name: reader.get_tensor(name) for name in name_map}
+    with open_reader(prefix) as reader:
+        values = {name: reader.get_tensor(name) for name in name_map}
     for name, var in name_map.items():
         var.assign(values[name])

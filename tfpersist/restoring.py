@@ -90,10 +90,12 @@ wrong shape or dtype, is still an error.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from tfpersist._files import glob_safe_prefix
 from tfpersist._tf import OBJECT_GRAPH_KEY, TrackableObjectGraph, tf, trackable_children
 from tfpersist.checkpoint_state import resolve_prefix
 from tfpersist.errors import (
@@ -116,27 +118,35 @@ __all__ = [
 Signature = dict[str, tuple[list[int], str]]
 
 
-def open_reader(prefix: str) -> Any:
+@contextlib.contextmanager
+def open_reader(prefix: str) -> Iterator[Any]:
     """Open a checkpoint with ``tf.train.load_checkpoint``, with tfpersist's errors.
 
+    A context manager: prefixes with glob characters, which TensorFlow's
+    reader cannot open, are read through an alias that lasts for the block.
+
     >>> import tensorflow as tf
-    >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0])).write("m/ckpt")
-    >>> open_reader("m/ckpt").get_tensor("w/.ATTRIBUTES/VARIABLE_VALUE").tolist()
+    >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0])).write("[m]/ckpt")
+    >>> with open_reader("[m]/ckpt") as reader:
+    ...     reader.get_tensor("w/.ATTRIBUTES/VARIABLE_VALUE").tolist()
     [1.0]
-    >>> open_reader("m/nothing")
+    >>> with open_reader("m/nothing") as reader:
+    ...     pass
     Traceback (most recent call last):
     ...
     tfpersist.errors.CheckpointNotFoundError: cannot open checkpoint 'm/nothing': ...
     """
-    try:
-        return tf.train.load_checkpoint(prefix)
-    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:
-        raise CorruptCheckpointError(
-            f"checkpoint {prefix!r} is damaged or truncated and cannot be read; "
-            "restore it from a good copy"
-        ) from e
-    except (tf.errors.NotFoundError, ValueError) as e:
-        raise CheckpointNotFoundError(f"cannot open checkpoint {prefix!r}: {e}") from e
+    with glob_safe_prefix(prefix) as readable:
+        try:
+            reader = tf.train.load_checkpoint(readable)
+        except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:
+            raise CorruptCheckpointError(
+                f"checkpoint {prefix!r} is damaged or truncated and cannot be read; "
+                "restore it from a good copy"
+            ) from e
+        except (tf.errors.NotFoundError, ValueError) as e:
+            raise CheckpointNotFoundError(f"cannot open checkpoint {prefix!r}: {e}") from e
+        yield reader
 
 
 def checkpoint_signature(path: str | os.PathLike[str]) -> Signature:
@@ -150,9 +160,9 @@ def checkpoint_signature(path: str | os.PathLike[str]) -> Signature:
     ([1, 3], 'int32')
     """
     prefix = resolve_prefix(path)
-    reader = open_reader(prefix)
-    shapes = reader.get_variable_to_shape_map()
-    dtypes = reader.get_variable_to_dtype_map()
+    with open_reader(prefix) as reader:
+        shapes = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
     return {name: (list(shapes[name]), dtypes[name].name) for name in sorted(shapes)}
 
 
@@ -196,7 +206,11 @@ def check_variables(
 
 
 def _mismatches(
-    signature: Signature, variables: Mapping[str, Any], *, partial: bool, unplaced: Sequence[str] = ()
+    signature: Signature,
+    variables: Mapping[str, Any],
+    *,
+    partial: bool,
+    unplaced: Sequence[str] = (),
 ) -> list[Mismatch]:
     stored = {k: v for k, v in signature.items() if k != OBJECT_GRAPH_KEY}
     problems = [Mismatch("missing", name, hint=did_you_mean(name, stored)) for name in unplaced]
@@ -208,7 +222,7 @@ def _mismatches(
         shape, dtype = stored[name]
         want_shape = _shape(var)
         if len(want_shape) != len(shape) or any(
-            w is not None and w != s for w, s in zip(want_shape, shape)
+            w is not None and w != s for w, s in zip(want_shape, shape, strict=True)
         ):
             problems.append(Mismatch("shape", name, str(want_shape), str(shape)))
         if _dtype(var) != dtype:
@@ -216,7 +230,9 @@ def _mismatches(
     problems.sort(key=lambda m: m.name)
     if not partial:
         for name in sorted(set(stored) - set(variables)):
-            problems.append(Mismatch("unexpected", name, hint=did_you_mean(name, [*variables, *unplaced])))
+            problems.append(
+                Mismatch("unexpected", name, hint=did_you_mean(name, [*variables, *unplaced]))
+            )
     return problems
 
 
@@ -269,7 +285,8 @@ def restore_session(
         variables = variable_names(var_list)
         check_variables(prefix, variables, partial=partial)
         saver = tf.compat.v1.train.Saver(var_list=variables)
-        saver.restore(sess, prefix)
+        with glob_safe_prefix(prefix) as readable:
+            saver.restore(sess, readable)
     return prefix
 
 
@@ -280,7 +297,8 @@ def _object_variables(root: Any, prefix: str) -> tuple[dict[str, Any], list[str]
     of Python variables that have no place in the checkpoint.
     """
     graph = TrackableObjectGraph()
-    graph.ParseFromString(open_reader(prefix).get_tensor(OBJECT_GRAPH_KEY))
+    with open_reader(prefix) as reader:
+        graph.ParseFromString(reader.get_tensor(OBJECT_GRAPH_KEY))
     matched: dict[str, Any] = {}
     seen: set[int] = set()
     queue = [(0, root)]
@@ -331,7 +349,8 @@ def restore_checkpoint(
     reachable from *checkpoint* must find a value of its shape and dtype;
     unless *partial*, every value in the checkpoint must find a variable too.
     Then ``restore(...).assert_consumed()`` runs (``expect_partial()`` when
-    *partial*). Returns the prefix restored.
+    *partial*); a checkpoint made by ``Checkpoint.write``, which has no save
+    counter, is loaded with ``read`` instead. Returns the prefix restored.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0, 2.0])).save("model/ckpt")
@@ -342,20 +361,24 @@ def restore_checkpoint(
     [1.0, 2.0]
     """
     prefix = resolve_prefix(path)
-    signature = _without_save_counter(checkpoint_signature(prefix))
+    full_signature = checkpoint_signature(prefix)
+    signature = _without_save_counter(full_signature)
     matched, unplaced = _object_variables(checkpoint, prefix)
     keys = [f"{p}/.ATTRIBUTES/VARIABLE_VALUE" for p in unplaced]
     problems = _mismatches(signature, matched, partial=partial, unplaced=keys)
     if problems:
         raise VariableMismatchError(prefix, problems)
-    status = checkpoint.restore(prefix)
-    if partial:
-        status.expect_partial()
-    else:
-        try:
-            status.assert_consumed()
-        except AssertionError as e:
-            raise VariableMismatchError(prefix, [Mismatch("unexpected", str(e))]) from e
+    # write() leaves out the save counter, which restore() would create and miss.
+    load = checkpoint.read if len(signature) == len(full_signature) else checkpoint.restore
+    with glob_safe_prefix(prefix) as readable:
+        status = load(readable)
+        if partial:
+            status.expect_partial()
+        else:
+            try:
+                status.assert_consumed()
+            except AssertionError as e:
+                raise VariableMismatchError(prefix, [Mismatch("unexpected", str(e))]) from e
     return prefix
 
 
