@@ -1,0 +1,78 @@
+"""§保存加载部分变量: name maps, checked before restoring."""
+
+from __future__ import annotations
+
+import pytest
+import tensorflow as tf
+from article import build_article_graph
+
+from tfpersist import partial, saving
+from tfpersist.errors import VariableMismatchError
+
+
+def test_article_other_names_restore_from_v1_v2(article_checkpoint):
+    with tf.Graph().as_default() as graph:
+        v1, v2, result = build_article_graph(names=("other-v1", "other-v2"))
+        with tf.compat.v1.Session(graph=graph) as sess:
+            partial.restore_subset(sess, article_checkpoint, {"v1": v1, "v2": v2})
+            assert sess.run(result).tolist() == [3.0]
+
+
+def test_article_save_under_other_names_then_raw_restore(tmp_path):
+    with tf.Graph().as_default() as graph:
+        v1, v2, _ = build_article_graph(names=("other-v1", "other-v2"))
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saved = saving.save_session(sess, tmp_path / "m", var_list={"v1": v1, "v2": v2})
+    with tf.Graph().as_default() as graph:
+        *_, result = build_article_graph()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            tf.compat.v1.train.Saver().restore(sess, saved.prefix)
+            assert sess.run(result).tolist() == [3.0]
+
+
+def test_name_map_reports_all_four_kinds(tmp_path):
+    with tf.Graph().as_default() as graph:
+        a = tf.Variable(tf.zeros([2, 3]), name="dense/kernel")
+        b = tf.Variable(tf.zeros([3]), name="dense/bias")
+        c = tf.Variable(tf.zeros([1], tf.int64), name="step")
+        d = tf.Variable(tf.zeros([1]), name="dense_1/bias")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            prefix = saving.save_session(sess, tmp_path / "m").prefix
+    with tf.Graph().as_default():
+        name_map = {
+            "dense/kernal": tf.Variable(tf.zeros([2, 3])),  # typo
+            "dense/bias": tf.Variable(tf.zeros([4])),  # shape
+            "step": tf.Variable(tf.zeros([1], tf.int32)),  # dtype
+        }
+        with pytest.raises(VariableMismatchError) as caught:
+            partial.check_name_map(prefix, name_map, partial=False)
+        with pytest.raises(VariableMismatchError) as partial_err:
+            partial.check_name_map(prefix, name_map)
+    err = caught.value
+    assert [(m.kind, m.name) for m in err.problems] == [
+        ("shape", "dense/bias"),
+        ("missing", "dense/kernal"),
+        ("dtype", "step"),
+        ("unexpected", "dense/kernel"),
+        ("unexpected", "dense_1/bias"),
+    ]
+    assert "dense/kernal: not in the checkpoint (did you mean 'dense/kernel'?)" in str(err)
+    assert "dense/kernel: in the checkpoint but not restored (did you mean 'dense/kernal'?)" in str(
+        err
+    )
+    assert [m.kind for m in partial_err.value.problems] == ["shape", "missing", "dtype"]
+    del a, b, c, d
+
+
+def test_assign_from_checkpoint_changes_nothing_on_error(tmp_path):
+    prefix = tf.train.Checkpoint(a=tf.Variable(1.0), b=tf.Variable([1.0, 2.0])).write(
+        str(tmp_path / "c")
+    )
+    a, b = tf.Variable(0.0), tf.Variable([0.0])
+    with pytest.raises(VariableMismatchError):
+        partial.assign_from_checkpoint(
+            prefix, {"a/.ATTRIBUTES/VARIABLE_VALUE": a, "b/.ATTRIBUTES/VARIABLE_VALUE": b}
+        )
+    assert a.numpy() == 0.0

@@ -1,0 +1,153 @@
+"""Restoring: the two silent TensorFlow traps, and every mismatch reported at once."""
+
+from __future__ import annotations
+
+import glob
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from article import build_article_graph
+
+from tfpersist import restoring, saving
+from tfpersist.errors import CheckpointNotFoundError, VariableMismatchError
+
+
+def test_article_restore_into_rebuilt_graph(article_checkpoint):
+    with tf.Graph().as_default() as graph:
+        *_, result = build_article_graph()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            assert restoring.restore_session(sess, article_checkpoint) == article_checkpoint
+            assert sess.run(result).tolist() == [3.0]
+
+
+def test_trap_silent_shape_change_is_caught(article_checkpoint):
+    """TF: a resource-variable Saver restores [1] into a [2] variable without a word."""
+    with tf.Graph().as_default() as graph:
+        v1, *_ = build_article_graph(v1_shape=(2,))
+        with tf.compat.v1.Session(graph=graph) as sess:
+            tf.compat.v1.train.Saver().restore(sess, article_checkpoint)
+            assert sess.run(v1).shape == (1,)  # the trap: raw TensorFlow changed the shape
+    with tf.Graph().as_default() as graph:
+        v1, *_ = build_article_graph(v1_shape=(2,))
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            with pytest.raises(VariableMismatchError) as caught:
+                restoring.restore_session(sess, article_checkpoint)
+            assert sess.run(v1).tolist() == [1.0, 1.0]  # untouched
+    assert [(m.kind, m.name, m.expected, m.found) for m in caught.value.problems] == [
+        ("shape", "v1", "[2]", "[1]")
+    ]
+
+
+def test_every_problem_reported_at_once(article_checkpoint):
+    with tf.Graph().as_default() as graph:
+        tf.Variable(tf.zeros([3]), name="v1")  # wrong shape
+        tf.Variable(tf.zeros([1], tf.int32), name="v2")  # wrong dtype
+        tf.Variable(tf.zeros([1]), name="other-v1")  # missing
+        with (
+            tf.compat.v1.Session(graph=graph) as sess,
+            pytest.raises(VariableMismatchError) as caught,
+        ):
+            restoring.restore_session(sess, article_checkpoint)
+    err = caught.value
+    assert [m.name for m in err.wrong_shape] == ["v1"]
+    assert [m.name for m in err.wrong_dtype] == ["v2"]
+    assert [m.name for m in err.missing] == ["other-v1"]
+    assert "other-v1: not in the checkpoint (did you mean 'v1'?)" in str(err)
+    assert isinstance(err, ValueError)
+
+
+def test_unexpected_entries_unless_partial(article_checkpoint):
+    with tf.Graph().as_default() as graph:
+        v1 = tf.Variable(tf.zeros([1]), name="v1")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            with pytest.raises(VariableMismatchError) as caught:
+                restoring.restore_session(sess, article_checkpoint)
+            assert [m.name for m in caught.value.unexpected] == ["v2"]
+            restoring.restore_session(sess, article_checkpoint, partial=True)
+            assert sess.run(v1).tolist() == [1.0]
+
+
+def test_trap_tf2_restore_of_unmatched_names_is_caught(tmp_path):
+    """TF: Checkpoint.restore changes nothing and says nothing when no name matches."""
+    path = tf.train.Checkpoint(v1=tf.Variable([1.0])).save(str(tmp_path / "c"))
+    target = tf.Variable([0.0])
+    tf.train.Checkpoint(w=target).restore(path)  # raw: no error
+    assert target.numpy().tolist() == [0.0]  # ... and nothing restored
+    with pytest.raises(VariableMismatchError) as caught:
+        restoring.restore_checkpoint(tf.train.Checkpoint(w=target), path)
+    kinds = {(m.kind, m.name.split("/")[0]) for m in caught.value.problems}
+    assert kinds == {("missing", "w"), ("unexpected", "v1")}
+
+
+def test_tf2_wrong_shape_changes_nothing(tmp_path):
+    path = tf.train.Checkpoint(a=tf.Variable([1.0]), b=tf.Variable([2.0])).save(str(tmp_path / "c"))
+    a, b = tf.Variable([0.0]), tf.Variable([0.0, 0.0])
+    with pytest.raises(VariableMismatchError) as caught:
+        restoring.restore_checkpoint(tf.train.Checkpoint(a=a, b=b), path)
+    assert [(m.kind, m.name) for m in caught.value.problems] == [
+        ("shape", "b/.ATTRIBUTES/VARIABLE_VALUE")
+    ]
+    assert a.numpy().tolist() == [0.0]  # checked before anything was assigned
+
+
+def test_tf2_nested_objects_and_dtype(tmp_path):
+    module = tf.Module()
+    module.layer = tf.Module()
+    module.layer.w = tf.Variable(np.arange(6, dtype=np.float64).reshape(2, 3))
+    path = tf.train.Checkpoint(model=module).save(str(tmp_path / "c"))
+    fresh = tf.Module()
+    fresh.layer = tf.Module()
+    fresh.layer.w = tf.Variable(np.zeros((2, 3), np.float32))
+    with pytest.raises(VariableMismatchError) as caught:
+        restoring.restore_checkpoint(tf.train.Checkpoint(model=fresh), path)
+    assert [(m.kind, m.expected, m.found) for m in caught.value.problems] == [
+        ("dtype", "float32", "float64")
+    ]
+    fresh.layer.w = tf.Variable(np.zeros((2, 3), np.float64))
+    restoring.restore_checkpoint(tf.train.Checkpoint(model=fresh), str(tmp_path))
+    np.testing.assert_array_equal(fresh.layer.w.numpy(), module.layer.w.numpy())
+
+
+def test_tf2_partial_allows_unread_values_but_not_missing_ones(tmp_path):
+    path = tf.train.Checkpoint(a=tf.Variable(1.0), b=tf.Variable(2.0)).save(str(tmp_path / "c"))
+    a = tf.Variable(0.0)
+    restoring.restore_checkpoint(tf.train.Checkpoint(a=a), path, partial=True)
+    assert a.numpy() == 1.0
+    with pytest.raises(VariableMismatchError, match=r"z/.ATTRIBUTES/VARIABLE_VALUE: not in"):
+        restoring.restore_checkpoint(
+            tf.train.Checkpoint(a=a, z=tf.Variable(0.0)), path, partial=True
+        )
+
+
+def test_trap_glob_characters_in_the_prefix(tmp_path):
+    """TF treats the prefix as a glob pattern: '[v1]' breaks its restore."""
+    prefix = str(tmp_path / "模型 [v1]" / "model.ckpt")
+    with tf.Graph().as_default() as graph:
+        *_, result = build_article_graph()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saving.save_session(sess, prefix)
+    with tf.Graph().as_default() as graph:
+        *_, result = build_article_graph()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            with pytest.raises(ValueError, match="not a valid checkpoint"):
+                tf.compat.v1.train.Saver().restore(sess, prefix)
+            restoring.restore_session(sess, prefix)
+            assert sess.run(result).tolist() == [3.0]
+    ckpt_prefix = tf.train.Checkpoint(v=tf.Variable([4.0])).write(str(tmp_path / "[tf2]" / "c"))
+    v = tf.Variable([0.0])
+    restoring.restore_checkpoint(tf.train.Checkpoint(v=v), ckpt_prefix)
+    assert v.numpy().tolist() == [4.0]
+    assert not glob.glob("/tmp/tfpersist-*/ckpt.index")  # the alias is gone
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with tf.Graph().as_default() as graph:
+        build_article_graph()
+        with (
+            tf.compat.v1.Session(graph=graph) as sess,
+            pytest.raises(CheckpointNotFoundError, match="does not exist"),
+        ):
+            restoring.restore_session(sess, str(tmp_path / "none" / "model.ckpt"))
