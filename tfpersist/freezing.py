@@ -31,13 +31,13 @@ tfpersist adds what that script leaves out:
 ...     with tf.compat.v1.Session(graph=graph) as sess:
 ...         sess.run(tf.compat.v1.global_variables_initializer())
 ...         frozen = freezing.freeze_session(sess, ["add"])
->>> sorted(node.op for node in frozen.node)
-['AddV2', 'Const', 'Const', 'Identity', 'Identity']
+>>> {node.op for node in frozen.node} & {"VarHandleOp", "VariableV2", "ReadVariableOp"}
+set()
 >>> freezing.write_graph_def(frozen, "model/combined_model.pb")
 'model/combined_model.pb'
 
-No variable is left: ``v1`` and ``v2`` are now ``Const`` nodes, read through
-``Identity``. Loading it back is parsing the ``GraphDef`` and importing it
+No variable op is left: the values of ``v1`` and ``v2`` now sit in ``Const``
+nodes, and the graph needs no checkpoint and no initialiser. Loading it back is parsing the ``GraphDef`` and importing it
 into a graph. By default ``import_graph_def`` puts every name under
 ``import/``:
 
@@ -157,8 +157,8 @@ def freeze_session(sess: tf.compat.v1.Session, output_names: Sequence[str]) -> A
     >>> names = {node.name for node in frozen.node}
     >>> "y" in names, "unused" in names
     (True, False)
-    >>> {node.op for node in frozen.node if node.name == "w"}
-    {'Const'}
+    >>> {node.op for node in frozen.node} & {"VarHandleOp", "ReadVariableOp"}
+    set()
     """
     graph_def = sess.graph.as_graph_def()
     check_nodes(graph_def, output_names)
