@@ -1,0 +1,97 @@
+"""Sphinx configuration: one source tree, built once per language (-D language=...)."""
+
+from __future__ import annotations
+
+import os
+
+import tfpersist
+
+project = "tfpersist"
+author = "tfpersist developers"
+copyright = "2026, tfpersist developers"
+release = version = tfpersist.__version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.doctest",
+    "sphinx.ext.intersphinx",
+]
+source_suffix = {".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "_root", "locale", "README.md"]
+templates_path = ["_templates"]
+html_static_path = ["_static"]
+html_css_files = ["tfpersist.css"]
+
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_format = "short"
+autodoc_preserve_defaults = True
+autodoc_default_options = {"members": True, "show-inheritance": False}
+
+# The build machine has no network: the inventories list the Python, NumPy and
+# TensorFlow objects these pages cite, with their addresses in the official
+# documentation (written by _inventories/build.py).
+_inventories = os.path.join(os.path.dirname(__file__), "_inventories")
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", os.path.join(_inventories, "python.inv")),
+    "numpy": ("https://numpy.org/doc/stable", os.path.join(_inventories, "numpy.inv")),
+    "tensorflow": ("https://www.tensorflow.org", os.path.join(_inventories, "tensorflow.inv")),
+}
+
+# Narrative pages carry {doctest} blocks; docstrings are run by pytest in every
+# TensorFlow env, so they are not run a second time here.
+doctest_test_doctest_blocks = ""
+doctest_global_setup = """
+import os, tempfile
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.chdir(tempfile.mkdtemp(prefix="tfpersist-docs-"))
+"""
+
+# Translation: docs/locale/zh_CN/LC_MESSAGES/<page>.po, one catalog per page.
+locale_dirs = ["locale/"]
+gettext_compact = False
+gettext_uuid = False
+gettext_location = False
+gettext_additional_targets: list[str] = []  # code and doctest output stay as they are
+
+LANGUAGES = {"en": "English", "zh_CN": "简体中文"}
+
+
+def _setup_language(app, config):
+    language = config.language or "en"
+    config.html_search_language = "zh" if language.startswith("zh") else "en"
+    other = "zh_CN" if language == "en" else "en"
+    config.html_context = {
+        **config.html_context,
+        "current_language": language,
+        "other_language": other,
+        "other_language_name": LANGUAGES[other],
+    }
+    config.html_title = "tfpersist" + (" 文档" if other == "en" else " documentation")
+
+
+def setup(app):
+    app.connect("config-inited", _setup_language)
+    return {"parallel_read_safe": True}
+
+
+html_theme = "furo"
+html_context: dict[str, str] = {}
+html_sidebars = {
+    "**": [
+        "sidebar/scroll-start.html",
+        "sidebar/brand.html",
+        "sidebar/language.html",
+        "sidebar/search.html",
+        "sidebar/navigation.html",
+        "sidebar/scroll-end.html",
+    ]
+}
+html_favicon = "_static/favicon.svg"
+html_show_sourcelink = False
+html_copy_source = False
