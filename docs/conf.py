@@ -17,7 +17,7 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.intersphinx",
 ]
-source_suffix = {".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "_root", "locale", "README.md"]
 templates_path = ["_templates"]
@@ -31,7 +31,7 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
 autodoc_preserve_defaults = True
-autodoc_default_options = {"members": True, "show-inheritance": False}
+autodoc_default_options = {"members": True}
 
 # The build machine has no network: the inventories list the Python, NumPy and
 # TensorFlow objects these pages cite, with their addresses in the official

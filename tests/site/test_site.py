@@ -1,4 +1,4 @@
-"""The built site in headless Chromium: both languages, the switch, Chinese search.
+"""The built site in headless Chromium: both languages, the switch, search in each.
 
 Run by ``tox -e docs`` after the build; screenshots go to docs/_build/screenshots/.
 """
@@ -100,11 +100,21 @@ def test_language_switch_leads_to_the_same_page(site, page, page_name):
     assert page.url == f"{site}/en/{page_name}.html"
 
 
-@pytest.mark.parametrize("word, expected", [("冻结", "freezing.html"), ("检查点", "saving.html")])
-def test_chinese_search_finds_the_page(site, page, word, expected):
-    page.goto(f"{site}/zh_CN/search.html?q={quote(word)}")
-    results = page.locator("#search-results ul.search li a")
-    results.first.wait_for(timeout=20_000)
-    hrefs = [a.get_attribute("href") for a in results.all()]
+@pytest.mark.parametrize(
+    "language, word, expected",
+    [
+        ("zh_CN", "冻结", "freezing.html"),
+        ("zh_CN", "检查点", "saving.html"),
+        ("en", "frozen", "freezing.html"),
+    ],
+)
+def test_search_finds_the_page(site, page, language, word, expected):
+    page.goto(f"{site}/{language}/search.html?q={quote(word)}")
+    # Results appear one by one; the summary line is written when the search is done.
+    page.wait_for_function(
+        "() => (document.querySelector('#search-results p.search-summary')?.innerText || '').trim()",
+        timeout=20_000,
+    )
+    hrefs = [a.get_attribute("href") for a in page.locator("#search-results ul.search li a").all()]
     assert any(h.split("?")[0].split("#")[0].endswith(expected) for h in hrefs), hrefs
-    page.screenshot(path=str(SHOTS / f"zh_CN-search-{expected.split('.')[0]}.png"))
+    page.screenshot(path=str(SHOTS / f"{language}-search-{expected.split('.')[0]}.png"))
