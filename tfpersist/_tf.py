@@ -5,13 +5,41 @@ Every other module takes ``tf`` and any version-dependent helper from here.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from tfpersist.errors import TensorFlowMissingError
 
+
+@contextlib.contextmanager
+def _quiet_stderr(enabled: bool) -> Iterator[None]:
+    """Silence file descriptor 2 while TensorFlow loads.
+
+    Before absl logging is initialised, TensorFlow's C++ code writes to stderr
+    whatever TF_CPP_MIN_LOG_LEVEL says (seen on 2.21); with level 3 asked
+    for, those lines are dropped too.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 try:
-    import tensorflow as tf
+    with _quiet_stderr(os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3"):
+        import tensorflow as tf
 except ImportError as e:  # pragma: no cover - exercised only without TensorFlow
     raise TensorFlowMissingError(
         "this part of tfpersist needs TensorFlow, which is not installed: "
@@ -19,8 +47,11 @@ except ImportError as e:  # pragma: no cover - exercised only without TensorFlow
     ) from e
 
 # No public export on any release 2.12-2.21.
-from tensorflow.core.protobuf.trackable_object_graph_pb2 import TrackableObjectGraph
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from tensorflow.core.protobuf.saved_model_pb2 import SavedModel  # noqa: E402
+from tensorflow.core.protobuf.trackable_object_graph_pb2 import TrackableObjectGraph  # noqa: E402
+from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
+    convert_variables_to_constants_v2,
+)
 
 VERSION: tuple[int, int] = tuple(  # type: ignore[assignment]
     int(x) for x in re.match(r"(\d+)\.(\d+)", tf.__version__).groups()
@@ -36,6 +67,7 @@ __all__ = [
     "KERAS_3",
     "OBJECT_GRAPH_KEY",
     "VERSION",
+    "SavedModel",
     "TrackableObjectGraph",
     "convert_variables_to_constants_v2",
     "tf",

@@ -45,12 +45,28 @@ class NodeNotFoundError(TfPersistError, LookupError):
         return str(self.args[0]) if self.args else ""
 
 
+class OutputGuessError(TfPersistError, ValueError):
+    """The outputs of a graph could not be guessed; *candidates* lists the sinks found."""
+
+    def __init__(self, message: str, candidates: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates)
+
+
 class GraphTooLargeError(TfPersistError, ValueError):
     """A GraphDef is larger than protobuf's 2 GiB limit and cannot be written."""
 
 
 class GraphFormatError(TfPersistError, ValueError):
     """A file is not a serialised ``GraphDef`` or ``MetaGraphDef``."""
+
+
+class RewriteError(TfPersistError, ValueError):
+    """A rename, drop or conversion that cannot be done as asked."""
+
+
+class ExportError(TfPersistError, ValueError):
+    """A checkpoint cannot be written in the format asked for."""
 
 
 class TfPersistWarning(UserWarning):

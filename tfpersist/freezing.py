@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tfpersist._files import atomic_write
@@ -89,12 +90,15 @@ from tfpersist.errors import (
     GraphFormatError,
     GraphTooLargeError,
     NodeNotFoundError,
+    OutputGuessError,
     close_names,
 )
 
 __all__ = [
     "MAX_GRAPH_BYTES",
+    "FrozenGraph",
     "check_nodes",
+    "freeze_checkpoint",
     "freeze_function",
     "freeze_session",
     "import_graph",
@@ -284,3 +288,113 @@ def load_frozen_function(
         feeds=[graph.as_graph_element(i) for i in inputs],
         fetches=fetches[0] if len(fetches) == 1 else fetches,
     )
+
+
+@dataclass(frozen=True)
+class FrozenGraph:
+    """A frozen graph written by :func:`freeze_checkpoint`: its *path*, *outputs* and size.
+
+    *guessed* is true when the outputs were guessed rather than given.
+
+    >>> print(FrozenGraph("model.pb", ("add",), 5, 120, guessed=True))
+    model.pb: 5 nodes, 120 bytes, output add (guessed)
+    """
+
+    path: str
+    outputs: tuple[str, ...]
+    nodes: int
+    bytes: int
+    guessed: bool = False
+
+    def __str__(self) -> str:
+        label = "output" if len(self.outputs) == 1 else "outputs"
+        guess = " (guessed)" if self.guessed else ""
+        return f"{self.path}: {self.nodes} nodes, {self.bytes} bytes, {label} {', '.join(self.outputs)}{guess}"
+
+
+def _pick_outputs(
+    graph_def: Any, outputs: Sequence[str] | None, source: str
+) -> tuple[list[str], bool]:
+    from tfpersist.graphs import guess_outputs
+
+    if outputs:
+        check_nodes(graph_def, outputs)
+        return list(outputs), False
+    candidates = guess_outputs(graph_def)
+    if len(candidates) != 1:
+        found = ", ".join(candidates[:20]) or "none"
+        raise OutputGuessError(
+            f"cannot tell the output of {source!r}: {len(candidates)} candidates ({found}); "
+            "name them with --output NODE",
+            candidates,
+        )
+    return candidates, True
+
+
+def freeze_checkpoint(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    outputs: Sequence[str] | None = None,
+) -> FrozenGraph:
+    """Freeze a checkpoint with its ``.meta``, or a SavedModel, into one ``.pb`` at *out*.
+
+    *source* is a checkpoint prefix (or its directory) whose ``.meta`` holds
+    the graph, or a SavedModel directory, whose ``serving_default`` signature
+    is frozen. Without *outputs*, the outputs are guessed
+    (:func:`tfpersist.graphs.guess_outputs`); when the guess is not a single
+    node, :class:`~tfpersist.errors.OutputGuessError` lists the candidates.
+
+    >>> import tensorflow as tf
+    >>> with tf.Graph().as_default() as graph:
+    ...     v1 = tf.Variable(tf.constant(1.0, shape=[1]), name="v1")
+    ...     v2 = tf.Variable(tf.constant(2.0, shape=[1]), name="v2")
+    ...     result = v1 + v2
+    ...     with tf.compat.v1.Session(graph=graph) as sess:
+    ...         sess.run(tf.compat.v1.global_variables_initializer())
+    ...         _ = tf.compat.v1.train.Saver().save(sess, "model/model.ckpt")
+    >>> frozen = freeze_checkpoint("model/model.ckpt", "model/frozen.pb")
+    >>> frozen.outputs, frozen.guessed
+    (('add',), True)
+    """
+    from tfpersist.graphs import read_graph
+    from tfpersist.meta_graph import restore_meta_graph
+
+    text = os.fspath(source)
+    if os.path.isfile(os.path.join(text, "saved_model.pb")):
+        graph_def, chosen, guessed = _freeze_saved_model(text, outputs)
+    else:
+        from tfpersist.checkpoint_state import resolve_prefix
+
+        prefix = resolve_prefix(text)
+        graph_def = read_graph(prefix + ".meta") if os.path.isfile(prefix + ".meta") else None
+        if graph_def is None:
+            raise CheckpointNotFoundError(
+                f"checkpoint {prefix!r} has no .meta file, so its graph is unknown; "
+                "freeze it from Python with freezing.freeze_session, or pass a SavedModel directory"
+            )
+        chosen, guessed = _pick_outputs(graph_def, outputs, prefix)
+        with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+            restore_meta_graph(sess, prefix, clear_devices=True)
+            graph_def = freeze_session(sess, chosen)
+    path = write_graph_def(graph_def, out)
+    nodes = tuple(_node_name(n) for n in chosen)
+    return FrozenGraph(path, nodes, len(graph_def.node), graph_def.ByteSize(), guessed)
+
+
+def _freeze_saved_model(path: str, outputs: Sequence[str] | None) -> tuple[Any, list[str], bool]:
+    loaded = tf.saved_model.load(path)
+    signatures = dict(getattr(loaded, "signatures", {}) or {})
+    if "serving_default" not in signatures:
+        names = ", ".join(signatures) or "none"
+        raise OutputGuessError(
+            f"SavedModel {path!r} has no serving_default signature (signatures: {names}); "
+            "freeze a concrete function with freezing.freeze_function instead"
+        )
+    function = signatures["serving_default"]
+    graph_def = freeze_function(function)
+    if outputs:
+        check_nodes(graph_def, outputs)
+        nodes = [_node_name(n) for n in outputs]
+        graph_def = tf.compat.v1.graph_util.extract_sub_graph(graph_def, nodes)
+        return graph_def, list(outputs), False
+    return graph_def, [t.name for t in function.outputs], True

@@ -1,0 +1,350 @@
+"""What is in a graph file: inputs, outputs, ops, and ops that touch the outside world.
+
+A frozen ``.pb``, a ``.meta`` file and a SavedModel all carry a ``GraphDef``
+(计算图定义): a list of nodes, each running one op, plus a library of functions
+whose bodies are more nodes. Before freezing a graph you need the names of
+its outputs; before serving someone else's graph you need its inputs; and
+before loading a graph from anywhere you should know whether it reads or
+writes files or runs Python. TensorFlow's own position (its ``SECURITY.md``) is
+that a model is a program: importing and running a graph runs whatever ops it
+holds.
+
+:func:`summarize_graph` parses the file as data, without importing it into
+TensorFlow, and reports:
+
+* **inputs**: ``Placeholder`` nodes, with dtype and shape;
+* **outputs**: likely outputs, the nodes whose results nothing consumes,
+  leaving out initialisers, savers and training updates;
+* **ops**: a census of op types, library functions included;
+* **unsafe ops**: file, Python and process ops (:data:`UNSAFE_OPS`), looked
+  for in every library function too.
+
+>>> import tensorflow as tf
+>>> from tfpersist import freezing, graphs
+>>> with tf.Graph().as_default() as graph:
+...     x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
+...     w = tf.Variable(tf.ones([2, 1]), name="w")
+...     y = tf.matmul(x, w, name="y")
+...     with tf.compat.v1.Session(graph=graph) as sess:
+...         sess.run(w.initializer)
+...         _ = tf.compat.v1.train.Saver().save(sess, "model/model.ckpt")
+...         _ = freezing.write_graph_def(freezing.freeze_session(sess, ["y"]), "model/frozen.pb")
+>>> summary = graphs.summarize_graph("model/frozen.pb")
+>>> summary.inputs
+(Tensor(name='x', dtype='float32', shape=(None, 2)),)
+>>> summary.outputs
+(Tensor(name='y', dtype='float32', shape=None),)
+>>> summary.unsafe_ops
+()
+
+The ``.meta`` of the same model holds the saver, whose ``SaveV2`` and
+``RestoreV2`` ops read and write files: that is what a saver is for, but it is
+also why a ``.meta`` from elsewhere deserves a look before it is imported.
+
+>>> sorted({u.op for u in graphs.summarize_graph("model/model.ckpt.meta").unsafe_ops})
+['RestoreV2', 'SaveV2']
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from tfpersist.errors import CheckpointNotFoundError, GraphFormatError
+
+__all__ = [
+    "UNSAFE_OPS",
+    "GraphSummary",
+    "Tensor",
+    "UnsafeOp",
+    "guess_outputs",
+    "iter_nodes",
+    "read_graph",
+    "summarize_graph",
+]
+
+#: Ops that reach outside the graph: files, Python, processes and logs.
+UNSAFE_OPS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "ReadFile",
+            "WriteFile",
+            "MatchingFiles",
+            "ImmutableConst",
+            "Save",
+            "SaveSlices",
+            "SaveV2",
+            "Restore",
+            "RestoreSlice",
+            "RestoreV2",
+            "MergeV2Checkpoints",
+            "ShardedFilename",
+            "ShardedFilespec",
+            "WholeFileReader",
+            "WholeFileReaderV2",
+            "TextLineReader",
+            "TextLineReaderV2",
+            "TFRecordReader",
+            "TFRecordReaderV2",
+            "FixedLengthRecordReader",
+            "FixedLengthRecordReaderV2",
+            "LMDBReader",
+            "IdentityReader",
+            "IdentityReaderV2",
+            "TFRecordDataset",
+            "TFRecordDatasetV2",
+            "TextLineDataset",
+            "FixedLengthRecordDataset",
+            "FixedLengthRecordDatasetV2",
+            "DatasetToTFRecord",
+            "SaveDataset",
+            "SaveDatasetV2",
+            "LoadDataset",
+            "SnapshotDataset",
+            "SnapshotDatasetV2",
+            "CreateSummaryFileWriter",
+            "CreateSummaryDbWriter",
+            "WriteSummary",
+            "WriteRawProtoSummary",
+            "ImportEvent",
+            "InitializeTableFromTextFile",
+            "InitializeTableFromTextFileV2",
+            "DecodeProtoV2",
+            "EncodeProto",
+        ),
+        "file",
+    ),
+    **dict.fromkeys(("PyFunc", "PyFuncStateless", "EagerPyFunc"), "python"),
+    **dict.fromkeys(
+        ("Print", "PrintV2", "DebugIdentity", "DebugIdentityV2", "DebugNumericSummary"), "log"
+    ),
+}
+
+# Sinks that are bookkeeping, not results.
+_NOT_OUTPUTS = {
+    "NoOp",
+    "Const",
+    "Placeholder",
+    "PlaceholderWithDefault",
+    "VarHandleOp",
+    "VariableV2",
+    "Variable",
+    "VarIsInitializedOp",
+    "IsVariableInitialized",
+    "AssignVariableOp",
+    "Assign",
+    "AssignAdd",
+    "AssignSub",
+    "AssignAddVariableOp",
+    "AssignSubVariableOp",
+    "ReadVariableOp",
+    "SaveV2",
+    "RestoreV2",
+    "MergeV2Checkpoints",
+    "ShardedFilename",
+    "StringJoin",
+    "ReportUninitializedVariables",
+    "ConcatV2",
+}
+_NOT_OUTPUT_SCOPES = ("save/", "save_", "gradients/", "init", "report_uninitialized", "global_step")
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """An input or output of a graph: node *name*, *dtype* and *shape* (``None`` where unknown).
+
+    >>> Tensor("x", "float32", (None, 2)).to_json()
+    {'name': 'x', 'dtype': 'float32', 'shape': [None, 2]}
+    """
+
+    name: str
+    dtype: str | None = None
+    shape: tuple[int | None, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form used by ``tfpersist summarize --json``."""
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "shape": None if self.shape is None else list(self.shape),
+        }
+
+
+@dataclass(frozen=True)
+class UnsafeOp:
+    """An op that reaches outside the graph: the *op*, its *node*, the *function* it sits in.
+
+    *function* is ``None`` for a node at the top level of the graph.
+
+    >>> UnsafeOp("ReadFile", "read", "my_fn").to_json()
+    {'op': 'ReadFile', 'node': 'read', 'function': 'my_fn'}
+    """
+
+    op: str
+    node: str
+    function: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form used by ``tfpersist summarize --json``."""
+        return {"op": self.op, "node": self.node, "function": self.function}
+
+
+@dataclass(frozen=True)
+class GraphSummary:
+    """What :func:`summarize_graph` found in a graph.
+
+    >>> GraphSummary((), (Tensor("y"),), {"MatMul": 1}, ()).to_json()["outputs"]
+    [{'name': 'y', 'dtype': None, 'shape': None}]
+    """
+
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+    ops: dict[str, int]
+    unsafe_ops: tuple[UnsafeOp, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form used by ``tfpersist summarize --json``."""
+        return {
+            "inputs": [t.to_json() for t in self.inputs],
+            "outputs": [t.to_json() for t in self.outputs],
+            "ops": dict(self.ops),
+            "unsafe_ops": [u.to_json() for u in self.unsafe_ops],
+        }
+
+
+def _parse(message: Any, data: bytes, path: str, kind: str) -> Any:
+    try:
+        message.ParseFromString(data)
+    except Exception as e:  # google.protobuf.message.DecodeError; its import path varies
+        raise GraphFormatError(f"{path!r} is not a {kind} ({type(e).__name__})") from e
+    return message
+
+
+def read_graph(path: str | os.PathLike[str]) -> Any:
+    """Read the ``GraphDef`` of a ``.pb`` file, a ``.meta`` file or a SavedModel directory.
+
+    Only the protocol buffer is parsed: nothing is imported into TensorFlow
+    and no op runs.
+
+    >>> import tensorflow as tf
+    >>> tf.saved_model.save(tf.Module(), "saved")
+    >>> read_graph("saved").__class__.__name__
+    'GraphDef'
+    >>> read_graph("nowhere.pb")
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.CheckpointNotFoundError: no graph file at 'nowhere.pb'
+    """
+    from tfpersist._tf import SavedModel, tf
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        saved = os.path.join(path, "saved_model.pb")
+        if not os.path.isfile(saved):
+            raise CheckpointNotFoundError(
+                f"{path!r} is a directory without saved_model.pb; pass a SavedModel directory, "
+                "a frozen .pb or a .meta file"
+            )
+        with open(saved, "rb") as f:
+            model = _parse(SavedModel(), f.read(), saved, "SavedModel")
+        if not model.meta_graphs:
+            raise GraphFormatError(f"{saved!r} holds no meta graph")
+        return model.meta_graphs[0].graph_def
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError as e:
+        raise CheckpointNotFoundError(f"no graph file at {path!r}") from e
+    if path.endswith(".meta"):
+        return _parse(tf.compat.v1.MetaGraphDef(), data, path, "MetaGraphDef").graph_def
+    return _parse(tf.compat.v1.GraphDef(), data, path, "binary GraphDef")
+
+
+def iter_nodes(graph_def: Any) -> Iterator[tuple[Any, str | None]]:
+    """Yield ``(node, function_name)`` for every node, library functions included.
+
+    *function_name* is ``None`` at the top level.
+
+    >>> import tensorflow as tf
+    >>> @tf.function
+    ... def load(path):
+    ...     return tf.io.read_file(path)
+    >>> @tf.function
+    ... def outer(path):
+    ...     return load(path)
+    >>> graph_def = outer.get_concrete_function(tf.TensorSpec([], tf.string)).graph.as_graph_def()
+    >>> [(node.op, fn.startswith("__inference_load")) for node, fn in iter_nodes(graph_def)
+    ...  if node.op == "ReadFile"]
+    [('ReadFile', True)]
+    """
+    for node in graph_def.node:
+        yield node, None
+    for function in graph_def.library.function:
+        for node in function.node_def:
+            yield node, function.signature.name
+
+
+def guess_outputs(graph_def: Any) -> list[str]:
+    """Name the nodes that look like outputs: sinks that are not bookkeeping.
+
+    A sink is a top-level node whose result no other node consumes. Savers,
+    initialisers, variable updates and gradients are left out.
+
+    >>> import tensorflow as tf
+    >>> with tf.Graph().as_default() as graph:
+    ...     v = tf.Variable(1.0, name="v")
+    ...     out = tf.add(v, 1.0, name="out")
+    ...     saver = tf.compat.v1.train.Saver()
+    ...     init = tf.compat.v1.global_variables_initializer()
+    >>> guess_outputs(graph.as_graph_def())
+    ['out']
+    """
+    consumed = {i.lstrip("^").split(":")[0] for node in graph_def.node for i in node.input}
+    return [
+        node.name
+        for node in graph_def.node
+        if node.name not in consumed
+        and node.op not in _NOT_OUTPUTS
+        and not node.op.startswith(("Apply", "ResourceApply", "Assign"))
+        and not node.name.startswith(_NOT_OUTPUT_SCOPES)
+    ]
+
+
+def _tensor(node: Any) -> Tensor:
+    from tfpersist._tf import tf
+
+    key = "dtype" if "dtype" in node.attr else "T" if "T" in node.attr else None
+    dtype = tf.as_dtype(node.attr[key].type).name if key else None
+    shape = None
+    if "shape" in node.attr and not node.attr["shape"].shape.unknown_rank:
+        shape = tuple(None if d.size < 0 else d.size for d in node.attr["shape"].shape.dim)
+    return Tensor(node.name, dtype, shape)
+
+
+def summarize_graph(path_or_graph_def: Any) -> GraphSummary:
+    """Summarize a graph file (``.pb``, ``.meta``, SavedModel directory) or a ``GraphDef``.
+
+    >>> import tensorflow as tf
+    >>> with tf.Graph().as_default() as graph:
+    ...     x = tf.compat.v1.placeholder(tf.string, [], name="path")
+    ...     data = tf.io.read_file(x, name="load")
+    >>> summary = summarize_graph(graph.as_graph_def())
+    >>> summary.inputs, summary.unsafe_ops
+    ((Tensor(name='path', dtype='string', shape=()),), (UnsafeOp(op='ReadFile', node='load', function=None),))
+    """
+    graph_def = path_or_graph_def
+    if isinstance(path_or_graph_def, (str, os.PathLike)):
+        graph_def = read_graph(path_or_graph_def)
+    ops: Counter[str] = Counter()
+    unsafe = []
+    for node, function in iter_nodes(graph_def):
+        ops[node.op] += 1
+        if node.op in UNSAFE_OPS:
+            unsafe.append(UnsafeOp(node.op, node.name, function))
+    inputs = tuple(_tensor(n) for n in graph_def.node if n.op == "Placeholder")
+    by_name = {n.name: n for n in graph_def.node}
+    outputs = tuple(_tensor(by_name[name]) for name in guess_outputs(graph_def))
+    return GraphSummary(inputs, outputs, dict(sorted(ops.items())), tuple(unsafe))

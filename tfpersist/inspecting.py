@@ -1,0 +1,331 @@
+"""Looking inside a checkpoint: list, read, compare and verify.
+
+A checkpoint (检查点) is a table of named tensors. The ``.index`` file lists
+every name with its dtype and shape, and the ``.data`` shards hold the bytes.
+TensorFlow's own answer to "what is in this checkpoint?" is
+``tf.train.list_variables`` or the ``inspect_checkpoint`` script. This module
+gives the answers a script would want: every variable with its dtype, shape
+and size in bytes; the values; the differences between two checkpoints; and a
+full read that checks every tensor's checksum.
+
+The same functions serve TF1 name-based checkpoints (``v1``, ``dense/kernel``)
+and TF2 object-based ones (``model/layer/kernel/.ATTRIBUTES/VARIABLE_VALUE``).
+Dtype names are NumPy's (``float32``, ``bfloat16``), and ``string`` for
+string tensors.
+
+>>> import tensorflow as tf
+>>> from tfpersist import inspecting
+>>> ckpt = tf.train.Checkpoint(w=tf.Variable(tf.ones([3, 4])), step=tf.Variable(7))
+>>> prefix = ckpt.write("model/ckpt")
+>>> listing = inspecting.list_checkpoint("model/ckpt")
+>>> for var in listing.variables:
+...     print(var.name, var.dtype, var.shape, var.bytes)
+_CHECKPOINTABLE_OBJECT_GRAPH string () ...
+step/.ATTRIBUTES/VARIABLE_VALUE int32 () 4
+w/.ATTRIBUTES/VARIABLE_VALUE float32 (3, 4) 48
+
+Comparing two checkpoints lists what is only in one of them, and what changed:
+
+>>> ckpt.w.assign_add(tf.fill([3, 4], 0.5))
+<...>
+>>> _ = ckpt.write("later/ckpt")
+>>> diff = inspecting.diff_checkpoints("model/ckpt", "later/ckpt")
+>>> [(c.name, c.reason, c.max_abs_diff) for c in diff.changed]
+[('w/.ATTRIBUTES/VARIABLE_VALUE', 'values differ', 0.5)]
+>>> inspecting.diff_checkpoints("model/ckpt", "later/ckpt", atol=0.5).equal
+True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tfpersist._progress import progress
+from tfpersist.checkpoint_state import resolve_prefix
+from tfpersist.errors import CorruptCheckpointError
+
+__all__ = [
+    "Change",
+    "CheckpointDiff",
+    "CheckpointListing",
+    "VariableInfo",
+    "diff_checkpoints",
+    "format_value",
+    "list_checkpoint",
+    "read_values",
+    "verify_checkpoint",
+]
+
+
+@dataclass(frozen=True)
+class VariableInfo:
+    """One tensor of a checkpoint: *name*, NumPy *dtype* name, *shape* and size in *bytes*.
+
+    >>> VariableInfo("v1", "float32", (1,), 4).to_json()
+    {'name': 'v1', 'dtype': 'float32', 'shape': [1], 'bytes': 4}
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form used by ``tfpersist inspect --json``."""
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+            "bytes": self.bytes,
+        }
+
+
+@dataclass(frozen=True)
+class CheckpointListing:
+    """Every tensor of the checkpoint at *prefix*, sorted by name.
+
+    >>> listing = CheckpointListing("m/ckpt", (VariableInfo("v", "float32", (2,), 8),))
+    >>> listing.total_bytes, listing.to_json()["total_bytes"]
+    (8, 8)
+    """
+
+    prefix: str
+    variables: tuple[VariableInfo, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        """The sum of the tensors' sizes."""
+        return sum(v.bytes for v in self.variables)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form used by ``tfpersist inspect --json``."""
+        return {
+            "prefix": self.prefix,
+            "variables": [v.to_json() for v in self.variables],
+            "total_bytes": self.total_bytes,
+        }
+
+
+def _open(prefix: str) -> Any:
+    from tfpersist.restoring import open_reader
+
+    return open_reader(prefix)
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    return "string" if dtype.kind == "O" else dtype.name
+
+
+def _size(reader: Any, name: str, dtype: np.dtype, shape: tuple[int, ...]) -> int:
+    if dtype.kind == "O":  # strings: their lengths are only known from the data
+        return sum(len(s) for s in np.asarray(reader.get_tensor(name)).ravel())
+    return math.prod(shape) * dtype.itemsize
+
+
+def list_checkpoint(path: str | os.PathLike[str]) -> CheckpointListing:
+    """List every tensor of a checkpoint with its dtype, shape and size in bytes.
+
+    *path* is a checkpoint prefix, or a directory meaning its latest checkpoint.
+
+    >>> import tensorflow as tf
+    >>> with tf.Graph().as_default() as graph:
+    ...     v = tf.Variable(tf.zeros([2, 2], tf.float64), name="v")
+    ...     with tf.compat.v1.Session(graph=graph) as sess:
+    ...         sess.run(v.initializer)
+    ...         _ = tf.compat.v1.train.Saver().save(sess, "m/model.ckpt")
+    >>> list_checkpoint("m/model.ckpt").to_json()
+    {'prefix': 'm/model.ckpt', 'variables': [{'name': 'v', 'dtype': 'float64', 'shape': [2, 2], 'bytes': 32}], 'total_bytes': 32}
+    """
+    prefix = resolve_prefix(path)
+    with _open(prefix) as reader:
+        shapes = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
+        infos = []
+        for name in sorted(shapes):
+            dtype = np.dtype(dtypes[name].as_numpy_dtype)
+            shape = tuple(int(d) for d in shapes[name])
+            size = _size(reader, name, dtype, shape)
+            infos.append(VariableInfo(name, _dtype_name(dtype), shape, size))
+    return CheckpointListing(prefix, tuple(infos))
+
+
+def read_values(path: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield ``(name, value)`` for every tensor of a checkpoint, in name order.
+
+    Each value is a NumPy array; string tensors are arrays of ``bytes``.
+    Reading a value checks its checksum, so a damaged checkpoint raises
+    :class:`~tfpersist.errors.CorruptCheckpointError` naming the tensor.
+
+    >>> import tensorflow as tf
+    >>> _ = tf.train.Checkpoint(w=tf.Variable([1.5, 2.5])).write("m/ckpt")
+    >>> dict(read_values("m/ckpt"))["w/.ATTRIBUTES/VARIABLE_VALUE"].tolist()
+    [1.5, 2.5]
+    """
+    prefix = resolve_prefix(path)
+    with _open(prefix) as reader:
+        names = sorted(reader.get_variable_to_shape_map())
+        for name in progress(names, desc="reading"):
+            yield name, _get(reader, prefix, name)
+
+
+def _get(reader: Any, prefix: str, name: str) -> np.ndarray:
+    from tfpersist._tf import tf
+
+    try:
+        value = reader.get_tensor(name)
+    except tf.errors.OpError as e:  # DataLoss, OutOfRange, or UNKNOWN "Checksum does not match"
+        raise CorruptCheckpointError(
+            f"checkpoint {prefix!r}: tensor {name!r} cannot be read from its .data file "
+            f"({type(e).__name__}); the checkpoint is damaged: restore it from a good copy"
+        ) from e
+    # A string scalar comes back as bytes; keep strings as object arrays throughout.
+    return np.array(value, dtype=object) if isinstance(value, bytes) else np.asarray(value)
+
+
+def format_value(value: np.ndarray, *, most: int = 6) -> str:
+    """Render a tensor value on one line, shortened for large tensors.
+
+    >>> import numpy as np
+    >>> format_value(np.arange(3.0))
+    '[0.0, 1.0, 2.0]'
+    >>> format_value(np.arange(100))
+    '[0, 1, 2, ..., 97, 98, 99] (100 values, min 0, max 99)'
+    """
+    flat = value.ravel()
+    if value.ndim == 0:
+        return repr(value.item())
+    if flat.size <= most:
+        return str(flat.tolist())
+    half = most // 2
+    head = ", ".join(repr(x) for x in flat[:half].tolist())
+    tail = ", ".join(repr(x) for x in flat[-half:].tolist())
+    summary = f"{flat.size} values"
+    if value.dtype.kind in "iufb":
+        summary += f", min {flat.min().item()!r}, max {flat.max().item()!r}"
+    return f"[{head}, ..., {tail}] ({summary})"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A tensor present in both checkpoints whose dtype, shape or values differ.
+
+    >>> Change("w", "values differ", 0.5).to_json()
+    {'name': 'w', 'reason': 'values differ', 'max_abs_diff': 0.5}
+    """
+
+    name: str
+    reason: str
+    max_abs_diff: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form used by ``tfpersist diff --json``."""
+        return {"name": self.name, "reason": self.reason, "max_abs_diff": self.max_abs_diff}
+
+
+@dataclass(frozen=True)
+class CheckpointDiff:
+    """What :func:`diff_checkpoints` found.
+
+    >>> CheckpointDiff(only_in_a=("x",)).equal
+    False
+    """
+
+    only_in_a: tuple[str, ...] = ()
+    only_in_b: tuple[str, ...] = ()
+    changed: tuple[Change, ...] = field(default=())
+
+    @property
+    def equal(self) -> bool:
+        """True when the checkpoints hold the same names with equal values."""
+        return not (self.only_in_a or self.only_in_b or self.changed)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form used by ``tfpersist diff --json``."""
+        return {
+            "only_in_a": list(self.only_in_a),
+            "only_in_b": list(self.only_in_b),
+            "changed": [c.to_json() for c in self.changed],
+        }
+
+
+def _compare(name: str, a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> Change | None:
+    if a.dtype != b.dtype:
+        return Change(name, f"dtype {a.dtype.name} != {b.dtype.name}")
+    if a.shape != b.shape:
+        return Change(name, f"shape {list(a.shape)} != {list(b.shape)}")
+    if a.dtype.kind not in "biufc":
+        return None if np.array_equal(a, b) else Change(name, "values differ")
+    if a.dtype.kind in "fc":
+        same = np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        same = np.array_equal(a, b) or np.allclose(a, b, rtol=rtol, atol=atol)
+    if same:
+        return None
+    diff = np.abs(a.astype(np.complex128 if a.dtype.kind == "c" else np.float64) - b)
+    return Change(name, "values differ", float(np.nanmax(diff)) if diff.size else 0.0)
+
+
+def diff_checkpoints(
+    a: str | os.PathLike[str],
+    b: str | os.PathLike[str],
+    *,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+) -> CheckpointDiff:
+    """Compare two checkpoints tensor by tensor.
+
+    Values are equal when ``numpy.allclose(a, b, rtol, atol, equal_nan=True)``
+    holds; with the default tolerances of 0 that means exactly equal.
+
+    >>> import tensorflow as tf
+    >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0, 2.0])).write("a/ckpt")
+    >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0, 2.5])).write("b/ckpt")
+    >>> diff_checkpoints("a/ckpt", "b/ckpt").changed
+    (Change(name='w/.ATTRIBUTES/VARIABLE_VALUE', reason='values differ', max_abs_diff=0.5),)
+    >>> diff_checkpoints("a/ckpt", "b/ckpt", rtol=0.25).equal
+    True
+    """
+    prefix_a, prefix_b = resolve_prefix(a), resolve_prefix(b)
+    with _open(prefix_a) as ra, _open(prefix_b) as rb:
+        names_a = set(ra.get_variable_to_shape_map())
+        names_b = set(rb.get_variable_to_shape_map())
+        changed = []
+        for name in progress(sorted(names_a & names_b), desc="comparing"):
+            change = _compare(name, _get(ra, prefix_a, name), _get(rb, prefix_b, name), rtol, atol)
+            if change:
+                changed.append(change)
+    return CheckpointDiff(
+        tuple(sorted(names_a - names_b)), tuple(sorted(names_b - names_a)), tuple(changed)
+    )
+
+
+def verify_checkpoint(path: str | os.PathLike[str]) -> CheckpointListing:
+    """Read every tensor of a checkpoint, checking each checksum.
+
+    Returns the listing when all is sound; raises
+    :class:`~tfpersist.errors.CorruptCheckpointError` naming the file and the
+    tensor otherwise.
+
+    >>> import tensorflow as tf
+    >>> _ = tf.train.Checkpoint(w=tf.Variable(tf.ones([1000]))).write("m/ckpt")
+    >>> verify_checkpoint("m/ckpt").total_bytes > 4000
+    True
+    >>> data = "m/ckpt.data-00000-of-00001"
+    >>> with open(data, "r+b") as f:
+    ...     _ = f.seek(100)
+    ...     _ = f.write(b"\\x00\\xff")
+    >>> verify_checkpoint("m/ckpt")
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.CorruptCheckpointError: checkpoint 'm/ckpt': tensor 'w/.ATTRIBUTES/VARIABLE_VALUE' cannot be read ...
+    """
+    listing = list_checkpoint(path)
+    for _ in read_values(listing.prefix):
+        pass
+    return listing
