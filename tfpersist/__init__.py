@@ -17,11 +17,16 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "checkpoint_state",
+    "cli",
     "errors",
+    "exporting",
     "freezing",
+    "graphs",
+    "inspecting",
     "meta_graph",
     "partial",
     "restoring",
+    "rewriting",
     "saving",
 )
 
