@@ -278,7 +278,7 @@ def test_freeze_ambiguous_outputs_exit_2_with_candidates(tmp_path):
     assert "2 candidates (first, second)" in result.stderr
     assert not (tmp_path / "f.pb").exists()
     result = tfp("freeze", prefix, "-o", str(tmp_path / "f.pb"), "--output", "second")
-    assert result.returncode == 0, result.stderr
+    assert (result.returncode, result.stderr) == (0, "")
     assert "output second" in result.stdout
 
 

@@ -77,6 +77,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import shlex
 import sys
@@ -352,9 +353,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    os.environ.setdefault(
-        "TF_CPP_MIN_LOG_LEVEL", "3"
-    )  # TensorFlow's C++ logs are not ours to print
+    # TensorFlow's C++ logs and Python deprecation notices are not ours to print.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = _warn
