@@ -91,7 +91,7 @@ from tfpersist.errors import (
     GraphTooLargeError,
     NodeNotFoundError,
     OutputGuessError,
-    close_names,
+    did_you_mean,
 )
 
 __all__ = [
@@ -136,8 +136,7 @@ def check_nodes(graph_def: Any, names: Sequence[str]) -> None:
     for name in names:
         node = _node_name(name)
         if node not in known:
-            close = close_names(node, present)
-            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            hint = did_you_mean(node, present)
             shown = ", ".join(sorted(present)[:10]) + (", ..." if len(present) > 10 else "")
             raise NodeNotFoundError(
                 f"node {node!r} is not in the graph{hint}; it has {len(present)} nodes: {shown}"

@@ -200,11 +200,11 @@ def _staged(destination: str, overwrite: bool) -> Any:
             if old.endswith(".index"):
                 os.remove(old)  # from here on the old checkpoint is gone, not half-replaced
         files = sorted(checkpoint_files(temp_prefix), key=lambda f: f.endswith(".index"))
-        for path in files:
-            os.replace(path, destination + path[len(temp_prefix) :])
-        for stale in checkpoint_files(destination):
-            if stale not in {destination + f[len(temp_prefix) :] for f in files}:
-                os.remove(stale)
+        moved = {path: destination + path[len(temp_prefix) :] for path in files}
+        for path, target in moved.items():
+            os.replace(path, target)
+        for stale in set(checkpoint_files(destination)) - set(moved.values()):
+            os.remove(stale)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
