@@ -38,6 +38,17 @@ class CorruptCheckpointError(TfPersistError, OSError):
     """A checkpoint file exists but cannot be read: truncated or damaged."""
 
 
+class UnsupportedCheckpointError(TfPersistError, ValueError):
+    """A sound checkpoint holds something only TensorFlow can read (a variant tensor, a newer format)."""
+
+
+class TensorNotFoundError(TfPersistError, KeyError):
+    """A tensor name is not in the checkpoint."""
+
+    def __str__(self) -> str:  # KeyError would quote the message like a key
+        return str(self.args[0]) if self.args else ""
+
+
 class NodeNotFoundError(TfPersistError, LookupError):
     """A node or tensor name is not in the graph."""
 

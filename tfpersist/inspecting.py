@@ -6,7 +6,8 @@ TensorFlow's own answer to "what is in this checkpoint?" is
 ``tf.train.list_variables`` or the ``inspect_checkpoint`` script. This module
 gives the answers a script would want: every variable with its dtype, shape
 and size in bytes; the values; the differences between two checkpoints; and a
-full read that checks every tensor's checksum.
+full read that checks every tensor's checksum. None of it needs TensorFlow:
+checkpoints are read with :mod:`tfpersist.bundle`.
 
 The same functions serve TF1 name-based checkpoints (``v1``, ``dense/kernel``)
 and TF2 object-based ones (``model/layer/kernel/.ATTRIBUTES/VARIABLE_VALUE``).
@@ -38,7 +39,6 @@ True
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 
 from tfpersist._progress import progress
+from tfpersist.bundle import load_checkpoint
 from tfpersist.checkpoint_state import resolve_prefix
-from tfpersist.errors import CorruptCheckpointError
 
 __all__ = [
     "Change",
@@ -112,26 +112,12 @@ class CheckpointListing:
         }
 
 
-def _open(prefix: str) -> Any:
-    from tfpersist.restoring import open_reader
-
-    return open_reader(prefix)
-
-
-def _dtype_name(dtype: np.dtype) -> str:
-    return "string" if dtype.kind == "O" else dtype.name
-
-
-def _size(reader: Any, name: str, dtype: np.dtype, shape: tuple[int, ...]) -> int:
-    if dtype.kind == "O":  # strings: their lengths are only known from the data
-        return sum(len(s) for s in np.asarray(reader.get_tensor(name)).ravel())
-    return math.prod(shape) * dtype.itemsize
-
-
 def list_checkpoint(path: str | os.PathLike[str]) -> CheckpointListing:
     """List every tensor of a checkpoint with its dtype, shape and size in bytes.
 
     *path* is a checkpoint prefix, or a directory meaning its latest checkpoint.
+    The size is what the tensor takes in the ``.data`` files; for strings
+    that includes their lengths and checksum. Only the ``.index`` is read.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -143,15 +129,11 @@ def list_checkpoint(path: str | os.PathLike[str]) -> CheckpointListing:
     {'prefix': 'm/model.ckpt', 'variables': [{'name': 'v', 'dtype': 'float64', 'shape': [2, 2], 'bytes': 32}], 'total_bytes': 32}
     """
     prefix = resolve_prefix(path)
-    with _open(prefix) as reader:
-        shapes = reader.get_variable_to_shape_map()
-        dtypes = reader.get_variable_to_dtype_map()
+    with load_checkpoint(prefix) as reader:
         infos = []
-        for name in sorted(shapes):
-            dtype = np.dtype(dtypes[name].as_numpy_dtype)
-            shape = tuple(int(d) for d in shapes[name])
-            size = _size(reader, name, dtype, shape)
-            infos.append(VariableInfo(name, _dtype_name(dtype), shape, size))
+        for name in sorted(reader.get_variable_to_shape_map()):
+            entry = reader.entry(name)
+            infos.append(VariableInfo(name, entry.dtype_name, entry.shape, reader.nbytes(name)))
     return CheckpointListing(prefix, tuple(infos))
 
 
@@ -168,24 +150,10 @@ def read_values(path: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray]
     [1.5, 2.5]
     """
     prefix = resolve_prefix(path)
-    with _open(prefix) as reader:
+    with load_checkpoint(prefix) as reader:
         names = sorted(reader.get_variable_to_shape_map())
         for name in progress(names, desc="reading"):
-            yield name, _get(reader, prefix, name)
-
-
-def _get(reader: Any, prefix: str, name: str) -> np.ndarray:
-    from tfpersist._tf import tf
-
-    try:
-        value = reader.get_tensor(name)
-    except tf.errors.OpError as e:  # DataLoss, OutOfRange, or UNKNOWN "Checksum does not match"
-        raise CorruptCheckpointError(
-            f"checkpoint {prefix!r}: tensor {name!r} cannot be read from its .data file "
-            f"({type(e).__name__}); the checkpoint is damaged: restore it from a good copy"
-        ) from e
-    # A string scalar comes back as bytes; keep strings as object arrays throughout.
-    return np.array(value, dtype=object) if isinstance(value, bytes) else np.asarray(value)
+            yield name, reader.get_tensor(name)
 
 
 def format_value(value: np.ndarray, *, most: int = 6) -> str:
@@ -292,12 +260,12 @@ def diff_checkpoints(
     True
     """
     prefix_a, prefix_b = resolve_prefix(a), resolve_prefix(b)
-    with _open(prefix_a) as ra, _open(prefix_b) as rb:
+    with load_checkpoint(prefix_a) as ra, load_checkpoint(prefix_b) as rb:
         names_a = set(ra.get_variable_to_shape_map())
         names_b = set(rb.get_variable_to_shape_map())
         changed = []
         for name in progress(sorted(names_a & names_b), desc="comparing"):
-            change = _compare(name, _get(ra, prefix_a, name), _get(rb, prefix_b, name), rtol, atol)
+            change = _compare(name, ra.get_tensor(name), rb.get_tensor(name), rtol, atol)
             if change:
                 changed.append(change)
     return CheckpointDiff(
@@ -323,7 +291,7 @@ def verify_checkpoint(path: str | os.PathLike[str]) -> CheckpointListing:
     >>> verify_checkpoint("m/ckpt")
     Traceback (most recent call last):
     ...
-    tfpersist.errors.CorruptCheckpointError: checkpoint 'm/ckpt': tensor 'w/.ATTRIBUTES/VARIABLE_VALUE' cannot be read ...
+    tfpersist.errors.CorruptCheckpointError: checkpoint 'm/ckpt': tensor 'w/.ATTRIBUTES/VARIABLE_VALUE' in 'm/ckpt.data-00000-of-00001': its bytes fail their checksum; ...
     """
     listing = list_checkpoint(path)
     for _ in read_values(listing.prefix):
