@@ -11,9 +11,9 @@ import struct
 import numpy as np
 
 from tfpersist._sstable import MAGIC, crc32c, mask
-from tfpersist.bundle import DTYPES
+from tfpersist.bundle import NUMPY_DTYPES
 
-NUMBERS = {dtype: n for n, dtype in sorted(DTYPES.items(), reverse=True) if dtype.kind != "O"}
+NUMBERS = {dtype: n for n, dtype in sorted(NUMPY_DTYPES.items(), reverse=True) if dtype.kind != "O"}
 
 
 def varint(n: int) -> bytes:

@@ -42,13 +42,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from tfpersist._index import read_index
 from tfpersist._progress import progress
-from tfpersist.bundle import load_checkpoint
 from tfpersist.checkpoint_state import resolve_prefix
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "Change",
@@ -129,11 +130,13 @@ def list_checkpoint(path: str | os.PathLike[str]) -> CheckpointListing:
     {'prefix': 'm/model.ckpt', 'variables': [{'name': 'v', 'dtype': 'float64', 'shape': [2, 2], 'bytes': 32}], 'total_bytes': 32}
     """
     prefix = resolve_prefix(path)
-    with load_checkpoint(prefix) as reader:
-        infos = []
-        for name in sorted(reader.get_variable_to_shape_map()):
-            entry = reader.entry(name)
-            infos.append(VariableInfo(name, entry.dtype_name, entry.shape, reader.nbytes(name)))
+    index = read_index(prefix)
+    infos = [
+        VariableInfo(
+            name, index.entries[name].dtype_name, index.entries[name].shape, index.nbytes(name)
+        )
+        for name in index.names
+    ]
     return CheckpointListing(prefix, tuple(infos))
 
 
@@ -149,6 +152,8 @@ def read_values(path: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray]
     >>> dict(read_values("m/ckpt"))["w/.ATTRIBUTES/VARIABLE_VALUE"].tolist()
     [1.5, 2.5]
     """
+    from tfpersist.bundle import load_checkpoint  # NumPy: listing alone does without it
+
     prefix = resolve_prefix(path)
     with load_checkpoint(prefix) as reader:
         names = sorted(reader.get_variable_to_shape_map())
@@ -223,6 +228,8 @@ class CheckpointDiff:
 
 
 def _compare(name: str, a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> Change | None:
+    import numpy as np
+
     if a.dtype != b.dtype:
         return Change(name, f"dtype {a.dtype.name} != {b.dtype.name}")
     if a.shape != b.shape:
@@ -259,6 +266,8 @@ def diff_checkpoints(
     >>> diff_checkpoints("a/ckpt", "b/ckpt", rtol=0.25).equal
     True
     """
+    from tfpersist.bundle import load_checkpoint
+
     prefix_a, prefix_b = resolve_prefix(a), resolve_prefix(b)
     with load_checkpoint(prefix_a) as ra, load_checkpoint(prefix_b) as rb:
         names_a = set(ra.get_variable_to_shape_map())

@@ -1,0 +1,318 @@
+"""A checkpoint's ``.index``, decoded without NumPy or TensorFlow.
+
+The index is a table (see :mod:`tfpersist._sstable`) whose first entry, under
+the empty key, is a ``BundleHeaderProto`` (number of shards, byte order,
+format version), followed by one ``BundleEntryProto`` per tensor: dtype,
+shape, shard, offset, size, crc32c and, for a partitioned tensor, its slices.
+:func:`read_index` decodes the protobuf wire format directly. Listing a
+checkpoint needs nothing more, which keeps ``tfpersist inspect`` fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from tfpersist._sstable import TableError, read_table, read_varint
+from tfpersist.errors import (
+    CorruptCheckpointError,
+    TensorNotFoundError,
+    UnsupportedCheckpointError,
+    did_you_mean,
+)
+
+STRING, RESOURCE, VARIANT = 7, 20, 21
+#: TensorFlow's DataType numbers that checkpoints hold, with their names.
+DTYPE_NAMES = {
+    1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 7: "string",
+    8: "complex64", 9: "int64", 10: "bool", 11: "qint8", 12: "quint8", 13: "qint32",
+    14: "bfloat16", 15: "qint16", 16: "quint16", 17: "uint16", 18: "complex128",
+    19: "float16", 20: "resource", 21: "variant", 22: "uint32", 23: "uint64",
+}  # fmt: skip
+_MAX_RANK = 254  # TensorShape's limit
+DAMAGED = "the checkpoint is damaged: restore it from a good copy"
+
+Extent = tuple[int, "int | None"]  # (start, length); None is the whole dimension
+
+
+class Entry(NamedTuple):
+    """One record of a checkpoint's index: where a tensor's bytes are and what they hold.
+
+    *dtype* is TensorFlow's DataType number. *slices* is empty unless the
+    tensor was saved in parts (a partitioned variable); each part's extents
+    are ``(start, length)`` per dimension.
+
+    >>> e = Entry("v", dtype=1, shape=(2,), shard=0, offset=0, size=8, crc32c=0)
+    >>> e.dtype_name
+    'float32'
+    """
+
+    name: str
+    dtype: int
+    shape: tuple[int, ...]
+    shard: int
+    offset: int
+    size: int
+    crc32c: int
+    slices: tuple[tuple[Extent, ...], ...] = ()
+
+    @property
+    def dtype_name(self) -> str:
+        """``float32``, ``bfloat16``, ``string``, ``variant``, ..."""
+        return DTYPE_NAMES[self.dtype]
+
+
+def _fields(data: bytes | memoryview) -> Iterator[tuple[int, int, Any]]:
+    """Yield ``(field number, wire type, value)`` of a protobuf message."""
+    data = bytes(data)
+    pos, end = 0, len(data)
+    while pos < end:
+        tag = data[pos]
+        if tag < 0x80:  # one-byte varints are the rule: skip the general decoder
+            pos += 1
+        else:
+            tag, pos = read_varint(data, pos)
+        wire = tag & 7
+        if wire == 0:
+            if pos < end and data[pos] < 0x80:
+                value, pos = data[pos], pos + 1
+            else:
+                value, pos = read_varint(data, pos)
+        elif wire == 1 or wire == 5:
+            width = 8 if wire == 1 else 4
+            if pos + width > end:
+                raise TableError("a protobuf field runs past the end of its record")
+            value = int.from_bytes(data[pos : pos + width], "little")
+            pos += width
+        elif wire == 2:
+            size, pos = read_varint(data, pos)
+            if pos + size > end:
+                raise TableError("a protobuf field runs past the end of its record")
+            value = data[pos : pos + size]
+            pos += size
+        else:
+            raise TableError(
+                f"a protobuf field has wire type {wire}, which TensorFlow never writes"
+            )
+        yield tag >> 3, wire, value
+
+
+def _int64(value: int) -> int:
+    return value if value < 1 << 63 else value - (1 << 64)
+
+
+@functools.lru_cache(maxsize=4096)  # models repeat a few shapes many times
+def _shape(data: bytes) -> tuple[int, ...]:
+    dims = []
+    for number, wire, value in _fields(data):
+        if number == 3 and value:
+            raise TableError("a tensor's shape has unknown rank")
+        if number == 2 and wire == 2:
+            size = 0
+            for n, w, v in _fields(value):
+                if n == 1 and w == 0:
+                    size = _int64(v)
+            if size < 0:
+                raise TableError(f"a tensor's shape has dimension {size}")
+            dims.append(size)
+    if len(dims) > _MAX_RANK:
+        raise TableError(f"a tensor's shape has {len(dims)} dimensions")
+    return tuple(dims)
+
+
+def _slice(data: bytes | memoryview) -> tuple[Extent, ...]:
+    extents = []
+    for number, wire, value in _fields(data):
+        if number == 1 and wire == 2:
+            start, length = 0, None
+            for n, w, v in _fields(value):
+                if n == 1 and w == 0:
+                    start = _int64(v)
+                elif n == 2 and w == 0:
+                    length = _int64(v)
+            extents.append((start, length))
+    return tuple(extents)
+
+
+def _entry(name: str, data: bytes | memoryview) -> Entry:
+    dtype = shard = offset = size = crc = 0
+    shape: tuple[int, ...] = ()
+    slices = []
+    for number, wire, value in _fields(data):
+        if wire == 0:
+            value = _int64(value)
+            if number == 1:
+                dtype = value
+            elif number == 3:
+                shard = value
+            elif number == 4:
+                offset = value
+            elif number == 5:
+                size = value
+        elif wire == 2 and number == 2:
+            shape = _shape(value)
+        elif wire == 2 and number == 7:
+            slices.append(_slice(value))
+        elif wire == 5 and number == 6:
+            crc = value
+    return Entry(name, dtype, shape, shard, offset, size, crc, tuple(slices))
+
+
+def _signed_increasing(value: int) -> bytes:
+    """TensorFlow's OrderedCode encoding of a signed 64-bit number."""
+    x = ~value if value < 0 else value
+    if x < 64:
+        return bytes([(0x80 ^ value) & 0xFF])
+    length = x.bit_length() // 7 + 1
+    raw = bytearray((value & ((1 << 80) - 1)).to_bytes(10, "big")[-length:])
+    header = (0xFF << (8 - min(length, 8))) & 0xFF  # ``length`` one-bits, then a zero
+    raw[0] ^= header
+    if length > 8:
+        raw[1] ^= (0xFF << (16 - length)) & 0xFF
+    return bytes(raw)
+
+
+def slice_key(name: str, extents: Sequence[Extent]) -> bytes:
+    """The index key under which TensorFlow stores one slice of a partitioned tensor.
+
+    >>> slice_key("w", [(0, 2), (0, None)])
+    b'\\x00w\\x00\\x01\\x01\\x02\\x80\\x82\\x80\\x7f'
+    """
+    escaped = name.encode("utf-8", "surrogateescape").replace(b"\xff", b"\xff\x00")
+    key = b"\x00" + escaped.replace(b"\x00", b"\x00\xff") + b"\x00\x01"
+    key += bytes([1, len(extents)]) if extents else b"\x00"
+    for start, length in extents:
+        key += _signed_increasing(start) + _signed_increasing(-1 if length is None else length)
+    return key
+
+
+@dataclass
+class Index:
+    """The decoded ``.index`` of the checkpoint at *prefix*.
+
+    >>> import tensorflow as tf
+    >>> _ = tf.train.Checkpoint(v=tf.Variable([1, 2])).write("m/ckpt")
+    >>> index = read_index("m/ckpt")
+    >>> index.num_shards, index.names
+    (1, ['_CHECKPOINTABLE_OBJECT_GRAPH', 'v/.ATTRIBUTES/VARIABLE_VALUE'])
+    """
+
+    prefix: str
+    num_shards: int = 1
+    big_endian: bool = False
+    entries: dict[str, Entry] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        """The ``.index`` file."""
+        return self.prefix + ".index"
+
+    def shard_path(self, shard: int) -> str:
+        """The ``.data`` file of shard number *shard*."""
+        return f"{self.prefix}.data-{shard:05d}-of-{self.num_shards:05d}"
+
+    def corrupt(
+        self, entry: Entry, problem: str, file: str | None = None
+    ) -> CorruptCheckpointError:
+        """The error for a fault in *entry*, found in *file* (its shard by default)."""
+        file = file or self.shard_path(entry.shard)
+        return CorruptCheckpointError(
+            f"checkpoint {self.prefix!r}: tensor {entry.name!r} in {file!r}: {problem}; {DAMAGED}"
+        )
+
+    def entry(self, name: str) -> Entry:
+        """The record of tensor *name*."""
+        try:
+            return self.entries[name]
+        except KeyError:
+            raise TensorNotFoundError(
+                f"checkpoint {self.prefix!r} has no tensor {name!r}"
+                f"{did_you_mean(name, self.names)}; `tfpersist inspect` lists them"
+            ) from None
+
+    def part(self, entry: Entry, extents: tuple[Extent, ...]) -> Entry:
+        """The record of one slice of a partitioned tensor, under the tensor's name."""
+        part = self.entries.get(_key(slice_key(entry.name, extents)))
+        if part is None:
+            raise self.corrupt(entry, "a slice named in the index is missing", self.path)
+        return Entry(
+            entry.name, part.dtype, part.shape, part.shard, part.offset, part.size, part.crc32c
+        )
+
+    def nbytes(self, name: str) -> int:
+        """How many bytes tensor *name* takes in the ``.data`` files."""
+        entry = self.entry(name)
+        if not entry.slices:
+            return entry.size
+        return sum(self.part(entry, s).size for s in entry.slices)
+
+
+def read_index(prefix: str) -> Index:
+    """Read and check the ``.index`` of the checkpoint at *prefix*.
+
+    >>> read_index("nowhere/ckpt")
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.CorruptCheckpointError: checkpoint 'nowhere/ckpt': cannot read 'nowhere/ckpt.index': No such file or directory
+    """
+    index = Index(prefix)
+    try:
+        with open(index.path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise CorruptCheckpointError(
+            f"checkpoint {prefix!r}: cannot read {index.path!r}: {e.strerror}"
+        ) from e
+    try:
+        _read_entries(index, data)
+    except TableError as e:
+        raise CorruptCheckpointError(
+            f"checkpoint {prefix!r}: {index.path!r} is not a readable index: {e}; {DAMAGED}"
+        ) from e
+    parts = {_key(slice_key(e.name, s)) for e in index.entries.values() for s in e.slices}
+    index.names = sorted(n for n in index.entries if n not in parts)
+    return index
+
+
+def _read_entries(index: Index, data: bytes) -> None:
+    rows = read_table(data)
+    key, value = next(rows, (None, b""))
+    if key != b"":
+        raise TableError("its first entry is not the bundle header")
+    for number, wire, content in _fields(value):
+        if number == 1 and wire == 0:
+            index.num_shards = _int64(content)
+        elif number == 2 and wire == 0:
+            index.big_endian = content == 1
+        elif number == 3 and wire == 2:
+            _check_version(index.prefix, content)
+    if not 0 < index.num_shards < 100_000:
+        raise TableError(f"the header declares {index.num_shards} shards")
+    for key, value in rows:
+        name = _key(key)
+        try:
+            entry = _entry(name, value)
+        except TableError as e:
+            raise TableError(f"the entry for tensor {name!r} is malformed: {e}") from None
+        if entry.dtype not in DTYPE_NAMES:
+            raise UnsupportedCheckpointError(
+                f"checkpoint {index.prefix!r}: tensor {name!r} has TensorFlow dtype number "
+                f"{entry.dtype}, which tfpersist cannot read; use tf.train.load_checkpoint"
+            )
+        index.entries[name] = entry
+
+
+def _check_version(prefix: str, data: bytes | memoryview) -> None:
+    for number, wire, value in _fields(data):
+        if (number == 2 and wire == 0 and value > 1) or (number == 3 and wire == 0 and value == 1):
+            raise UnsupportedCheckpointError(
+                f"checkpoint {prefix!r} was written in a newer bundle format "
+                "than this reader knows; read it with the TensorFlow that wrote it"
+            )
+
+
+def _key(key: bytes) -> str:
+    return key.decode("utf-8", "surrogateescape")
