@@ -92,14 +92,11 @@ __all__ = ["build_parser", "main", "run"]
 
 
 def _table(rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:  # type: ignore[assignment]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        ).rstrip()
-        for r in rows
-    ]
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    for i, column in enumerate(columns):
+        width = max(map(len, column))
+        columns[i] = [c.rjust(width) if i in right else c.ljust(width) for c in column]
+    return ["  ".join(cells).rstrip() for cells in zip(*columns, strict=True)]
 
 
 def _print_json(document: Any) -> None:
