@@ -205,6 +205,17 @@ def test_large_tensors_are_mapped_and_writable(tmp_path):
     assert same_as_tensorflow(prefix) == 2
 
 
+def test_closed_reader_refuses_and_arrays_survive(tmp_path):
+    prefix = str(tmp_path / "c")
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=["big"], shape_and_slices=[""],
+                      tensors=[tf.range(1 << 19, dtype=tf.int64)])  # fmt: skip
+    with bundle.load_checkpoint(prefix) as reader:
+        value = reader.get_tensor("big")  # 4 MiB: mapped from the file
+    assert int(value.sum()) == (1 << 19) * ((1 << 19) - 1) // 2
+    with pytest.raises(ValueError, match="is closed"):
+        reader.get_tensor("big")
+
+
 def test_unknown_name_suggests_the_close_one(article_checkpoint):
     reader = bundle.load_checkpoint(article_checkpoint)
     with pytest.raises(TensorNotFoundError, match=r"no tensor 'v11' \(did you mean 'v1'"):

@@ -184,6 +184,8 @@ class CheckpointReader:
             raise self._index.corrupt(
                 entry, f"its shard number {entry.shard} is outside the {self.num_shards} shards"
             )
+        if not self._finalizer.alive:
+            raise ValueError(f"checkpoint reader for {self.prefix!r} is closed")
         if entry.shard not in self._fds:
             path = self._index.shard_path(entry.shard)
             try:

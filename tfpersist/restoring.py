@@ -96,7 +96,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from tfpersist._files import glob_safe_prefix
+from tfpersist._index import read_index
 from tfpersist._tf import OBJECT_GRAPH_KEY, TrackableObjectGraph, tf, trackable_children
+from tfpersist.bundle import load_checkpoint
 from tfpersist.checkpoint_state import resolve_prefix
 from tfpersist.errors import (
     CheckpointNotFoundError,
@@ -159,11 +161,8 @@ def checkpoint_signature(path: str | os.PathLike[str]) -> Signature:
     >>> checkpoint_signature("model/ckpt")["w/.ATTRIBUTES/VARIABLE_VALUE"]
     ([1, 3], 'int32')
     """
-    prefix = resolve_prefix(path)
-    with open_reader(prefix) as reader:
-        shapes = reader.get_variable_to_shape_map()
-        dtypes = reader.get_variable_to_dtype_map()
-    return {name: (list(shapes[name]), dtypes[name].name) for name in sorted(shapes)}
+    index = read_index(resolve_prefix(path))
+    return {n: (list(index.entries[n].shape), index.entries[n].dtype_name) for n in index.names}
 
 
 def _shape(variable: Any) -> list[int | None]:
@@ -297,8 +296,8 @@ def _object_variables(root: Any, prefix: str) -> tuple[dict[str, Any], list[str]
     of Python variables that have no place in the checkpoint.
     """
     graph = TrackableObjectGraph()
-    with open_reader(prefix) as reader:
-        graph.ParseFromString(reader.get_tensor(OBJECT_GRAPH_KEY))
+    with load_checkpoint(prefix) as reader:
+        graph.ParseFromString(reader.get_tensor(OBJECT_GRAPH_KEY).item())
     matched: dict[str, Any] = {}
     seen: set[int] = set()
     queue = [(0, root)]
