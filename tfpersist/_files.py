@@ -11,11 +11,25 @@ from collections.abc import Iterator
 from tfpersist.checkpoint_state import checkpoint_files
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
     """Write *data* to *path* whole or not at all, creating parent directories.
 
     The bytes go to a temporary file in the same directory, which is flushed,
     fsynced and renamed over *path*; a crash leaves the previous file intact.
+    The file gets the permissions a plain ``open(path, "w")`` would give it.
+
+    >>> import os, stat
+    >>> atomic_write("out/data.bin", b"123")
+    'out/data.bin'
+    >>> umask = os.umask(0); _ = os.umask(umask)
+    >>> stat.S_IMODE(os.stat("out/data.bin").st_mode) == 0o666 & ~umask
+    True
     """
     path = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(path))
@@ -23,6 +37,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=os.path.basename(path) + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes it private
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
