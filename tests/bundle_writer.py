@@ -89,7 +89,10 @@ def table(rows: list[tuple[bytes, bytes]], compress=None) -> bytes:
 def tensor_bytes(value: np.ndarray, big_endian: bool = False) -> tuple[bytes, int]:
     """The bytes TensorFlow writes for *value*, and their unmasked crc32c."""
     if value.dtype.kind != "O":
-        raw = value.byteswap().tobytes() if big_endian else value.tobytes()
+        raw = value.tobytes()
+        if big_endian:  # reverse the bytes of each number (each part of a complex)
+            width = value.dtype.itemsize // (2 if value.dtype.kind == "c" else 1)
+            raw = np.frombuffer(raw, np.uint8).reshape(-1, width)[:, ::-1].tobytes()
         return raw, crc32c(raw)
     order = ">" if big_endian else "<"
     strings = [bytes(s) for s in value.ravel()]
