@@ -49,13 +49,21 @@ class Entry(NamedTuple):
     'float32'
     """
 
+    #: The tensor's name in the checkpoint.
     name: str
+    #: TensorFlow's DataType number.
     dtype: int
+    #: The tensor's shape.
     shape: tuple[int, ...]
+    #: The number of the ``.data`` file that holds the bytes.
     shard: int
+    #: Where the bytes start in that file.
     offset: int
+    #: How many bytes there are.
     size: int
+    #: The masked crc32c of the bytes.
     crc32c: int
+    #: The extents of each slice, for a partitioned tensor.
     slices: tuple[tuple[Extent, ...], ...] = ()
 
     @property

@@ -159,23 +159,26 @@ def machine() -> dict:
 
 
 def table(results: dict) -> str:
-    rows = [("scenario 场景", "tfpersist", "TensorFlow", "ratio 比值", "target 目标")]
+    """The results as plain text for the docs, one block per scenario."""
+    lines = []
     for r in results["scenarios"]:
         met = "yes 达到" if r["met"] else "no 未达到"
-        rows.append(
-            (r["scenario"], str(r["median_a"]), str(r["median_b"]), f"{r['ratio']}x",
-             f">= {r['target']}x: {met}")
-        )  # fmt: skip
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+        width = max(len(r["a"]), len(r["b"]))
+        lines += [
+            r["scenario"],
+            f"  {r['a'].ljust(width)}  {r['median_a']}",
+            f"  {r['b'].ljust(width)}  {r['median_b']}",
+            f"  ratio 比值 {r['ratio']}x ({r['ratio_means']}), target 目标 >= {r['target']}x: {met}",
+            "",
+        ]
     m = results["machine"]
     lines += [
-        "",
         f"{results['date']}, median of {results['runs']} alternated runs per contender",
-        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}",
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM",
+        f"{m['os']}",
         f"Python {m['python']}, TensorFlow {m['tensorflow']}; reproduce: tox -e bench",
     ]
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
