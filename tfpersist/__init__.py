@@ -28,6 +28,7 @@ _SUBMODULES = (
     "partial",
     "restoring",
     "rewriting",
+    "safety",
     "saving",
 )
 

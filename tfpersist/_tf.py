@@ -49,6 +49,7 @@ except ImportError as e:  # pragma: no cover - exercised only without TensorFlow
 # No public export on any release 2.12-2.21.
 from tensorflow.core.protobuf.saved_model_pb2 import SavedModel  # noqa: E402
 from tensorflow.core.protobuf.trackable_object_graph_pb2 import TrackableObjectGraph  # noqa: E402
+from tensorflow.python.framework import op_def_registry  # noqa: E402
 from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
     convert_variables_to_constants_v2,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "SavedModel",
     "TrackableObjectGraph",
     "convert_variables_to_constants_v2",
+    "is_registered_op",
     "tf",
     "trackable_children",
 ]
@@ -78,3 +80,8 @@ __all__ = [
 def trackable_children(obj: Any) -> dict[str, Any]:
     """Return the named dependencies of a trackable object, as a checkpoint sees them."""
     return dict(tf.train.TrackableView(obj).children(obj))
+
+
+def is_registered_op(name: str) -> bool:
+    """Whether this TensorFlow knows an op called *name*."""
+    return op_def_registry.get(name) is not None

@@ -196,7 +196,9 @@ def _convert(args: argparse.Namespace) -> int:
 def _freeze(args: argparse.Namespace) -> int:
     from tfpersist.freezing import freeze_checkpoint
 
-    print(freeze_checkpoint(args.src, args.output_file, args.output or None))
+    print(
+        freeze_checkpoint(args.src, args.output_file, args.output or None, allow_ops=args.allow_op)
+    )
     return 0
 
 
@@ -315,6 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NODE",
         help="an output node (default: guessed)",
+    )
+    p.add_argument(
+        "--allow-op",
+        action="append",
+        default=[],
+        metavar="OP",
+        help="accept this op although the safety audit refuses it (only for graphs you trust)",
     )
 
     p = command("summarize", _summarize, "Summarize a graph; exit 1 when it holds unsafe ops.")

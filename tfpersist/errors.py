@@ -68,6 +68,18 @@ class GraphTooLargeError(TfPersistError, ValueError):
     """A GraphDef is larger than protobuf's 2 GiB limit and cannot be written."""
 
 
+class UnsafeGraphError(TfPersistError, ValueError):
+    """A graph holds ops that reach outside it (files, Python) or that TensorFlow does not know.
+
+    *ops* lists each refused op as ``(op, node, function)``; *function* is
+    ``None`` for a node at the top level.
+    """
+
+    def __init__(self, message: str, ops: Sequence[tuple[str, str, str | None]] = ()) -> None:
+        super().__init__(message)
+        self.ops = list(ops)
+
+
 class GraphFormatError(TfPersistError, ValueError):
     """A file is not a serialised ``GraphDef`` or ``MetaGraphDef``."""
 

@@ -93,6 +93,7 @@ from tfpersist.errors import (
     OutputGuessError,
     did_you_mean,
 )
+from tfpersist.safety import audit_graph
 
 __all__ = [
     "MAX_GRAPH_BYTES",
@@ -240,12 +241,17 @@ def read_graph_def(path: str | os.PathLike[str]) -> Any:
 
 
 def import_graph(
-    graph_def: Any, return_elements: Sequence[str], *, name: str = "import"
+    graph_def: Any,
+    return_elements: Sequence[str],
+    *,
+    name: str = "import",
+    allow_ops: Sequence[str] = (),
 ) -> list[Any]:
     """Import *graph_def* into the default graph and return the named tensors or ops.
 
     Like ``tf.import_graph_def(graph_def, return_elements=...)``, but the
-    names are checked first.
+    graph is audited first (:func:`tfpersist.safety.audit_graph`, widened by
+    *allow_ops*) and the names are checked.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as source:
@@ -255,6 +261,7 @@ def import_graph(
     ...     t.name
     'm/seven:0'
     """
+    audit_graph(graph_def, allow_ops=allow_ops)
     check_nodes(graph_def, return_elements)
     return tf.graph_util.import_graph_def(
         graph_def, return_elements=list(return_elements), name=name
@@ -262,9 +269,15 @@ def import_graph(
 
 
 def load_frozen_function(
-    graph_def_or_path: Any, inputs: Sequence[str], outputs: Sequence[str]
+    graph_def_or_path: Any,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    *,
+    allow_ops: Sequence[str] = (),
 ) -> Any:
     """Load a frozen graph as a TF2 callable from *inputs* to *outputs* (tensor names).
+
+    The graph is audited first, like in :func:`import_graph`.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -277,6 +290,10 @@ def load_frozen_function(
     graph_def = graph_def_or_path
     if isinstance(graph_def_or_path, (str, os.PathLike)):
         graph_def = read_graph_def(graph_def_or_path)
+    where = (
+        repr(os.fspath(graph_def_or_path)) if graph_def is not graph_def_or_path else "the graph"
+    )
+    audit_graph(graph_def, allow_ops=allow_ops, where=where)
     check_nodes(graph_def, [*inputs, *outputs])
     wrapped = tf.compat.v1.wrap_function(
         lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []
@@ -334,6 +351,8 @@ def freeze_checkpoint(
     source: str | os.PathLike[str],
     out: str | os.PathLike[str],
     outputs: Sequence[str] | None = None,
+    *,
+    allow_ops: Sequence[str] = (),
 ) -> FrozenGraph:
     """Freeze a checkpoint with its ``.meta``, or a SavedModel, into one ``.pb`` at *out*.
 
@@ -342,6 +361,7 @@ def freeze_checkpoint(
     is frozen. Without *outputs*, the outputs are guessed
     (:func:`tfpersist.graphs.guess_outputs`); when the guess is not a single
     node, :class:`~tfpersist.errors.OutputGuessError` lists the candidates.
+    The graph is audited before it is loaded; *allow_ops* widens the audit.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -360,7 +380,7 @@ def freeze_checkpoint(
 
     text = os.fspath(source)
     if os.path.isfile(os.path.join(text, "saved_model.pb")):
-        graph_def, chosen, guessed = _freeze_saved_model(text, outputs)
+        graph_def, chosen, guessed = _freeze_saved_model(text, outputs, allow_ops)
     else:
         from tfpersist.checkpoint_state import resolve_prefix
 
@@ -373,14 +393,21 @@ def freeze_checkpoint(
             )
         chosen, guessed = _pick_outputs(graph_def, outputs, prefix)
         with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
-            restore_meta_graph(sess, prefix, clear_devices=True)
+            restore_meta_graph(sess, prefix, clear_devices=True, allow_ops=allow_ops)
             graph_def = freeze_session(sess, chosen)
     path = write_graph_def(graph_def, out)
     nodes = tuple(_node_name(n) for n in chosen)
     return FrozenGraph(path, nodes, len(graph_def.node), graph_def.ByteSize(), guessed)
 
 
-def _freeze_saved_model(path: str, outputs: Sequence[str] | None) -> tuple[Any, list[str], bool]:
+def _freeze_saved_model(
+    path: str, outputs: Sequence[str] | None, allow_ops: Sequence[str]
+) -> tuple[Any, list[str], bool]:
+    from tfpersist.graphs import read_saved_model
+
+    for meta in read_saved_model(path).meta_graphs:
+        where = repr(os.path.join(path, "saved_model.pb"))
+        audit_graph(meta.graph_def, allow_ops=allow_ops, saver_def=meta.saver_def, where=where)
     loaded = tf.saved_model.load(path)
     signatures = dict(getattr(loaded, "signatures", {}) or {})
     if "serving_default" not in signatures:

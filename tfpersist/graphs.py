@@ -63,6 +63,8 @@ __all__ = [
     "guess_outputs",
     "iter_nodes",
     "read_graph",
+    "read_meta_graph",
+    "read_saved_model",
     "summarize_graph",
 ]
 
@@ -223,6 +225,52 @@ def _parse(message: Any, data: bytes, path: str, kind: str) -> Any:
     return message
 
 
+def read_saved_model(path: str | os.PathLike[str]) -> Any:
+    """Parse the ``saved_model.pb`` of SavedModel directory *path*, without loading it.
+
+    >>> import tensorflow as tf
+    >>> tf.saved_model.save(tf.Module(), "saved")
+    >>> len(read_saved_model("saved").meta_graphs)
+    1
+    """
+    from tfpersist._tf import SavedModel
+
+    saved = os.path.join(os.fspath(path), "saved_model.pb")
+    if not os.path.isfile(saved):
+        raise CheckpointNotFoundError(
+            f"{os.fspath(path)!r} is a directory without saved_model.pb; pass a SavedModel "
+            "directory, a frozen .pb or a .meta file"
+        )
+    with open(saved, "rb") as f:
+        model = _parse(SavedModel(), f.read(), saved, "SavedModel")
+    if not model.meta_graphs:
+        raise GraphFormatError(f"{saved!r} holds no meta graph")
+    return model
+
+
+def read_meta_graph(path: str | os.PathLike[str]) -> Any:
+    """Parse a ``.meta`` file into a ``MetaGraphDef``, without importing it.
+
+    >>> from pathlib import Path
+    >>> _ = Path("bad.meta").write_bytes(b"not a graph")
+    >>> read_meta_graph("bad.meta")
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.GraphFormatError: 'bad.meta' is not a MetaGraphDef (DecodeError)
+    """
+    from tfpersist._tf import tf
+
+    return _parse(tf.compat.v1.MetaGraphDef(), _read(path), os.fspath(path), "MetaGraphDef")
+
+
+def _read(path: str | os.PathLike[str]) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError as e:
+        raise CheckpointNotFoundError(f"no graph file at {os.fspath(path)!r}") from e
+
+
 def read_graph(path: str | os.PathLike[str]) -> Any:
     """Read the ``GraphDef`` of a ``.pb`` file, a ``.meta`` file or a SavedModel directory.
 
@@ -238,29 +286,14 @@ def read_graph(path: str | os.PathLike[str]) -> Any:
     ...
     tfpersist.errors.CheckpointNotFoundError: no graph file at 'nowhere.pb'
     """
-    from tfpersist._tf import SavedModel, tf
+    from tfpersist._tf import tf
 
     path = os.fspath(path)
     if os.path.isdir(path):
-        saved = os.path.join(path, "saved_model.pb")
-        if not os.path.isfile(saved):
-            raise CheckpointNotFoundError(
-                f"{path!r} is a directory without saved_model.pb; pass a SavedModel directory, "
-                "a frozen .pb or a .meta file"
-            )
-        with open(saved, "rb") as f:
-            model = _parse(SavedModel(), f.read(), saved, "SavedModel")
-        if not model.meta_graphs:
-            raise GraphFormatError(f"{saved!r} holds no meta graph")
-        return model.meta_graphs[0].graph_def
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError as e:
-        raise CheckpointNotFoundError(f"no graph file at {path!r}") from e
+        return read_saved_model(path).meta_graphs[0].graph_def
     if path.endswith(".meta"):
-        return _parse(tf.compat.v1.MetaGraphDef(), data, path, "MetaGraphDef").graph_def
-    return _parse(tf.compat.v1.GraphDef(), data, path, "binary GraphDef")
+        return read_meta_graph(path).graph_def
+    return _parse(tf.compat.v1.GraphDef(), _read(path), path, "binary GraphDef")
 
 
 def iter_nodes(graph_def: Any) -> Iterator[tuple[Any, str | None]]:

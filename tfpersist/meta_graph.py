@@ -82,11 +82,14 @@ class that defined them:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from tfpersist._tf import tf
 from tfpersist.checkpoint_state import resolve_prefix
 from tfpersist.errors import CheckpointNotFoundError
+from tfpersist.graphs import read_meta_graph
 from tfpersist.restoring import restore_session
+from tfpersist.safety import audit_graph
 
 __all__ = ["restore_meta_graph"]
 
@@ -96,13 +99,16 @@ def restore_meta_graph(
     path: str | os.PathLike[str],
     *,
     clear_devices: bool = False,
+    allow_ops: Sequence[str] = (),
 ) -> tf.compat.v1.train.Saver:
     """Import the ``.meta`` graph of a checkpoint into *sess*'s graph and restore its values.
 
     *path* is a checkpoint prefix, or a directory meaning its latest
     checkpoint. With *clear_devices*, device placements saved in the graph are
     dropped, so a graph saved for a GPU or a cluster loads on this machine.
-    Returns the imported saver, ready to save again.
+    Returns the imported saver, ready to save again. The graph is audited
+    before it is imported (:func:`tfpersist.safety.audit_graph`): the saver's
+    own ops are allowed, and *allow_ops* names any other op to accept.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -128,7 +134,14 @@ def restore_meta_graph(
             "write_meta_graph=False; rebuild the graph in code and use "
             "tfpersist.restoring.restore_session instead"
         )
+    meta_graph_def = read_meta_graph(meta)
+    audit_graph(
+        meta_graph_def.graph_def,
+        allow_ops=allow_ops,
+        saver_def=meta_graph_def.saver_def,
+        where=repr(meta),
+    )
     with sess.graph.as_default():
-        saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=clear_devices)
+        saver = tf.compat.v1.train.import_meta_graph(meta_graph_def, clear_devices=clear_devices)
     restore_session(sess, prefix)
     return saver
