@@ -11,12 +11,15 @@ checkpoint needs nothing more, which keeps ``tfpersist inspect`` fast.
 from __future__ import annotations
 
 import functools
+import math
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tfpersist._sstable import TableError, read_table, read_varint
 from tfpersist.errors import (
+    CheckpointNotFoundError,
     CorruptCheckpointError,
     TensorNotFoundError,
     UnsupportedCheckpointError,
@@ -30,6 +33,11 @@ DTYPE_NAMES = {
     8: "complex64", 9: "int64", 10: "bool", 11: "qint8", 12: "quint8", 13: "qint32",
     14: "bfloat16", 15: "qint16", 16: "quint16", 17: "uint16", 18: "complex128",
     19: "float16", 20: "resource", 21: "variant", 22: "uint32", 23: "uint64",
+}  # fmt: skip
+#: Bytes per element of the fixed-size dtypes.
+DTYPE_SIZES = {
+    1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 8: 8, 9: 8, 10: 1, 11: 1, 12: 1, 13: 4,
+    14: 2, 15: 2, 16: 2, 17: 2, 18: 16, 19: 2, 22: 4, 23: 8,
 }  # fmt: skip
 _MAX_RANK = 254  # TensorShape's limit
 DAMAGED = "the checkpoint is damaged: restore it from a good copy"
@@ -231,6 +239,65 @@ class Index:
             f"checkpoint {self.prefix!r}: tensor {entry.name!r} in {file!r}: {problem}; {DAMAGED}"
         )
 
+    def open_shard(self, entry: Entry) -> int:
+        """Open the ``.data`` file that holds *entry*, read-only; return its descriptor."""
+        if not 0 <= entry.shard < self.num_shards:
+            raise self.corrupt(
+                entry, f"its shard number {entry.shard} is outside the {self.num_shards} shards"
+            )
+        path = self.shard_path(entry.shard)
+        try:
+            return os.open(path, os.O_RDONLY)
+        except OSError as e:
+            raise CorruptCheckpointError(
+                f"checkpoint {self.prefix!r}: cannot open {path!r}, which holds tensor "
+                f"{entry.name!r}: {e.strerror}; copy every .data file along with the .index"
+            ) from e
+
+    def check(self, entry: Entry, file_size: int) -> None:
+        """Refuse *entry* if its size cannot hold its shape, or its bytes lie outside its shard.
+
+        *file_size* is the size of the shard. Nothing is read, so a huge
+        declared shape costs nothing.
+        """
+        count = math.prod(entry.shape)
+        if entry.dtype == STRING and count > entry.size:
+            raise self.corrupt(entry, f"it declares {count} strings in only {entry.size} bytes")
+        needed = count * DTYPE_SIZES.get(entry.dtype, 0)
+        if entry.dtype in DTYPE_SIZES and entry.size != needed:
+            raise self.corrupt(
+                entry,
+                f"the index gives it {entry.size} bytes, but shape {list(entry.shape)} of "
+                f"{entry.dtype_name} needs {needed}",
+            )
+        if entry.offset < 0 or entry.size < 0 or entry.offset + entry.size > file_size:
+            raise self.corrupt(
+                entry,
+                f"its bytes {entry.offset}..{entry.offset + entry.size} lie outside "
+                f"the file's {file_size} bytes",
+            )
+
+    def check_all(self) -> None:
+        """:meth:`check` every entry against its shard on disk, reading no tensor.
+
+        >>> import os, tensorflow as tf
+        >>> _ = tf.train.Checkpoint(v=tf.Variable([1, 2])).write("m/ckpt")
+        >>> os.truncate("m/ckpt.data-00000-of-00001", 4)
+        >>> read_index("m/ckpt").check_all()
+        Traceback (most recent call last):
+        ...
+        tfpersist.errors.CorruptCheckpointError: checkpoint 'm/ckpt': tensor ... lie outside the file's 4 bytes; ...
+        """
+        sizes: dict[int, int] = {}
+        for entry in self.entries.values():
+            if entry.slices:
+                continue  # the slices are entries of their own
+            if entry.shard not in sizes:
+                fd = self.open_shard(entry)
+                sizes[entry.shard] = os.fstat(fd).st_size
+                os.close(fd)
+            self.check(entry, sizes[entry.shard])
+
     def entry(self, name: str) -> Entry:
         """The record of tensor *name*."""
         try:
@@ -264,12 +331,16 @@ def read_index(prefix: str) -> Index:
     >>> read_index("nowhere/ckpt")
     Traceback (most recent call last):
     ...
-    tfpersist.errors.CorruptCheckpointError: checkpoint 'nowhere/ckpt': cannot read 'nowhere/ckpt.index': No such file or directory
+    tfpersist.errors.CheckpointNotFoundError: no checkpoint at 'nowhere/ckpt': 'nowhere/ckpt.index' does not exist
     """
     index = Index(prefix)
     try:
         with open(index.path, "rb") as f:
             data = f.read()
+    except FileNotFoundError as e:
+        raise CheckpointNotFoundError(
+            f"no checkpoint at {prefix!r}: {index.path!r} does not exist"
+        ) from e
     except OSError as e:
         raise CorruptCheckpointError(
             f"checkpoint {prefix!r}: cannot read {index.path!r}: {e.strerror}"

@@ -59,7 +59,7 @@ from tfpersist._index import (
 )
 from tfpersist._sstable import TableError, crc32c, mask, read_varint
 from tfpersist.checkpoint_state import resolve_prefix
-from tfpersist.errors import CorruptCheckpointError, UnsupportedCheckpointError
+from tfpersist.errors import UnsupportedCheckpointError
 
 __all__ = ["CheckpointReader", "Entry", "list_variables", "load_checkpoint", "slice_key"]
 
@@ -179,36 +179,16 @@ class CheckpointReader:
             return self._assemble(entry)
         return self._read(entry, entry.name)
 
-    def _fd(self, entry: Entry) -> tuple[int, int]:
-        if not 0 <= entry.shard < self.num_shards:
-            raise self._index.corrupt(
-                entry, f"its shard number {entry.shard} is outside the {self.num_shards} shards"
-            )
+    def _bytes(self, entry: Entry) -> memoryview:
+        """The bytes of *entry*, checked against the index: mapped when large, read when small."""
         if not self._finalizer.alive:
             raise ValueError(f"checkpoint reader for {self.prefix!r} is closed")
         if entry.shard not in self._fds:
-            path = self._index.shard_path(entry.shard)
-            try:
-                self._fds[entry.shard] = os.open(path, os.O_RDONLY)
-            except OSError as e:
-                raise CorruptCheckpointError(
-                    f"checkpoint {self.prefix!r}: cannot open {path!r}, which holds tensor "
-                    f"{entry.name!r}: {e.strerror}; copy every .data file along with the .index"
-                ) from e
+            self._fds[entry.shard] = self._index.open_shard(entry)
         fd = self._fds[entry.shard]
-        return fd, os.fstat(fd).st_size
-
-    def _bytes(self, entry: Entry) -> memoryview:
-        """The bytes of *entry*, bounds-checked: mapped when large, read when small."""
+        self._index.check(entry, os.fstat(fd).st_size)
         if entry.size == 0:
             return memoryview(b"")
-        fd, file_size = self._fd(entry)
-        if entry.offset < 0 or entry.size < 0 or entry.offset + entry.size > file_size:
-            raise self._index.corrupt(
-                entry,
-                f"its bytes {entry.offset}..{entry.offset + entry.size} lie outside "
-                f"the file's {file_size} bytes",
-            )
         if entry.size < _MAP_AT_LEAST:
             data = os.pread(fd, entry.size, entry.offset)
             if len(data) != entry.size:
@@ -225,12 +205,6 @@ class CheckpointReader:
         dtype = NUMPY_DTYPES[entry.dtype]
         if entry.dtype == STRING:
             return self._strings(entry, count).reshape(entry.shape)
-        if entry.size != count * dtype.itemsize:
-            raise self._index.corrupt(
-                entry,
-                f"the index gives it {entry.size} bytes, but shape {list(entry.shape)} of "
-                f"{entry.dtype_name} needs {count * dtype.itemsize}",
-            )
         data = self._bytes(entry)
         if mask(crc32c(data)) != entry.crc32c:
             raise self._index.corrupt(entry, "its bytes fail their checksum")
@@ -242,10 +216,6 @@ class CheckpointReader:
         return value.reshape(entry.shape)
 
     def _strings(self, entry: Entry, count: int) -> np.ndarray:
-        if count > entry.size:
-            raise self._index.corrupt(
-                entry, f"it declares {count} strings in only {entry.size} bytes"
-            )
         data = self._bytes(entry)
         if count == 0 and entry.size == 0:
             return np.empty(0, dtype=object)

@@ -101,7 +101,6 @@ from tfpersist._tf import OBJECT_GRAPH_KEY, TrackableObjectGraph, tf, trackable_
 from tfpersist.bundle import load_checkpoint
 from tfpersist.checkpoint_state import resolve_prefix
 from tfpersist.errors import (
-    CheckpointNotFoundError,
     CorruptCheckpointError,
     Mismatch,
     VariableMismatchError,
@@ -112,12 +111,50 @@ __all__ = [
     "check_variables",
     "checkpoint_signature",
     "open_reader",
+    "reading",
     "restore_checkpoint",
     "restore_session",
     "variable_names",
 ]
 
 Signature = dict[str, tuple[list[int], str]]
+
+
+@contextlib.contextmanager
+def reading(prefix: str) -> Iterator[str]:
+    """Check a checkpoint on disk, then yield a path TensorFlow can read it by.
+
+    Before TensorFlow touches the checkpoint, its index is read and every
+    entry is checked against its shard (no tensor data is read): a missing
+    shard, a damaged index or a lying size is a
+    :class:`~tfpersist.errors.CorruptCheckpointError` naming the file, not a
+    crash or a huge allocation. When TensorFlow then fails to read the data
+    (``DataLoss``, ``OutOfRange``, a checksum), the checkpoint is verified
+    and the error names the damaged tensor and file. Prefixes with glob
+    characters are read through an alias that lasts for the block.
+
+    >>> import os, tensorflow as tf
+    >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0])).write("m/ckpt")
+    >>> os.remove("m/ckpt.data-00000-of-00001")
+    >>> with reading("m/ckpt") as path:
+    ...     pass
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.CorruptCheckpointError: checkpoint 'm/ckpt': cannot open 'm/ckpt.data-00000-of-00001', which holds tensor ...: No such file or directory; copy every .data file along with the .index
+    """
+    read_index(prefix).check_all()
+    with glob_safe_prefix(prefix) as readable:
+        try:
+            yield readable
+        except tf.errors.OpError as e:
+            from tfpersist.inspecting import verify_checkpoint
+
+            verify_checkpoint(prefix)  # names the damaged tensor and file, if any
+            raise CorruptCheckpointError(
+                f"TensorFlow cannot read checkpoint {prefix!r} ({type(e).__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else ''}); `tfpersist verify` found no "
+                "damage, so check that the files are readable and were not changed while reading"
+            ) from e
 
 
 @contextlib.contextmanager
@@ -136,19 +173,10 @@ def open_reader(prefix: str) -> Iterator[Any]:
     ...     pass
     Traceback (most recent call last):
     ...
-    tfpersist.errors.CheckpointNotFoundError: cannot open checkpoint 'm/nothing': ...
+    tfpersist.errors.CheckpointNotFoundError: no checkpoint at 'm/nothing': ...
     """
-    with glob_safe_prefix(prefix) as readable:
-        try:
-            reader = tf.train.load_checkpoint(readable)
-        except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:
-            raise CorruptCheckpointError(
-                f"checkpoint {prefix!r} is damaged or truncated and cannot be read; "
-                "restore it from a good copy"
-            ) from e
-        except (tf.errors.NotFoundError, ValueError) as e:
-            raise CheckpointNotFoundError(f"cannot open checkpoint {prefix!r}: {e}") from e
-        yield reader
+    with reading(prefix) as readable:
+        yield tf.train.load_checkpoint(readable)
 
 
 def checkpoint_signature(path: str | os.PathLike[str]) -> Signature:
@@ -284,7 +312,7 @@ def restore_session(
         variables = variable_names(var_list)
         check_variables(prefix, variables, partial=partial)
         saver = tf.compat.v1.train.Saver(var_list=variables)
-        with glob_safe_prefix(prefix) as readable:
+        with reading(prefix) as readable:
             saver.restore(sess, readable)
     return prefix
 
@@ -369,7 +397,7 @@ def restore_checkpoint(
         raise VariableMismatchError(prefix, problems)
     # write() leaves out the save counter, which restore() would create and miss.
     load = checkpoint.read if len(signature) == len(full_signature) else checkpoint.restore
-    with glob_safe_prefix(prefix) as readable:
+    with reading(prefix) as readable:
         status = load(readable)
         if partial:
             status.expect_partial()
