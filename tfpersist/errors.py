@@ -80,6 +80,10 @@ class UnsafeGraphError(TfPersistError, ValueError):
         self.ops = list(ops)
 
 
+class DevicePlacementError(TfPersistError, ValueError):
+    """A graph places nodes on devices or cluster jobs this machine does not have."""
+
+
 class GraphFormatError(TfPersistError, ValueError):
     """A file is not a serialised ``GraphDef`` or ``MetaGraphDef``."""
 

@@ -83,10 +83,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from tfpersist._tf import tf
 from tfpersist.checkpoint_state import resolve_prefix
-from tfpersist.errors import CheckpointNotFoundError
+from tfpersist.errors import CheckpointNotFoundError, DevicePlacementError
 from tfpersist.graphs import read_meta_graph
 from tfpersist.restoring import restore_session
 from tfpersist.safety import audit_graph
@@ -105,7 +106,9 @@ def restore_meta_graph(
 
     *path* is a checkpoint prefix, or a directory meaning its latest
     checkpoint. With *clear_devices*, device placements saved in the graph are
-    dropped, so a graph saved for a GPU or a cluster loads on this machine.
+    dropped, so a graph saved for a GPU or a cluster loads on this machine;
+    without it, such a graph raises
+    :class:`~tfpersist.errors.DevicePlacementError` before anything is imported.
     Returns the imported saver, ready to save again. The graph is audited
     before it is imported (:func:`tfpersist.safety.audit_graph`): the saver's
     own ops are allowed, and *allow_ops* names any other op to accept.
@@ -135,6 +138,8 @@ def restore_meta_graph(
             "tfpersist.restoring.restore_session instead"
         )
     meta_graph_def = read_meta_graph(meta)
+    if not clear_devices:
+        _check_devices(meta_graph_def.graph_def, meta)
     audit_graph(
         meta_graph_def.graph_def,
         allow_ops=allow_ops,
@@ -145,3 +150,23 @@ def restore_meta_graph(
         saver = tf.compat.v1.train.import_meta_graph(meta_graph_def, clear_devices=clear_devices)
     restore_session(sess, prefix)
     return saver
+
+
+def _check_devices(graph_def: Any, where: str) -> None:
+    """Refuse a graph pinned to devices or cluster jobs this machine lacks."""
+    local = {d.device_type.upper() for d in tf.config.list_logical_devices()}
+    foreign = []
+    for node in graph_def.node:
+        if node.device:
+            spec = tf.DeviceSpec.from_string(node.device)
+            kind = (spec.device_type or "").upper()
+            if spec.job not in (None, "localhost") or (kind and kind not in local):
+                foreign.append((node.name, node.device))
+    if foreign:
+        name, device = foreign[0]
+        more = f" (and {len(foreign) - 1} more nodes)" if len(foreign) > 1 else ""
+        raise DevicePlacementError(
+            f"{where!r} places node {name!r} on {device!r}{more}, which this machine does not "
+            f"have (it has {', '.join(sorted(local))}); pass clear_devices=True to place the "
+            "graph here"
+        )

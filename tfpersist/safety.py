@@ -16,6 +16,8 @@ function. It refuses:
 * ops that reach outside the graph: files and Python
   (:data:`tfpersist.graphs.UNSAFE_OPS`, and ``PrintV2`` writing to a file);
 * ops this TensorFlow does not know;
+* constants that declare more than 2 GiB: a few values with a huge shape,
+  which TensorFlow would expand in memory on import;
 * references to functions the library lacks, and functions that call
   themselves.
 
@@ -58,7 +60,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tfpersist._tf import is_registered_op
+from tfpersist._tf import is_registered_op, tf
 from tfpersist.errors import GraphFormatError, UnsafeGraphError
 from tfpersist.graphs import UNSAFE_OPS
 
@@ -69,6 +71,8 @@ SAVER_OPS = frozenset(
     {"SaveV2", "RestoreV2", "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec"}
 )
 _KINDS = {"file": "file access", "python": "Python code"}
+#: A constant cannot hold more than a GraphDef can (2 GiB); a larger one is a bomb.
+MAX_CONSTANT_BYTES = 2**31
 
 
 def _name(tensor: str) -> str:
@@ -120,6 +124,14 @@ def _called(node: Any, library: dict[str, Any]) -> list[str]:
     return names
 
 
+def _declared_bytes(tensor: Any) -> int:
+    """The bytes a ``TensorProto`` expands to: a few values can declare a huge shape."""
+    count = 1
+    for dim in tensor.tensor_shape.dim:
+        count *= max(dim.size, 0)
+    return count * max(tf.as_dtype(tensor.dtype).size, 1) if tensor.dtype else count
+
+
 def _refusal(node: Any, allow: set[str]) -> str | None:
     op = node.op
     if op in allow:
@@ -128,6 +140,8 @@ def _refusal(node: Any, allow: set[str]) -> str | None:
         return _KINDS[UNSAFE_OPS[op]]
     if op == "PrintV2" and node.attr["output_stream"].s.startswith(b"file://"):
         return "file access"
+    if op == "Const" and _declared_bytes(node.attr["value"].tensor) > MAX_CONSTANT_BYTES:
+        return f"a constant declared at {_declared_bytes(node.attr['value'].tensor)} bytes"
     if not is_registered_op(op):
         return "an op this TensorFlow does not know"
     return None
