@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 
 from tfpersist.checkpoint_state import checkpoint_files
+from tfpersist.errors import WriteError
 
 
 def _umask() -> int:
@@ -33,8 +34,11 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
     """
     path = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        os.makedirs(parent, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    except OSError as e:
+        raise WriteError(f"cannot write {path!r}: {e.strerror or e}") from e
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes it private
@@ -42,9 +46,13 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise WriteError(
+                f"cannot write {path!r}: {e.strerror or e}; the file there, if any, is unchanged"
+            ) from e
         raise
     with contextlib.suppress(OSError):  # make the rename itself durable
         dir_fd = os.open(parent, os.O_RDONLY)

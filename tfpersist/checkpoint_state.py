@@ -93,6 +93,7 @@ tf2: no 'checkpoint' state file; using the newest complete checkpoint 'tf2/ckpt-
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import re
 import warnings
@@ -106,7 +107,9 @@ __all__ = [
     "checkpoint_files",
     "is_complete",
     "latest_checkpoint",
+    "leftovers",
     "read_state",
+    "remove_leftovers",
     "resolve_prefix",
 ]
 
@@ -116,6 +119,15 @@ STATE_FILE = "checkpoint"
 _DATA = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
 _PART = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
 _STEP = re.compile(r"-(\d+)$")
+#: What interrupted writes leave behind: TensorFlow's temporary files and
+#: sharded-save directories, and tfpersist's own temporary files.
+_LEFTOVER = re.compile(
+    r"\.tempstate\d+$"  # BundleWriter's data and index, before the rename
+    r"|\.tmp[0-9a-f]{32}$"  # TensorFlow's atomic writes (state file, .meta)
+    r"|_temp(_[0-9a-f]{32})?$"  # sharded saves, TF2 and TF1
+    r"|\.[a-z0-9_]{8}\.tmp$"  # tfpersist's atomic writes
+    r"|^\.tfpersist-[a-z0-9_]{8}$"  # tfpersist's staging directories
+)
 _LINE = re.compile(r"^\s*([A-Za-z_]+)\s*:\s*(.*?)\s*$")
 _PATH_FIELDS = ("model_checkpoint_path", "all_model_checkpoint_paths")
 _NUMBER_FIELDS = ("all_model_checkpoint_timestamps", "last_preserved_timestamp")
@@ -410,3 +422,59 @@ def _describe_missing(path: str) -> str:
         f"no checkpoint at {path!r}; directory {parent!r} holds no checkpoint ({_listing(parent)}); "
         "pass a checkpoint prefix such as 'model/model.ckpt-3'"
     )
+
+
+def remove_leftovers(directory: str | os.PathLike[str], *, lock_timeout: float = 60.0) -> list[str]:
+    """Remove what interrupted writes left in *directory*; return what was removed.
+
+    A save killed halfway leaves temporary files (``*.tempstate*``,
+    ``*.tmp…``), the ``*_temp`` directories of sharded saves, and ``.data``
+    shards whose ``.index`` was never written. None of them is a checkpoint,
+    and no reader looks at them: the checkpoints and the state file are
+    untouched. The directory's lock is held meanwhile, so a save by tfpersist
+    in another process is never cut short.
+
+    >>> import os
+    >>> os.makedirs("model/ckpt-7_temp")
+    >>> _ = open("model/ckpt-8.data-00000-of-00001", "wb").close()
+    >>> remove_leftovers("model")
+    ['model/ckpt-7_temp', 'model/ckpt-8.data-00000-of-00001']
+    """
+    import shutil
+
+    from tfpersist._lock import locked  # the lock module needs this one's errors
+
+    directory = os.fspath(directory)
+    removed = []
+    with locked(directory, lock_timeout):
+        for path in leftovers(directory):
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+            removed.append(path)
+    return removed
+
+
+def leftovers(directory: str | os.PathLike[str], prefix: str = "") -> list[str]:
+    """List what interrupted writes left in *directory*, for names starting with *prefix*.
+
+    See :func:`remove_leftovers`; this only lists.
+
+    >>> import os
+    >>> os.makedirs("model")
+    >>> _ = open("model/ckpt-3.index.tempstate123", "wb").close()
+    >>> leftovers("model")
+    ['model/ckpt-3.index.tempstate123']
+    """
+    directory = os.fspath(directory)
+    found = []
+    for name in sorted(os.listdir(directory)):
+        if not name.startswith(prefix):
+            continue
+        data = _DATA.search(name)
+        index = os.path.join(directory, name[: data.start()] + ".index") if data else ""
+        if _LEFTOVER.search(name) or (data and not os.path.exists(index)):
+            found.append(os.path.join(directory, name))
+    return found

@@ -49,6 +49,14 @@ class TensorNotFoundError(TfPersistError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class CheckpointLockedError(TfPersistError, TimeoutError):
+    """Another process kept a checkpoint directory locked for longer than we would wait."""
+
+
+class WriteError(TfPersistError, OSError):
+    """A file could not be written (disk full, file too large, no permission); nothing was replaced."""
+
+
 class NodeNotFoundError(TfPersistError, LookupError):
     """A node or tensor name is not in the graph."""
 

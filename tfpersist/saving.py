@@ -88,13 +88,17 @@ tf2/model.ckpt-1:
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tfpersist._lock import locked
 from tfpersist._tf import tf
-from tfpersist.checkpoint_state import STATE_FILE, checkpoint_files
+from tfpersist.checkpoint_state import STATE_FILE, checkpoint_files, leftovers
+from tfpersist.errors import WriteError
 
 __all__ = ["SavedCheckpoint", "default_saver", "save_checkpoint", "save_session"]
 
@@ -124,10 +128,24 @@ def _written(prefix: str) -> SavedCheckpoint:
     return SavedCheckpoint(prefix, tuple(sorted(files)))
 
 
-def _make_parent(prefix: str) -> None:
-    parent = os.path.dirname(prefix)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
+@contextlib.contextmanager
+def _saving(prefix: str, lock_timeout: float) -> Iterator[None]:
+    """Hold the directory's lock while saving; a failed save is a WriteError, its temp files gone."""
+    directory = os.path.dirname(prefix) or "."
+    with locked(directory, lock_timeout):
+        try:
+            yield
+        except (tf.errors.OpError, OSError) as e:
+            for path in leftovers(directory, os.path.basename(prefix)):
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.remove(path)
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise WriteError(
+                f"cannot save checkpoint {prefix!r}: {reason}; the checkpoints already in "
+                f"{directory!r} and its state file are unchanged"
+            ) from e
 
 
 def default_saver(
@@ -163,6 +181,7 @@ def save_session(
     saver: tf.compat.v1.train.Saver | None = None,
     global_step: int | None = None,
     write_meta_graph: bool = True,
+    lock_timeout: float = 60.0,
 ) -> SavedCheckpoint:
     """Save the variables of *sess* under *prefix*, like ``Saver.save``.
 
@@ -170,7 +189,11 @@ def save_session(
     saves every variable. *var_list* saves a subset, or, as a dict, saves
     variables under other names (see :mod:`tfpersist.partial`). With
     *global_step* the prefix gets a ``-STEP`` suffix. Missing parent
-    directories are created.
+    directories are created. The directory is locked while saving (another
+    tfpersist save waits up to *lock_timeout* seconds, then raises
+    :class:`~tfpersist.errors.CheckpointLockedError`); a save that fails, on
+    a full disk say, raises :class:`~tfpersist.errors.WriteError` and leaves
+    the checkpoints already there as they were.
 
     >>> import os
     >>> import tensorflow as tf
@@ -185,20 +208,24 @@ def save_session(
     ['checkpoint', 'model.ckpt-7.data-00000-of-00001', 'model.ckpt-7.index', 'model.ckpt-7.meta']
     """
     prefix = os.fspath(prefix)
-    _make_parent(prefix)
     if saver is None:
         if var_list is None:
             saver = default_saver(sess.graph)
         else:
             with sess.graph.as_default():
                 saver = tf.compat.v1.train.Saver(var_list=var_list, save_relative_paths=True)
-    written = saver.save(sess, prefix, global_step=global_step, write_meta_graph=write_meta_graph)
+    with _saving(prefix, lock_timeout):
+        written = saver.save(
+            sess, prefix, global_step=global_step, write_meta_graph=write_meta_graph
+        )
     return _written(os.fspath(written))
 
 
 def save_checkpoint(
     checkpoint: tf.train.Checkpoint | tf.train.CheckpointManager,
     prefix: str | os.PathLike[str] | None = None,
+    *,
+    lock_timeout: float = 60.0,
 ) -> SavedCheckpoint:
     """Save a TF2 checkpoint and name the files written.
 
@@ -206,7 +233,7 @@ def save_checkpoint(
     (numbered ``PREFIX-N``, state file updated), or a
     :class:`tf.train.CheckpointManager`, saved with ``save()`` into its
     directory, where it keeps ``max_to_keep`` checkpoints; then *prefix* must
-    be left out.
+    be left out. Locking and errors are as in :func:`save_session`.
 
     >>> import tensorflow as tf
     >>> ckpt = tf.train.Checkpoint(w=tf.Variable([[1.0, 2.0]]))
@@ -218,10 +245,10 @@ def save_checkpoint(
     if isinstance(checkpoint, tf.train.CheckpointManager):
         if prefix is not None:
             raise TypeError("a CheckpointManager saves into its own directory: leave out prefix")
-        _make_parent(os.path.join(checkpoint.directory, "x"))
-        return _written(os.fspath(checkpoint.save()))
+        with _saving(os.path.join(checkpoint.directory, "ckpt"), lock_timeout):
+            return _written(os.fspath(checkpoint.save()))
     if prefix is None:
         raise TypeError("save_checkpoint(checkpoint, prefix) needs a prefix such as 'model/ckpt'")
     prefix = os.fspath(prefix)
-    _make_parent(prefix)
-    return _written(os.fspath(checkpoint.save(prefix)))
+    with _saving(prefix, lock_timeout):
+        return _written(os.fspath(checkpoint.save(prefix)))
