@@ -1,9 +1,9 @@
 """A writer that saves in a loop until it is killed; the kill tests drive it.
 
 Run as ``python killer.py WRITER DIRECTORY``. The process imports
-TensorFlow once, says ``ready``, and then, for each ``fork`` line on stdin,
-forks a child that writes version 1, 2, 3... through tfpersist, printing
-``committed N`` after each write returns. The test kills the child with
+TensorFlow once, says ``ready``, and then, for each ``fork N`` line on
+stdin, forks a child that writes version N, N+1, ... through tfpersist,
+printing ``committed N`` after each write returns. The test kills the child with
 SIGKILL; this process reaps it and prints ``reaped``. Forking saves the two
 seconds TensorFlow takes to import in every round. Nothing in this process
 starts TensorFlow's runtime, so the children start from a clean state.
@@ -20,6 +20,7 @@ import tensorflow as tf
 from tfpersist import exporting, freezing, rewriting, saving
 
 SIZE = 4096  # floats per variable: big enough that a write takes a while
+START = 1  # the first version a child writes; each ``fork N`` line sets it
 
 
 def tf1_saver(directory: str) -> None:
@@ -88,7 +89,7 @@ WRITERS = {f.__name__: f for f in (tf1_saver, tf2_checkpoint, freeze, rename, ex
 
 
 def _versions():
-    n = 1
+    n = START
     while True:
         yield n
         n += 1
@@ -102,14 +103,17 @@ def main() -> None:
     writer, directory = WRITERS[sys.argv[1]], sys.argv[2]
     np.zeros(1)  # imports done; nothing of TensorFlow's runtime has started
     print("ready", flush=True)
+    global START
     for line in sys.stdin:
-        if line.strip() != "fork":
+        words = line.split()
+        if not words or words[0] != "fork":
             break
+        START = int(words[1])
         pid = os.fork()
         if pid == 0:
             try:
                 writer(directory)
-            except BaseException as e:  # noqa: BLE001 - reported to the test, never hidden
+            except BaseException as e:  # reported to the test, never hidden
                 os.write(1, f"error {type(e).__name__}: {e}\n".encode())
             finally:
                 os._exit(1)

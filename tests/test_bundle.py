@@ -205,6 +205,7 @@ def test_large_tensors_are_mapped_and_writable(tmp_path):
     assert same_as_tensorflow(prefix) == 2
 
 
+@pytest.mark.fault
 def test_closed_reader_refuses_and_arrays_survive(tmp_path):
     prefix = str(tmp_path / "c")
     tf.raw_ops.SaveV2(prefix=prefix, tensor_names=["big"], shape_and_slices=[""],
@@ -216,6 +217,7 @@ def test_closed_reader_refuses_and_arrays_survive(tmp_path):
         reader.get_tensor("big")
 
 
+@pytest.mark.fault
 def test_unknown_name_suggests_the_close_one(article_checkpoint):
     reader = bundle.load_checkpoint(article_checkpoint)
     with pytest.raises(TensorNotFoundError, match=r"no tensor 'v11' \(did you mean 'v1'"):
@@ -285,6 +287,7 @@ LIES = {
 }
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("lie", LIES, ids=list(LIES))
 def test_lying_entries_name_the_file_and_tensor(tmp_path, lie):
     row, message = LIES[lie]
@@ -300,6 +303,7 @@ def test_lying_entries_name_the_file_and_tensor(tmp_path, lie):
     assert peak < 1 << 20  # nothing allocated in proportion to the declared sizes
 
 
+@pytest.mark.fault
 def test_slices_that_leave_a_gap(tmp_path):
     from tfpersist.bundle import slice_key
 
@@ -317,6 +321,7 @@ def test_slices_that_leave_a_gap(tmp_path):
         bundle.load_checkpoint(prefix).get_tensor("w")
 
 
+@pytest.mark.fault
 def test_unreadable_but_sound_checkpoints(tmp_path):
     prefix = crafted(tmp_path, [(b"it", entry(21, [1], size=4))])
     reader = bundle.load_checkpoint(prefix)
@@ -332,6 +337,7 @@ def test_unreadable_but_sound_checkpoints(tmp_path):
         bundle.load_checkpoint(newer)
 
 
+@pytest.mark.fault
 def test_missing_shard_is_named(tmp_path):
     prefix = crafted(tmp_path, [(b"t", entry(1, [1], shard=1, size=4))], shards=2)
     os.remove(prefix + ".data-00001-of-00002")
@@ -339,6 +345,7 @@ def test_missing_shard_is_named(tmp_path):
         bundle.load_checkpoint(prefix).get_tensor("t")
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize(
     "index",
     [
@@ -382,8 +389,9 @@ def _outcome(prefix: str):
         return type(e)
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("part", [".index", ".data-00000-of-00001"])
-def test_every_byte_flipped(tmp_path, part):
+def test_every_byte_flipped(tmp_path, part, record_property):
     prefix = _small_checkpoint(tmp_path)
     good = _read_all(prefix)
     path = prefix + part
@@ -399,9 +407,16 @@ def test_every_byte_flipped(tmp_path, part):
     # Only the footer's padding carries no information; every other flip is caught.
     allowed = range(len(original) - 48, len(original) - 8) if part == ".index" else range(0)
     assert all(i in allowed for i in undetected), undetected
+    record_property("rounds", len(original))
+    record_property(
+        "fault_detail",
+        f"{part}: {len(original) - len(undetected)} of {len(original)} flips caught"
+        + (f"; the other {len(undetected)} are in the footer's padding" if undetected else ""),
+    )
 
 
-def test_seeded_random_mutations(tmp_path):
+@pytest.mark.fault
+def test_seeded_random_mutations(tmp_path, record_property):
     prefix = _small_checkpoint(tmp_path)
     good = _read_all(prefix)
     originals = {p: Path(prefix + p).read_bytes() for p in (".index", ".data-00000-of-00001")}
@@ -434,6 +449,11 @@ def test_seeded_random_mutations(tmp_path):
             with open(prefix + name, "wb") as f:
                 f.write(original)
     assert outcomes[False] > 300  # nearly every mutation is caught
+    record_property("rounds", 400)
+    record_property(
+        "fault_detail",
+        f"400 mutations: {outcomes[False]} caught, {outcomes.get(True, 0)} changed nothing read",
+    )
 
 
 # --- the command never imports TensorFlow -------------------------------------------------

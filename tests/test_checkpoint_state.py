@@ -44,6 +44,7 @@ def test_moved_directory_with_absolute_paths_is_found_here(tmp_path):
     assert state.checkpoints == (str(tmp_path / "new" / "model.ckpt-1"), state.latest)
 
 
+@pytest.mark.fault
 def test_stale_entries_are_dropped(tmp_path):
     save_steps(tmp_path, [1, 2, 3], relative=True)
     for f in checkpoint_state.checkpoint_files(str(tmp_path / "model.ckpt-1")):
@@ -53,6 +54,7 @@ def test_stale_entries_are_dropped(tmp_path):
     assert [os.path.basename(p) for p in state.checkpoints] == ["model.ckpt-2", "model.ckpt-3"]
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize(
     "content, reason",
     [
@@ -76,6 +78,7 @@ def test_bad_state_file_falls_back_to_newest_complete_checkpoint(tmp_path, conte
     assert any("newest complete checkpoint" in str(w.message) for w in caught)
 
 
+@pytest.mark.fault
 def test_fallback_skips_incomplete_checkpoints(tmp_path):
     save_steps(tmp_path, [1, 2], relative=True)
     os.remove(tmp_path / "checkpoint")
@@ -103,6 +106,7 @@ def test_glob_characters_are_literal(tmp_path):
     assert checkpoint_state.is_complete(str(directory / "model.ckpt-1"))
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("suffix", [".index", ".meta", ".data-00000-of-00001"])
 def test_a_file_of_the_checkpoint_suggests_the_prefix(article_checkpoint, suffix):
     with pytest.raises(CheckpointNotFoundError, match="pass its prefix") as caught:
@@ -110,18 +114,21 @@ def test_a_file_of_the_checkpoint_suggests_the_prefix(article_checkpoint, suffix
     assert repr(article_checkpoint) in str(caught.value)
 
 
+@pytest.mark.fault
 def test_missing_prefix_lists_what_is_there(article_checkpoint):
     with pytest.raises(CheckpointNotFoundError, match=r"model.ckpt-3.*pass one of those") as caught:
         checkpoint_state.resolve_prefix(article_checkpoint + "-3")
     assert repr(article_checkpoint) in str(caught.value)
 
 
+@pytest.mark.fault
 def test_directory_without_checkpoint_lists_its_files(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(CheckpointNotFoundError, match=r"holds no checkpoint.*notes.txt"):
         checkpoint_state.resolve_prefix(str(tmp_path))
 
 
+@pytest.mark.fault
 def test_missing_directory_is_named(tmp_path):
     with pytest.raises(CheckpointNotFoundError, match=r"directory .*nowhere.* does not exist"):
         checkpoint_state.resolve_prefix(str(tmp_path / "nowhere" / "model.ckpt"))

@@ -16,6 +16,8 @@ from tfpersist import freezing, meta_graph, partial, restoring
 from tfpersist.errors import CorruptCheckpointError, DevicePlacementError, UnsafeGraphError
 from tfpersist.graphs import read_meta_graph
 
+pytestmark = pytest.mark.fault
+
 
 def tf2_checkpoint(tmp_path):
     return tf.train.Checkpoint(v1=tf.Variable([1.0]), v2=tf.Variable([2.0])).write(

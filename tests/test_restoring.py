@@ -21,6 +21,7 @@ def test_article_restore_into_rebuilt_graph(article_checkpoint):
             assert sess.run(result).tolist() == [3.0]
 
 
+@pytest.mark.fault
 def test_trap_silent_shape_change_is_caught(article_checkpoint):
     """TF: a resource-variable Saver restores [1] into a [2] variable without a word."""
     with tf.Graph().as_default() as graph:
@@ -40,6 +41,7 @@ def test_trap_silent_shape_change_is_caught(article_checkpoint):
     ]
 
 
+@pytest.mark.fault
 def test_every_problem_reported_at_once(article_checkpoint):
     with tf.Graph().as_default() as graph:
         tf.Variable(tf.zeros([3]), name="v1")  # wrong shape
@@ -58,6 +60,7 @@ def test_every_problem_reported_at_once(article_checkpoint):
     assert isinstance(err, ValueError)
 
 
+@pytest.mark.fault
 def test_unexpected_entries_unless_partial(article_checkpoint):
     with tf.Graph().as_default() as graph:
         v1 = tf.Variable(tf.zeros([1]), name="v1")
@@ -69,6 +72,7 @@ def test_unexpected_entries_unless_partial(article_checkpoint):
             assert sess.run(v1).tolist() == [1.0]
 
 
+@pytest.mark.fault
 def test_trap_tf2_restore_of_unmatched_names_is_caught(tmp_path):
     """TF: Checkpoint.restore changes nothing and says nothing when no name matches."""
     path = tf.train.Checkpoint(v1=tf.Variable([1.0])).save(str(tmp_path / "c"))
@@ -81,6 +85,7 @@ def test_trap_tf2_restore_of_unmatched_names_is_caught(tmp_path):
     assert kinds == {("missing", "w"), ("unexpected", "v1")}
 
 
+@pytest.mark.fault
 def test_tf2_wrong_shape_changes_nothing(tmp_path):
     path = tf.train.Checkpoint(a=tf.Variable([1.0]), b=tf.Variable([2.0])).save(str(tmp_path / "c"))
     a, b = tf.Variable([0.0]), tf.Variable([0.0, 0.0])
@@ -121,6 +126,7 @@ def test_tf2_partial_allows_unread_values_but_not_missing_ones(tmp_path):
         )
 
 
+@pytest.mark.fault
 def test_trap_glob_characters_in_the_prefix(tmp_path):
     """TF treats the prefix as a glob pattern: '[v1]' breaks its restore."""
     prefix = str(tmp_path / "模型 [v1]" / "model.ckpt")
@@ -143,6 +149,7 @@ def test_trap_glob_characters_in_the_prefix(tmp_path):
     assert not glob.glob("/tmp/tfpersist-*/ckpt.index")  # the alias is gone
 
 
+@pytest.mark.fault
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with tf.Graph().as_default() as graph:
         build_article_graph()

@@ -11,6 +11,8 @@ from tfpersist.errors import GraphFormatError, UnsafeGraphError
 from tfpersist.graphs import read_meta_graph
 from tfpersist.safety import audit_graph
 
+pytestmark = pytest.mark.fault
+
 
 def add_node(nodes, name, op, **funcs):
     node = nodes.add(name=name, op=op)

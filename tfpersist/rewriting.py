@@ -264,6 +264,12 @@ def rename_checkpoint(
     names matching a *drop* pattern are left out. With *dry_run* nothing is
     written and the plan is returned. The source is never modified.
 
+    The copy is written next to *destination* and moved into place with its
+    ``.index`` last, so a checkpoint at *destination* is always whole. With
+    *overwrite*, a crash during the final moves can leave no checkpoint
+    there at all (never a mix of the old and the new): the source is intact,
+    so run the rename again.
+
     >>> import numpy as np
     >>> _ = write_checkpoint("m/ckpt", {"layer_1/w": np.ones(2), "layer_2/w": np.zeros(2)})
     >>> print(rename_checkpoint("m/ckpt", "n/ckpt", {r"layer_(\\d)": r"block\\1"}, regex=True, dry_run=True))

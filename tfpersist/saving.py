@@ -90,6 +90,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -128,6 +129,21 @@ def _written(prefix: str) -> SavedCheckpoint:
     return SavedCheckpoint(prefix, tuple(sorted(files)))
 
 
+def _reason(error: BaseException) -> str:
+    """The system's words in a write error (``File too large``), without TensorFlow's wrapping."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    for line in str(error).splitlines():
+        found = _FILE_ERROR.search(line)
+        if found:
+            return found.group(1)
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+# TensorFlow words file errors as "PATH; REASON [Op:NAME]".
+_FILE_ERROR = re.compile(r"\S; ([^;\[\]{}]+?)\s*(?:\[Op:\w+\])?\s*$")
+
+
 @contextlib.contextmanager
 def _saving(prefix: str, lock_timeout: float) -> Iterator[None]:
     """Hold the directory's lock while saving; a failed save is a WriteError, its temp files gone."""
@@ -141,7 +157,7 @@ def _saving(prefix: str, lock_timeout: float) -> Iterator[None]:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     os.remove(path)
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            reason = _reason(e)
             raise WriteError(
                 f"cannot save checkpoint {prefix!r}: {reason}; the checkpoints already in "
                 f"{directory!r} and its state file are unchanged"

@@ -1,0 +1,299 @@
+"""Nothing lost: writers killed at random moments, a full disk, two writers in one directory."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfpersist import checkpoint_state, freezing
+from tfpersist.bundle import load_checkpoint
+from tfpersist.errors import CheckpointStateWarning
+from tfpersist.inspecting import verify_checkpoint
+
+ROUNDS = 50
+KILLER = str(Path(__file__).with_name("killer.py"))
+WRITERS = ["tf1_saver", "tf2_checkpoint", "freeze", "rename", "export"]
+
+pytestmark = pytest.mark.fault
+
+
+def write_sources(directory: Path) -> None:
+    for n in (1, 2, 3):
+        ckpt = tf.train.Checkpoint(v=tf.Variable(tf.fill([4096], float(n))))
+        ckpt.write(str(directory / "sources" / f"ckpt{n}"))
+
+
+def source_value(version: int) -> float:
+    return float((version - 1) % 3 + 1)
+
+
+def uniform(values: np.ndarray) -> float:
+    assert values.size and np.all(values == values.flat[0]), "a mix of two versions"
+    return float(values.flat[0])
+
+
+def latest_value(writer: str, directory: Path) -> float | None:
+    """The value on disk after a kill, checked whole; None when nothing was written yet."""
+    if writer in ("tf1_saver", "tf2_checkpoint"):
+        if not (directory / "checkpoint").exists():
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CheckpointStateWarning)
+            prefix = checkpoint_state.latest_checkpoint(directory)
+        verify_checkpoint(prefix)  # every tensor whole, every checksum right
+        reader = load_checkpoint(prefix)
+        names = ["v", "w"] if writer == "tf1_saver" else ["v/.ATTRIBUTES/VARIABLE_VALUE"]
+        values = [uniform(reader.get_tensor(n)) for n in names]
+        assert len(set(values)) == 1, "variables from two different saves"
+        return values[0]
+    if writer == "freeze":
+        if not (directory / "frozen.pb").exists():
+            return None
+        graph_def = freezing.read_graph_def(directory / "frozen.pb")
+        const = next(n for n in graph_def.node if n.op == "Const" and n.name == "v")
+        return uniform(tf.make_ndarray(const.attr["value"].tensor))
+    if writer == "rename":
+        prefix = directory / "renamed" / "ckpt"
+        if not Path(f"{prefix}.index").exists():
+            return None
+        verify_checkpoint(prefix)
+        return uniform(load_checkpoint(prefix).get_tensor("renamed_v"))
+    if not (directory / "weights.npz").exists():
+        return None
+    with np.load(directory / "weights.npz") as weights:
+        return uniform(weights["v/.ATTRIBUTES/VARIABLE_VALUE"])
+
+
+def leftover_dirs(writer: str, directory: Path) -> list[Path]:
+    return [directory / "renamed"] if writer == "rename" else [directory]
+
+
+class Zygote:
+    """The killer.py process: forks a writer per round, so each round skips TensorFlow's import."""
+
+    def __init__(self, writer: str, directory: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, KILLER, writer, str(directory)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def round(self, start: int, delay: float) -> int | None:
+        """Fork a writer from version *start*, kill it after *delay* s; return its last commit."""
+        self.process.stdin.write(f"fork {start}\n")
+        self.process.stdin.flush()
+        pid = int(self.process.stdout.readline().split()[1])
+        time.sleep(delay)
+        os.kill(pid, signal.SIGKILL)
+        last = None
+        for line in iter(self.process.stdout.readline, ""):
+            if line.startswith("reaped"):
+                return last
+            assert not line.startswith("error"), line
+            last = int(line.split()[1])
+        raise AssertionError("the writer process died")
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+        self.process.stdout.close()
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_killed_writer_loses_nothing(writer, tmp_path, record_property):
+    if writer in ("rename", "export"):
+        write_sources(tmp_path)
+    rng = random.Random(f"{writer}-2026")
+    zygote = Zygote(writer, tmp_path)
+    committed, attempted, with_leftovers, absent = 0, 0, 0, 0
+    try:
+        for _ in range(ROUNDS):
+            start = attempted + 1
+            last = zygote.round(start, rng.uniform(0.0, 0.4))
+            committed = max(committed, last or 0)
+            attempted = max(attempted, (last or start - 1) + 1)
+            value = latest_value(writer, tmp_path)
+            if writer == "rename":  # overwriting: old, new or no checkpoint, never a mix
+                absent += value is None
+                for n in (1, 2, 3):
+                    verify_checkpoint(tmp_path / "sources" / f"ckpt{n}")  # the source is intact
+            elif committed:
+                assert value is not None, "a committed write is gone"
+            if value is not None:
+                if writer in ("rename", "export"):
+                    assert value in {
+                        source_value(committed),
+                        source_value(attempted),
+                        1.0,
+                        2.0,
+                        3.0,
+                    }
+                else:
+                    assert committed <= value <= attempted, (committed, value, attempted)
+            dirs = leftover_dirs(writer, tmp_path)
+            with_leftovers += any(checkpoint_state.leftovers(d) for d in dirs if d.exists())
+    finally:
+        zygote.close()
+    removed = [
+        p
+        for d in leftover_dirs(writer, tmp_path)
+        if d.exists()
+        for p in checkpoint_state.remove_leftovers(d)
+    ]
+    for d in leftover_dirs(writer, tmp_path):
+        assert not d.exists() or checkpoint_state.leftovers(d) == []
+    assert committed > 0 and latest_value(writer, tmp_path) is not None  # still readable
+    record_property("rounds", ROUNDS)
+    record_property(
+        "fault_detail",
+        f"{writer}: {ROUNDS} kills, last commit {committed}: the latest write whole every time; "
+        f"leftovers after {with_leftovers} kills, {len(removed)} removed by remove_leftovers"
+        + (f"; no destination after {absent} kills mid-overwrite" if writer == "rename" else ""),
+    )
+
+
+DISK_FULL = textwrap.dedent(
+    """
+    import resource, sys
+    import tensorflow as tf
+    from tfpersist import exporting, freezing, saving
+    from tfpersist.errors import WriteError
+    writer, directory = sys.argv[1], sys.argv[2]
+    big = tf.Variable(tf.ones([1 << 20]))  # 4 MiB, over the 1 MiB limit
+    limit = 1 << 20
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    try:
+        if writer == "tf2_checkpoint":
+            saving.save_checkpoint(tf.train.Checkpoint(v=big), directory + "/ckpt")
+        elif writer == "tf1_saver":
+            with tf.Graph().as_default() as g:
+                v = tf.Variable(tf.ones([1 << 20]), name="v")
+                with tf.compat.v1.Session(graph=g) as sess:
+                    sess.run(v.initializer)
+                    saving.save_session(sess, directory + "/model.ckpt", global_step=2)
+        elif writer == "freeze":
+            g = tf.compat.v1.GraphDef()
+            g.node.add(name="c", op="Const").attr["value"].tensor.tensor_content = b"x" * (2 << 20)
+            freezing.write_graph_def(g, directory + "/frozen.pb")
+        else:
+            exporting.export_checkpoint(directory + "/big", directory + "/weights.npz")
+    except WriteError as e:
+        print("WriteError", e)
+        sys.exit(3)
+    """
+)
+
+
+@pytest.mark.parametrize("writer", ["tf1_saver", "tf2_checkpoint", "freeze", "export"])
+def test_disk_full_keeps_the_previous_files(writer, tmp_path, record_property):
+    directory = tmp_path / "out"
+    small = tf.Variable(tf.fill([4], 7.0))
+    if writer == "tf2_checkpoint":
+        before = tf.train.Checkpoint(v=small).save(str(directory / "ckpt"))
+    elif writer == "tf1_saver":
+        with tf.Graph().as_default() as g:
+            v = tf.Variable(tf.fill([4], 7.0), name="v")
+            with tf.compat.v1.Session(graph=g) as sess:
+                sess.run(v.initializer)
+                before = tf.compat.v1.train.Saver().save(sess, str(directory / "model.ckpt"), 1)
+    else:
+        directory.mkdir()
+        before = str(directory / ("frozen.pb" if writer == "freeze" else "weights.npz"))
+        Path(before).write_bytes(b"the previous good file")
+        tf.train.Checkpoint(v=tf.Variable(tf.ones([1 << 20]))).write(str(directory / "big"))
+    files_before = {p: p.read_bytes() for p in directory.rglob("*") if p.is_file()}
+    child = subprocess.run(
+        [sys.executable, "-c", DISK_FULL, writer, str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 3, child.stderr[-3000:]
+    assert child.stdout.startswith("WriteError")
+    for path, data in files_before.items():
+        assert path.read_bytes() == data, f"{path} changed"
+    if writer in ("tf1_saver", "tf2_checkpoint"):
+        assert checkpoint_state.latest_checkpoint(directory) == before
+        assert checkpoint_state.leftovers(directory) == []  # the failed save cleaned up
+    else:
+        assert sorted(p.name for p in directory.iterdir() if p.is_file()) == sorted(
+            p.name for p in files_before
+        )
+    message = child.stdout.strip().splitlines()[0].replace(str(directory), "out")
+    record_property("fault_detail", f"{writer}: {message}")
+
+
+TWO_WRITERS = textwrap.dedent(
+    """
+    import sys
+    import tensorflow as tf
+    from tfpersist import saving
+    ckpt = tf.train.Checkpoint(v=tf.Variable(tf.zeros([4096])))
+    manager = tf.train.CheckpointManager(ckpt, sys.argv[1], max_to_keep=3)
+    for n in range(int(sys.argv[2]), int(sys.argv[2]) + 20):
+        ckpt.v.assign(tf.fill([4096], float(n)))
+        saving.save_checkpoint(manager)
+    """
+)
+
+
+def test_two_processes_saving_into_one_directory(tmp_path, record_property):
+    writers = [
+        subprocess.Popen([sys.executable, "-c", TWO_WRITERS, str(tmp_path), str(start)])
+        for start in (1000, 2000)
+    ]
+    assert [w.wait(timeout=300) for w in writers] == [0, 0]
+    state = checkpoint_state.read_state(tmp_path)
+    assert state.latest is not None
+    value = uniform(load_checkpoint(state.latest).get_tensor("v/.ATTRIBUTES/VARIABLE_VALUE"))
+    assert value in {1019.0, 2019.0}  # the last save of one of them, whole
+    for prefix in state.checkpoints:
+        verify_checkpoint(prefix)
+    record_property(
+        "fault_detail", f"2 x 20 saves; state file lists {len(state.checkpoints)}, all whole"
+    )
+
+
+def test_a_held_lock_times_out_clearly(tmp_path):
+    from tfpersist._lock import locked
+    from tfpersist.errors import CheckpointLockedError
+    from tfpersist.saving import save_checkpoint
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, sys, time\n"
+         "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "print('held', flush=True)\n"
+         "time.sleep(60)\n",
+         str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(CheckpointLockedError, match="being written by another process"):
+            save_checkpoint(
+                tf.train.Checkpoint(v=tf.Variable(1.0)), tmp_path / "c", lock_timeout=0.3
+            )
+        assert os.listdir(tmp_path) == []  # nothing written while locked out
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    with locked(str(tmp_path), timeout=5):  # the system dropped the dead holder's lock
+        pass
