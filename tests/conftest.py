@@ -16,6 +16,8 @@ AREAS = {
     "test_nothing_lost": "crashes, full disks, two writers 崩溃、磁盘满、并发写入",
     "test_checkpoint_state": "finding checkpoints 查找检查点",
     "test_restoring": "restoring 恢复",
+    "test_freezing": "freezing 冻结",
+    "test_meta_graph": "loading the whole graph 加载整个计算图",
 }
 _rows: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0, 0, []])
 

@@ -32,6 +32,7 @@ def test_freeze_matches_raw_convert_variables_to_constants():
     assert sorted((n.name, n.op) for n in ours.node) == sorted((n.name, n.op) for n in raw.node)
 
 
+@pytest.mark.fault
 def test_unknown_output_lists_close_names():
     with tf.Graph().as_default() as graph:
         build_article_graph()
@@ -43,6 +44,7 @@ def test_unknown_output_lists_close_names():
                 freezing.freeze_session(sess, ["Add"])
 
 
+@pytest.mark.fault
 def test_write_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
     path = tmp_path / "model.pb"
     path.write_bytes(b"previous good file")
@@ -61,6 +63,7 @@ def test_write_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeypatch
     assert freezing.read_graph_def(path) == frozen
 
 
+@pytest.mark.fault
 def test_graph_over_the_limit_is_refused_before_serialising(tmp_path, monkeypatch):
     frozen = frozen_article()
     monkeypatch.setattr(freezing, "MAX_GRAPH_BYTES", frozen.ByteSize() - 1)
@@ -69,6 +72,7 @@ def test_graph_over_the_limit_is_refused_before_serialising(tmp_path, monkeypatc
     assert not os.listdir(tmp_path)
 
 
+@pytest.mark.fault
 def test_not_a_graph_file(tmp_path):
     (tmp_path / "x.pb").write_bytes(os.urandom(64) + b"\xff" * 16)
     with pytest.raises(GraphFormatError, match="not a binary GraphDef"):

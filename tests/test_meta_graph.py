@@ -18,6 +18,7 @@ def test_article_import_and_fetch_add(article_checkpoint):
         assert sess.run(graph.get_tensor_by_name("add:0")).tolist() == [3.0]
 
 
+@pytest.mark.fault
 def test_trap_eager_import_meta_graph(article_checkpoint):
     """Raw import_meta_graph fails under eager execution; ours uses the session's graph."""
     with pytest.raises(RuntimeError, match="eager execution"):
@@ -45,6 +46,7 @@ def test_clear_devices_loads_a_gpu_pinned_graph(article_checkpoint):
         assert sess.run("add:0").tolist() == [3.0]
 
 
+@pytest.mark.fault
 def test_missing_meta_is_explained(article_checkpoint):
     os.remove(article_checkpoint + ".meta")
     with (
@@ -54,6 +56,7 @@ def test_missing_meta_is_explained(article_checkpoint):
         meta_graph.restore_meta_graph(sess, article_checkpoint)
 
 
+@pytest.mark.fault
 def test_meta_graph_checked_against_a_different_checkpoint(article_checkpoint, tmp_path):
     with tf.Graph().as_default() as graph:
         tf.Variable(tf.zeros([5]), name="v1")
