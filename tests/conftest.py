@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from collections import defaultdict
 
 import pytest
@@ -55,7 +56,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             area = row_area
         result = "ok 通过" if passed == cases else f"FAILED 失败 {cases - passed}/{cases}"
         lines.append(f"  {fault}: {cases} cases 例, {rounds} rounds 轮: {result}")
-        lines += [f"    {d}" for d in details]
+        for detail in details:
+            lines += textwrap.wrap(detail, 88, initial_indent="    ", subsequent_indent="      ")
     cases = sum(r[0] for r in _rows.values())
     rounds = sum(r[1] for r in _rows.values())
     passed = sum(r[2] for r in _rows.values())
