@@ -296,7 +296,7 @@ def read_state(directory: str | os.PathLike[str]) -> CheckpointState:
         except ValueError as e:
             notes.append(f"the 'checkpoint' state file is corrupt ({e})")
         else:
-            for name in [*named, named_latest]:
+            for name in dict.fromkeys([*named, named_latest]):  # each name once
                 resolved = _resolve_entry(directory, name, notes)
                 if resolved and resolved not in entries:
                     entries.append(resolved)
