@@ -173,7 +173,7 @@ DISK_FULL = textwrap.dedent(
     """
     import resource, sys
     import tensorflow as tf
-    from tfpersist import exporting, freezing, saving
+    from tfpersist import exporting, freezing, rewriting, saving
     from tfpersist.errors import WriteError
     writer, directory = sys.argv[1], sys.argv[2]
     big = tf.Variable(tf.ones([1 << 20]))  # 4 MiB, over the 1 MiB limit
@@ -188,6 +188,9 @@ DISK_FULL = textwrap.dedent(
                 with tf.compat.v1.Session(graph=g) as sess:
                     sess.run(v.initializer)
                     saving.save_session(sess, directory + "/model.ckpt", global_step=2)
+        elif writer == "rename":
+            rewriting.rename_checkpoint(directory + "/big", directory + "/renamed", {"v": "w"},
+                                        overwrite=True)
         elif writer == "freeze":
             g = tf.compat.v1.GraphDef()
             g.node.add(name="c", op="Const").attr["value"].tensor.tensor_content = b"x" * (2 << 20)
@@ -201,7 +204,7 @@ DISK_FULL = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("writer", ["tf1_saver", "tf2_checkpoint", "freeze", "export"])
+@pytest.mark.parametrize("writer", ["tf1_saver", "tf2_checkpoint", "freeze", "rename", "export"])
 def test_disk_full_keeps_the_previous_files(writer, tmp_path, record_property):
     directory = tmp_path / "out"
     small = tf.Variable(tf.fill([4], 7.0))
@@ -218,6 +221,8 @@ def test_disk_full_keeps_the_previous_files(writer, tmp_path, record_property):
         before = str(directory / ("frozen.pb" if writer == "freeze" else "weights.npz"))
         Path(before).write_bytes(b"the previous good file")
         tf.train.Checkpoint(v=tf.Variable(tf.ones([1 << 20]))).write(str(directory / "big"))
+        if writer == "rename":  # a small checkpoint where the big one would go
+            tf.train.Checkpoint(v=tf.Variable([7.0])).write(str(directory / "renamed"))
     files_before = {p: p.read_bytes() for p in directory.rglob("*") if p.is_file()}
     child = subprocess.run(
         [sys.executable, "-c", DISK_FULL, writer, str(directory)],

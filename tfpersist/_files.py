@@ -63,6 +63,26 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
     return path
 
 
+def write_error_reason(error: BaseException) -> str:
+    """The system's words in a failed write (``File too large``), without TensorFlow's wrapping.
+
+    >>> write_error_reason(OSError(27, "File too large"))
+    'File too large'
+    >>> write_error_reason(RuntimeError("{{function_node x}} out/ckpt.tempstate1; File too large [Op:SaveV2]"))
+    'File too large'
+    """
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    for line in str(error).splitlines():
+        found = _FILE_ERROR.search(line)
+        if found:
+            return found.group(1)
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+# TensorFlow words file errors as "PATH; REASON [Op:NAME]".
+_FILE_ERROR = re.compile(r"\S; ([^;\[\]{}]+?)\s*(?:\[Op:\w+\])?\s*$")
+
 # TensorFlow treats a checkpoint prefix as a glob pattern when it reads.
 _GLOB_CHARS = re.compile(r"[*?\[\]\\{}]")
 

@@ -66,8 +66,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tfpersist._files import write_error_reason
 from tfpersist.checkpoint_state import checkpoint_files, resolve_prefix
-from tfpersist.errors import RewriteError, did_you_mean
+from tfpersist.errors import RewriteError, TfPersistError, WriteError, did_you_mean
 from tfpersist.inspecting import read_values
 
 __all__ = [
@@ -224,13 +225,21 @@ def write_checkpoint(
 
     prefix = os.fspath(prefix)
     names = sorted(tensors)
-    with _staged(prefix, overwrite) as temp:
-        tf.raw_ops.SaveV2(
-            prefix=temp,
-            tensor_names=names,
-            shape_and_slices=[""] * len(names),
-            tensors=[tf.constant(tensors[n]) for n in names],
-        )
+    try:
+        with _staged(prefix, overwrite) as temp:
+            tf.raw_ops.SaveV2(
+                prefix=temp,
+                tensor_names=names,
+                shape_and_slices=[""] * len(names),
+                tensors=[tf.constant(tensors[n]) for n in names],
+            )
+    except TfPersistError:
+        raise
+    except (tf.errors.OpError, OSError) as e:
+        raise WriteError(
+            f"cannot write checkpoint {prefix!r}: {write_error_reason(e)}; "
+            "a checkpoint already there is unchanged"
+        ) from e
     return prefix
 
 

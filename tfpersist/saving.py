@@ -90,16 +90,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tfpersist._files import write_error_reason
 from tfpersist._lock import locked
 from tfpersist._tf import tf
 from tfpersist.checkpoint_state import STATE_FILE, checkpoint_files, leftovers
-from tfpersist.errors import WriteError
+from tfpersist.errors import TfPersistError, WriteError
 
 __all__ = ["SavedCheckpoint", "default_saver", "save_checkpoint", "save_session"]
 
@@ -129,21 +129,6 @@ def _written(prefix: str) -> SavedCheckpoint:
     return SavedCheckpoint(prefix, tuple(sorted(files)))
 
 
-def _reason(error: BaseException) -> str:
-    """The system's words in a write error (``File too large``), without TensorFlow's wrapping."""
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    for line in str(error).splitlines():
-        found = _FILE_ERROR.search(line)
-        if found:
-            return found.group(1)
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
-
-
-# TensorFlow words file errors as "PATH; REASON [Op:NAME]".
-_FILE_ERROR = re.compile(r"\S; ([^;\[\]{}]+?)\s*(?:\[Op:\w+\])?\s*$")
-
-
 @contextlib.contextmanager
 def _saving(prefix: str, lock_timeout: float) -> Iterator[None]:
     """Hold the directory's lock while saving; a failed save is a WriteError, its temp files gone."""
@@ -151,13 +136,15 @@ def _saving(prefix: str, lock_timeout: float) -> Iterator[None]:
     with locked(directory, lock_timeout):
         try:
             yield
+        except TfPersistError:
+            raise
         except (tf.errors.OpError, OSError) as e:
             for path in leftovers(directory, os.path.basename(prefix)):
                 if os.path.isdir(path):
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     os.remove(path)
-            reason = _reason(e)
+            reason = write_error_reason(e)
             raise WriteError(
                 f"cannot save checkpoint {prefix!r}: {reason}; the checkpoints already in "
                 f"{directory!r} and its state file are unchanged"
