@@ -64,7 +64,7 @@ from tfpersist._tf import is_registered_op, tf
 from tfpersist.errors import GraphFormatError, UnsafeGraphError
 from tfpersist.graphs import UNSAFE_OPS
 
-__all__ = ["SAVER_OPS", "UnsafeGraphError", "audit_graph", "saver_scope"]
+__all__ = ["SAVER_OPS", "audit_graph", "saver_scope"]
 
 #: File ops a saver needs, allowed inside the saver a graph declares.
 SAVER_OPS = frozenset(
