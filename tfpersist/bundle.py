@@ -111,6 +111,23 @@ class CheckpointReader:
         """Close the data files. Arrays already returned stay valid."""
         self._finalizer()
 
+    def check_files(self) -> None:
+        """Check every entry against its shard on disk, reading no tensor data.
+
+        A missing shard, a size that cannot hold its shape or bytes past the
+        end of a file raise :class:`~tfpersist.errors.CorruptCheckpointError`.
+
+        >>> import os, tensorflow as tf
+        >>> _ = tf.train.Checkpoint(v=tf.Variable([1, 2])).write("m/ckpt")
+        >>> load_checkpoint("m/ckpt").check_files()
+        >>> os.remove("m/ckpt.data-00000-of-00001")
+        >>> load_checkpoint("m/ckpt").check_files()
+        Traceback (most recent call last):
+        ...
+        tfpersist.errors.CorruptCheckpointError: checkpoint 'm/ckpt': cannot open 'm/ckpt.data-00000-of-00001', ...
+        """
+        self._index.check_all()
+
     def entry(self, name: str) -> Entry:
         """The index record of tensor *name*.
 

@@ -96,9 +96,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from tfpersist._files import glob_safe_prefix
-from tfpersist._index import read_index
 from tfpersist._tf import OBJECT_GRAPH_KEY, TrackableObjectGraph, tf, trackable_children
-from tfpersist.bundle import load_checkpoint
+from tfpersist.bundle import CheckpointReader, load_checkpoint
 from tfpersist.checkpoint_state import resolve_prefix
 from tfpersist.errors import (
     CorruptCheckpointError,
@@ -121,7 +120,7 @@ Signature = dict[str, tuple[list[int], str]]
 
 
 @contextlib.contextmanager
-def reading(prefix: str) -> Iterator[str]:
+def reading(prefix: str, reader: CheckpointReader | None = None) -> Iterator[str]:
     """Check a checkpoint on disk, then yield a path TensorFlow can read it by.
 
     Before TensorFlow touches the checkpoint, its index is read and every
@@ -131,7 +130,8 @@ def reading(prefix: str) -> Iterator[str]:
     crash or a huge allocation. When TensorFlow then fails to read the data
     (``DataLoss``, ``OutOfRange``, a checksum), the checkpoint is verified
     and the error names the damaged tensor and file. Prefixes with glob
-    characters are read through an alias that lasts for the block.
+    characters are read through an alias that lasts for the block. Pass
+    *reader* when the checkpoint is already open, so its index is read once.
 
     >>> import os, tensorflow as tf
     >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0])).write("m/ckpt")
@@ -142,7 +142,7 @@ def reading(prefix: str) -> Iterator[str]:
     ...
     tfpersist.errors.CorruptCheckpointError: checkpoint 'm/ckpt': cannot open 'm/ckpt.data-00000-of-00001', which holds tensor ...: No such file or directory; copy every .data file along with the .index
     """
-    read_index(prefix).check_all()
+    (reader or load_checkpoint(prefix)).check_files()
     with glob_safe_prefix(prefix) as readable:
         try:
             yield readable
@@ -189,8 +189,13 @@ def checkpoint_signature(path: str | os.PathLike[str]) -> Signature:
     >>> checkpoint_signature("model/ckpt")["w/.ATTRIBUTES/VARIABLE_VALUE"]
     ([1, 3], 'int32')
     """
-    index = read_index(resolve_prefix(path))
-    return {n: (list(index.entries[n].shape), index.entries[n].dtype_name) for n in index.names}
+    with load_checkpoint(resolve_prefix(path)) as reader:
+        return _signature(reader)
+
+
+def _signature(reader: CheckpointReader) -> Signature:
+    shapes = reader.get_variable_to_shape_map()
+    return {name: (shapes[name], reader.entry(name).dtype_name) for name in sorted(shapes)}
 
 
 def _shape(variable: Any) -> list[int | None]:
@@ -310,22 +315,22 @@ def restore_session(
         if var_list is None:
             var_list = tf.compat.v1.global_variables()
         variables = variable_names(var_list)
-        check_variables(prefix, variables, partial=partial)
-        saver = tf.compat.v1.train.Saver(var_list=variables)
-        with reading(prefix) as readable:
-            saver.restore(sess, readable)
+        with load_checkpoint(prefix) as reader:
+            check_variables(prefix, variables, partial=partial, signature=_signature(reader))
+            saver = tf.compat.v1.train.Saver(var_list=variables)
+            with reading(prefix, reader) as readable:
+                saver.restore(sess, readable)
     return prefix
 
 
-def _object_variables(root: Any, prefix: str) -> tuple[dict[str, Any], list[str]]:
+def _object_variables(root: Any, reader: CheckpointReader) -> tuple[dict[str, Any], list[str]]:
     """Match the Python objects under *root* to the checkpoint's object graph.
 
     Returns the checkpoint keys paired with variables, and the attribute paths
     of Python variables that have no place in the checkpoint.
     """
     graph = TrackableObjectGraph()
-    with load_checkpoint(prefix) as reader:
-        graph.ParseFromString(reader.get_tensor(OBJECT_GRAPH_KEY).item())
+    graph.ParseFromString(reader.get_tensor(OBJECT_GRAPH_KEY).item())
     matched: dict[str, Any] = {}
     seen: set[int] = set()
     queue = [(0, root)]
@@ -388,24 +393,25 @@ def restore_checkpoint(
     [1.0, 2.0]
     """
     prefix = resolve_prefix(path)
-    full_signature = checkpoint_signature(prefix)
-    signature = _without_save_counter(full_signature)
-    matched, unplaced = _object_variables(checkpoint, prefix)
-    keys = [f"{p}/.ATTRIBUTES/VARIABLE_VALUE" for p in unplaced]
-    problems = _mismatches(signature, matched, partial=partial, unplaced=keys)
-    if problems:
-        raise VariableMismatchError(prefix, problems)
-    # write() leaves out the save counter, which restore() would create and miss.
-    load = checkpoint.read if len(signature) == len(full_signature) else checkpoint.restore
-    with reading(prefix) as readable:
-        status = load(readable)
-        if partial:
-            status.expect_partial()
-        else:
-            try:
-                status.assert_consumed()
-            except AssertionError as e:
-                raise VariableMismatchError(prefix, [Mismatch("unexpected", str(e))]) from e
+    with load_checkpoint(prefix) as reader:
+        full_signature = _signature(reader)
+        signature = _without_save_counter(full_signature)
+        matched, unplaced = _object_variables(checkpoint, reader)
+        keys = [f"{p}/.ATTRIBUTES/VARIABLE_VALUE" for p in unplaced]
+        problems = _mismatches(signature, matched, partial=partial, unplaced=keys)
+        if problems:
+            raise VariableMismatchError(prefix, problems)
+        # write() leaves out the save counter, which restore() would create and miss.
+        load = checkpoint.read if len(signature) == len(full_signature) else checkpoint.restore
+        with reading(prefix, reader) as readable:
+            status = load(readable)
+            if partial:
+                status.expect_partial()
+            else:
+                try:
+                    status.assert_consumed()
+                except AssertionError as e:
+                    raise VariableMismatchError(prefix, [Mismatch("unexpected", str(e))]) from e
     return prefix
 
 
