@@ -6,6 +6,7 @@ Every other module takes ``tf`` and any version-dependent helper from here.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -37,14 +38,17 @@ def _quiet_stderr(enabled: bool) -> Iterator[None]:
         os.close(saved)
 
 
+_QUIET = os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3"
 try:
-    with _quiet_stderr(os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3"):
+    with _quiet_stderr(_QUIET):
         import tensorflow as tf
 except ImportError as e:  # pragma: no cover - exercised only without TensorFlow
     raise TensorFlowMissingError(
         "this part of tfpersist needs TensorFlow, which is not installed: "
         "pip install 'tfpersist[tf]' (or your own TensorFlow build)"
     ) from e
+if _QUIET:  # the level that silences TensorFlow's C++ logs silences its Python logger too
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 # No public export on any release 2.12-2.21.
 from tensorflow.core.protobuf.saved_model_pb2 import SavedModel  # noqa: E402

@@ -77,7 +77,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import os
 import shlex
 import sys
@@ -118,13 +117,13 @@ def _inspect(args: argparse.Namespace) -> int:
     rows = [["name", "dtype", "shape", "bytes"]]
     rows += [[v.name, v.dtype, str(list(v.shape)), str(v.bytes)] for v in listing.variables]
     lines = _table(rows, right={3})
-    print(listing.prefix)
-    print("  " + lines[0])
+    out = [listing.prefix, "  " + lines[0]]
     for line, var in zip(lines[1:], listing.variables, strict=True):
         value = f"  = {format_value(values[var.name])}" if args.values else ""
-        print("  " + line + value)
+        out.append("  " + line + value)
     count = len(listing.variables)
-    print(f"{count} tensor{'s' * (count != 1)}, {listing.total_bytes} bytes")
+    out.append(f"{count} tensor{'s' * (count != 1)}, {listing.total_bytes} bytes")
+    print("\n".join(out))  # one write: a listing can have many thousands of lines
     return 0
 
 
@@ -360,8 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # TensorFlow's C++ logs and Python deprecation notices are not ours to print.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # _tf.py quiets the Python logger too
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = _warn
