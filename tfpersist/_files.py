@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from tfpersist.checkpoint_state import checkpoint_files
 from tfpersist.errors import WriteError
@@ -61,6 +62,26 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
         finally:
             os.close(dir_fd)
     return path
+
+
+def remove_paths(paths: Iterable[str]) -> list[str]:
+    """Remove files and directory trees, those already gone included; return *paths*.
+
+    >>> import os
+    >>> os.makedirs("leftover/inner")
+    >>> remove_paths(["leftover", "never-there"])
+    ['leftover', 'never-there']
+    >>> os.path.exists("leftover")
+    False
+    """
+    paths = list(paths)
+    for path in paths:
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+    return paths
 
 
 def write_error_reason(error: BaseException) -> str:

@@ -93,7 +93,6 @@ tf2: no 'checkpoint' state file; using the newest complete checkpoint 'tf2/ckpt-
 from __future__ import annotations
 
 import codecs
-import contextlib
 import os
 import re
 import warnings
@@ -440,21 +439,12 @@ def remove_leftovers(directory: str | os.PathLike[str], *, lock_timeout: float =
     >>> remove_leftovers("model")
     ['model/ckpt-7_temp', 'model/ckpt-8.data-00000-of-00001']
     """
-    import shutil
-
-    from tfpersist._lock import locked  # the lock module needs this one's errors
+    from tfpersist._files import remove_paths  # both need this module
+    from tfpersist._lock import locked
 
     directory = os.fspath(directory)
-    removed = []
     with locked(directory, lock_timeout):
-        for path in leftovers(directory):
-            if os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(path)
-            removed.append(path)
-    return removed
+        return remove_paths(leftovers(directory))
 
 
 def leftovers(directory: str | os.PathLike[str], prefix: str = "") -> list[str]:

@@ -140,8 +140,10 @@ def _refusal(node: Any, allow: set[str]) -> str | None:
         return _KINDS[UNSAFE_OPS[op]]
     if op == "PrintV2" and node.attr["output_stream"].s.startswith(b"file://"):
         return "file access"
-    if op == "Const" and _declared_bytes(node.attr["value"].tensor) > MAX_CONSTANT_BYTES:
-        return f"a constant declared at {_declared_bytes(node.attr['value'].tensor)} bytes"
+    if op == "Const":
+        declared = _declared_bytes(node.attr["value"].tensor)
+        if declared > MAX_CONSTANT_BYTES:
+            return f"a constant declared at {declared} bytes"
     if not is_registered_op(op):
         return "an op this TensorFlow does not know"
     return None

@@ -90,12 +90,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tfpersist._files import write_error_reason
+from tfpersist._files import remove_paths, write_error_reason
 from tfpersist._lock import locked
 from tfpersist._tf import tf
 from tfpersist.checkpoint_state import STATE_FILE, checkpoint_files, leftovers
@@ -139,11 +138,7 @@ def _saving(prefix: str, lock_timeout: float) -> Iterator[None]:
         except TfPersistError:
             raise
         except (tf.errors.OpError, OSError) as e:
-            for path in leftovers(directory, os.path.basename(prefix)):
-                if os.path.isdir(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    os.remove(path)
+            remove_paths(leftovers(directory, os.path.basename(prefix)))
             reason = write_error_reason(e)
             raise WriteError(
                 f"cannot save checkpoint {prefix!r}: {reason}; the checkpoints already in "
