@@ -25,6 +25,17 @@ def tf2_checkpoint(tmp_path):
     )
 
 
+LARGE = [1 << 18]  # 1 MiB of float32: restore_session feeds it instead of running a saver
+
+
+def large_checkpoint(tmp_path):
+    with tf.Graph().as_default() as graph:
+        v1 = tf.Variable(tf.ones(LARGE), name="v1")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(v1.initializer)
+            return tf.compat.v1.train.Saver().save(sess, str(tmp_path / "large" / "ckpt"))
+
+
 def restore_tf1(prefix):
     with tf.Graph().as_default() as graph:
         build_article_graph()
@@ -32,9 +43,20 @@ def restore_tf1(prefix):
             restoring.restore_session(sess, prefix)
 
 
-def restore_tf2(prefix):
+def restore_tf1_fed(prefix):
+    with tf.Graph().as_default() as graph:
+        tf.Variable(tf.zeros(LARGE), name="v1")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            restoring.restore_session(sess, prefix)
+
+
+def restore_tf2(prefix, direct=True):
     fresh = tf.train.Checkpoint(v1=tf.Variable([0.0]), v2=tf.Variable([0.0]))
-    restoring.restore_checkpoint(fresh, prefix)
+    restoring.restore_checkpoint(fresh, prefix, direct=direct)
+
+
+def restore_tf2_through_tensorflow(prefix):
+    restore_tf2(prefix, direct=False)
 
 
 def assign_eager(prefix):
@@ -42,11 +64,21 @@ def assign_eager(prefix):
     partial.assign_from_checkpoint(prefix, {key: tf.Variable([0.0])})
 
 
-PATHS = {"restore_session": restore_tf1, "restore_checkpoint": restore_tf2, "assign": assign_eager}
+PATHS = {
+    "restore_session": restore_tf1,
+    "restore_session_fed": restore_tf1_fed,
+    "restore_checkpoint": restore_tf2,
+    "restore_checkpoint_through_tensorflow": restore_tf2_through_tensorflow,
+    "assign": assign_eager,
+}
 
 
 def checkpoint_for(path_name, article_checkpoint, tmp_path):
-    return tf2_checkpoint(tmp_path) if path_name == "restore_checkpoint" else article_checkpoint
+    if path_name.startswith("restore_checkpoint"):
+        return tf2_checkpoint(tmp_path)
+    if path_name == "restore_session_fed":
+        return large_checkpoint(tmp_path)
+    return article_checkpoint
 
 
 @pytest.mark.parametrize("path_name", PATHS)

@@ -158,3 +158,94 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
             pytest.raises(CheckpointNotFoundError, match="does not exist"),
         ):
             restoring.restore_session(sess, str(tmp_path / "none" / "model.ckpt"))
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_tf2_restore_into_the_checkpoint_that_saved(tmp_path, direct):
+    """The Checkpoint that saved has a save counter; restoring into it must not trip on that."""
+    v = tf.Variable([1.0, 2.0])
+    ckpt = tf.train.Checkpoint(v=v)
+    first = saving.save_checkpoint(ckpt, tmp_path / "c").prefix
+    saving.save_checkpoint(ckpt, tmp_path / "c")
+    v.assign([5.0, 6.0])
+    restoring.restore_checkpoint(ckpt, first, direct=direct)
+    assert v.numpy().tolist() == [1.0, 2.0]
+    assert int(ckpt.save_counter.numpy()) == 1  # as Checkpoint.restore leaves it
+    assert saving.save_checkpoint(ckpt, tmp_path / "c").prefix.endswith("c-2")
+
+
+def mapped_files():
+    with open("/proc/self/maps") as f:
+        return {line.split(maxsplit=5)[-1].strip() for line in f if "/" in line}
+
+
+def session_values(prefix, *, direct):
+    big = np.random.default_rng(0).random(1 << 18).astype(np.float32)  # 1 MiB: fed
+    with tf.Graph().as_default() as graph:
+        variables = [
+            tf.Variable(tf.zeros([1 << 18]), name="big"),
+            tf.Variable(tf.zeros([3], tf.int64), name="small"),
+            tf.Variable(tf.zeros([2], tf.bfloat16), name="half"),
+            tf.Variable(["", ""], name="text"),
+        ]
+        with tf.compat.v1.Session(graph=graph) as sess:
+            if not glob.glob(prefix + ".index"):
+                sess.run(variables[0].assign(big))
+                sess.run(variables[1].assign([1, 2, 3]))
+                sess.run(variables[2].assign([0.5, 1.5]))
+                sess.run(variables[3].assign(["a", "中文"]))
+                saving.save_session(sess, prefix, write_meta_graph=False)
+            else:
+                restoring.restore_session(sess, prefix, direct=direct)
+            values = sess.run(variables)
+    return big, values
+
+
+def test_session_restore_paths_agree_and_keep_no_mapping(tmp_path):
+    """Large values are fed from tfpersist's reader, the rest go through a saver: same values."""
+    prefix = str(tmp_path / "m" / "ckpt")
+    big, _ = session_values(prefix, direct=True)
+    for direct in (True, False):
+        _, values = session_values(prefix, direct=direct)
+        np.testing.assert_array_equal(values[0], big)
+        assert values[1].tolist() == [1, 2, 3]
+        assert values[2].astype(np.float32).tolist() == [0.5, 1.5]
+        assert values[3].tolist() == [b"a", "中文".encode()]
+        # A variable must not live on in a mapping of the checkpoint's file.
+        assert not {f for f in mapped_files() if f.startswith(str(tmp_path))}
+
+
+def test_restoring_in_a_loop_does_not_grow_the_graph(tmp_path):
+    with tf.Graph().as_default() as graph:
+        v = tf.Variable([1.0, 2.0], name="v")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(v.initializer)
+            sizes = []
+            for step in range(3):
+                saving.save_session(sess, tmp_path / "all" / "c", global_step=step)
+                saving.save_session(sess, tmp_path / "renamed" / "c", var_list={"w": v})
+                restoring.restore_session(sess, tmp_path / "all")
+                restoring.restore_session(sess, tmp_path / "renamed", var_list={"w": v})
+                sizes.append(len(graph.get_operations()))
+    assert sizes[0] == sizes[1] == sizes[2]
+
+
+def test_tf2_direct_restore_matches_tensorflow(tmp_path):
+    """Keras weights and optimizer slots, restored by tfpersist's reader and by TensorFlow."""
+    def model():
+        tf.keras.utils.set_random_seed(1)
+        m = tf.keras.Sequential([tf.keras.Input([600]), tf.keras.layers.Dense(500)])
+        m.compile(optimizer="adam", loss="mse")
+        m.fit(np.ones([4, 600]), np.ones([4, 500]), verbose=0)
+        return m
+
+    saved = model()
+    prefix = tf.train.Checkpoint(model=saved, optimizer=saved.optimizer).write(str(tmp_path / "k"))
+    for direct in (True, False):
+        fresh = model()
+        for w in fresh.weights:
+            w.assign(tf.zeros_like(w))
+        ckpt = tf.train.Checkpoint(model=fresh, optimizer=fresh.optimizer)
+        restoring.restore_checkpoint(ckpt, prefix, direct=direct)
+        for a, b in zip(saved.weights, fresh.weights, strict=True):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -31,7 +31,9 @@ and the tensor, never a wrong number. Differences from TensorFlow's reader:
   ``numpy.float32`` or ``bytes`` for scalars.
 - Large tensors are mapped from the file, not read into a buffer; each array
   has its own copy-on-write mapping, so it is writable and writing to it never
-  changes the file.
+  changes the file. A mapped array keeps the file's disk space in use until
+  the array is gone, even after the file is deleted; ``mapped=False`` reads
+  into memory of the array's own, for values that live long.
 - Dtypes are NumPy's (``bfloat16`` is ``ml_dtypes.bfloat16``). Tensors of the
   ``variant`` dtype, which only TensorFlow can decode, are listed but not read.
 """
@@ -178,8 +180,11 @@ class CheckpointReader:
         """
         return self._index.nbytes(name)
 
-    def get_tensor(self, name: str) -> np.ndarray:
+    def get_tensor(self, name: str, *, mapped: bool = True) -> np.ndarray:
         """The value of tensor *name*, its checksum checked.
+
+        Tensors of 1 MiB or more are mapped from the file (copy-on-write)
+        unless *mapped* is false; then they are read into memory of their own.
 
         >>> import tensorflow as tf
         >>> _ = tf.train.Checkpoint(s=tf.Variable(["a", "中文"])).write("m/ckpt")
@@ -194,9 +199,9 @@ class CheckpointReader:
             )
         if entry.slices:
             return self._assemble(entry)
-        return self._read(entry, entry.name)
+        return self._read(entry, entry.name, mapped)
 
-    def _bytes(self, entry: Entry) -> memoryview:
+    def _bytes(self, entry: Entry, mapped: bool = True) -> memoryview:
         """The bytes of *entry*, checked against the index: mapped when large, read when small."""
         if not self._finalizer.alive:
             raise ValueError(f"checkpoint reader for {self.prefix!r} is closed")
@@ -206,23 +211,23 @@ class CheckpointReader:
         self._index.check(entry, os.fstat(fd).st_size)
         if entry.size == 0:
             return memoryview(b"")
-        if entry.size < _MAP_AT_LEAST:
-            data = os.pread(fd, entry.size, entry.offset)
-            if len(data) != entry.size:
+        if entry.size < _MAP_AT_LEAST or not mapped:
+            data = memoryview(bytearray(entry.size))
+            if _read_into(fd, data, entry.offset) != entry.size:
                 raise self._index.corrupt(entry, "the file ended while it was being read")
-            return memoryview(bytearray(data))
+            return data
         start = entry.offset - entry.offset % mmap.ALLOCATIONGRANULARITY
         mapping = mmap.mmap(
             fd, entry.offset + entry.size - start, access=mmap.ACCESS_COPY, offset=start
         )
         return memoryview(mapping)[entry.offset - start :]
 
-    def _read(self, entry: Entry, name: str) -> np.ndarray:
+    def _read(self, entry: Entry, name: str, mapped: bool = True) -> np.ndarray:
         count = math.prod(entry.shape)
         dtype = NUMPY_DTYPES[entry.dtype]
         if entry.dtype == STRING:
             return self._strings(entry, count).reshape(entry.shape)
-        data = self._bytes(entry)
+        data = self._bytes(entry, mapped)
         if mask(crc32c(data)) != entry.crc32c:
             raise self._index.corrupt(entry, "its bytes fail their checksum")
         value = np.frombuffer(data, dtype=dtype, count=count)
@@ -301,6 +306,17 @@ class CheckpointReader:
                 entry, "its slices do not cover the whole tensor", self._index.path
             )
         return value
+
+
+def _read_into(fd: int, buffer: memoryview, offset: int) -> int:
+    """Fill *buffer* from *fd* at *offset*; return the bytes read, fewer at end of file."""
+    done = 0
+    while done < len(buffer):
+        n = os.preadv(fd, [buffer[done:]], offset + done)  # one call reads at most ~2 GiB
+        if n == 0:
+            break
+        done += n
+    return done
 
 
 def _swapped(value: np.ndarray) -> np.ndarray:

@@ -92,6 +92,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -113,10 +114,25 @@ __all__ = [
     "reading",
     "restore_checkpoint",
     "restore_session",
+    "saver_for",
     "variable_names",
 ]
 
 Signature = dict[str, tuple[list[int], str]]
+
+SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
+#: dtypes assigned from tfpersist's reader; others are restored by TensorFlow.
+_DIRECT_DTYPES = frozenset(
+    "bool float16 float32 float64 complex64 complex128 "
+    "int8 int16 int32 int64 uint8 uint16 uint32 uint64".split()
+)
+#: A session restore feeds values of at least _FEED_AT_LEAST bytes itself, in
+#: batches of about _BATCH_BYTES; a saver restores the smaller ones faster.
+_FEED_AT_LEAST = 1 << 20
+_BATCH_BYTES = 64 << 20
+#: The savers tfpersist made, per graph and set of variables, so that saving
+#: or restoring in a loop does not add ops to the graph each time.
+_SAVERS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 
 
 @contextlib.contextmanager
@@ -290,12 +306,20 @@ def restore_session(
     *,
     var_list: Mapping[str, Any] | Sequence[Any] | None = None,
     partial: bool = False,
+    direct: bool = True,
 ) -> str:
     """Restore variables of *sess* from a checkpoint, checking them first.
 
     *path* is a prefix or a directory (its latest checkpoint). *var_list*
     defaults to every global variable of the session's graph; a dict maps
     checkpoint names to variables. Returns the prefix restored.
+
+    With *direct* (the default) the values are read by tfpersist's reader,
+    checksums checked, and fed to the variables' initialisers in batches of
+    about 64 MiB; ``Saver.restore`` instead holds a second copy of every
+    value until all are assigned. Partitioned variables and dtypes NumPy
+    does not share with TensorFlow (bfloat16, strings, quantized types) go
+    through ``Saver.restore``, as everything does with ``direct=False``.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -317,10 +341,114 @@ def restore_session(
         variables = variable_names(var_list)
         with load_checkpoint(prefix) as reader:
             check_variables(prefix, variables, partial=partial, signature=_signature(reader))
-            saver = tf.compat.v1.train.Saver(var_list=variables)
+            fed = {
+                name: var
+                for name, var in variables.items()
+                if direct
+                and reader.nbytes(name) >= _FEED_AT_LEAST
+                and _assignable(reader, name, var, sess.graph)
+            }
+            rest = {name: var for name, var in variables.items() if name not in fed}
             with reading(prefix, reader) as readable:
-                saver.restore(sess, readable)
+                _feed(sess, reader, fed)
+                if rest:
+                    saver_for(sess.graph, rest).restore(sess, readable)
     return prefix
+
+
+def saver_for(
+    graph: tf.Graph,
+    var_list: Mapping[str, Any] | Sequence[Any] | None = None,
+    *,
+    max_to_keep: int = 5,
+) -> tf.compat.v1.train.Saver:
+    """A saver over *var_list* (as ``Saver`` takes it), made once per graph.
+
+    Each ``Saver`` adds save and restore ops to the graph, so one made on
+    every call grows the graph in a loop; this returns the same saver for the
+    same variables, however they are listed (``None`` means every global
+    variable). Savers over partitioned variables or other saveable objects
+    are made anew. The saver stores relative paths in the state file.
+
+    >>> import tensorflow as tf
+    >>> with tf.Graph().as_default() as graph:
+    ...     v = tf.Variable(1.0, name="v")
+    ...     saver_for(graph) is saver_for(graph, {"v": v}) is saver_for(graph, [v])
+    True
+    """
+    variables = _plain_variables(graph, var_list)
+    if variables is None:
+        with graph.as_default():
+            return tf.compat.v1.train.Saver(
+                var_list=var_list, max_to_keep=max_to_keep, save_relative_paths=True
+            )
+    key = (max_to_keep, *sorted((name, var.name) for name, var in variables.items()))
+    savers = _SAVERS.setdefault(graph, {})
+    if key not in savers:
+        with graph.as_default():
+            savers[key] = tf.compat.v1.train.Saver(
+                var_list=variables, max_to_keep=max_to_keep, save_relative_paths=True
+            )
+    return savers[key]
+
+
+def _plain_variables(
+    graph: tf.Graph, var_list: Mapping[str, Any] | Sequence[Any] | None
+) -> dict[str, Any] | None:
+    """*var_list* by checkpoint name, or None if it holds more than whole variables."""
+    if var_list is None:
+        if graph.get_collection(tf.compat.v1.GraphKeys.SAVEABLE_OBJECTS):
+            return None
+        var_list = graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+    variables = variable_names(var_list)
+    if all(
+        isinstance(v, tf.Variable) and getattr(v, "_save_slice_info", None) is None
+        for v in variables.values()
+    ):
+        return variables
+    return None
+
+
+def _assignable(reader: CheckpointReader, name: str, var: Any, graph: Any = None) -> bool:
+    """Whether *var* can take value *name* from tfpersist's reader.
+
+    Sliced and distributed variables, and dtypes NumPy and TensorFlow do not
+    share, are left to TensorFlow. In a *graph*, the variable's initial value
+    must be feedable.
+    """
+    entry = reader.entry(name)
+    if (
+        entry.slices
+        or entry.dtype_name not in _DIRECT_DTYPES
+        or getattr(var, "_save_slice_info", None) is not None
+        or isinstance(var, tf.distribute.DistributedValues)
+    ):
+        return False
+    if graph is None:
+        return True
+    initializer = getattr(var, "initializer", None)
+    return (
+        initializer is not None
+        and len(initializer.inputs) == 2
+        and graph.is_feedable(initializer.inputs[1])
+    )
+
+
+def _feed(sess: Any, reader: CheckpointReader, variables: Mapping[str, Any]) -> None:
+    """Assign checkpoint values in *sess* by feeding each variable's initialiser, batch by batch."""
+    ops: list[Any] = []
+    feeds: dict[Any, Any] = {}
+    size = 0
+    for name, var in variables.items():
+        ops.append(var.initializer)
+        # not mapped: TensorFlow may keep the fed buffer as the variable's own
+        feeds[var.initializer.inputs[1]] = reader.get_tensor(name, mapped=False)
+        size += reader.nbytes(name)
+        if size >= _BATCH_BYTES:
+            sess.run(ops, feed_dict=feeds)
+            ops, feeds, size = [], {}, 0
+    if ops:
+        sess.run(ops, feed_dict=feeds)
 
 
 def _object_variables(root: Any, reader: CheckpointReader) -> tuple[dict[str, Any], list[str]]:
@@ -374,6 +502,7 @@ def restore_checkpoint(
     path: str | os.PathLike[str],
     *,
     partial: bool = False,
+    direct: bool = True,
 ) -> str:
     """Restore a TF2 :class:`tf.train.Checkpoint`, checking every variable first.
 
@@ -383,6 +512,14 @@ def restore_checkpoint(
     Then ``restore(...).assert_consumed()`` runs (``expect_partial()`` when
     *partial*); a checkpoint made by ``Checkpoint.write``, which has no save
     counter, is loaded with ``read`` instead. Returns the prefix restored.
+
+    With *direct* (the default), when every value has its variable and
+    execution is eager, the values are read by tfpersist's reader, checksums
+    checked, and assigned one variable at a time: the restore needs memory
+    for one value beside the variables, where ``Checkpoint.restore`` holds a
+    second copy of them all. Partial restores, which TensorFlow may finish
+    later for variables not yet created, and the cases listed in
+    :func:`restore_session` are left to ``Checkpoint.restore``.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0, 2.0])).save("model/ckpt")
@@ -397,10 +534,23 @@ def restore_checkpoint(
         full_signature = _signature(reader)
         signature = _without_save_counter(full_signature)
         matched, unplaced = _object_variables(checkpoint, reader)
+        matched.pop(SAVE_COUNTER_KEY, None)  # a counter made by an earlier save()
         keys = [f"{p}/.ATTRIBUTES/VARIABLE_VALUE" for p in unplaced]
         problems = _mismatches(signature, matched, partial=partial, unplaced=keys)
         if problems:
             raise VariableMismatchError(prefix, problems)
+        if (
+            direct
+            and not partial
+            and tf.executing_eagerly()
+            and all(_assignable(reader, name, var) for name, var in matched.items())
+        ):
+            reader.check_files()
+            for name, var in matched.items():
+                var.assign(reader.get_tensor(name, mapped=False))
+            if SAVE_COUNTER_KEY in full_signature:
+                checkpoint.save_counter.assign(reader.get_tensor(SAVE_COUNTER_KEY))
+            return prefix
         # write() leaves out the save counter, which restore() would create and miss.
         load = checkpoint.read if len(signature) == len(full_signature) else checkpoint.restore
         with reading(prefix, reader) as readable:

@@ -99,6 +99,7 @@ from tfpersist._lock import locked
 from tfpersist._tf import tf
 from tfpersist.checkpoint_state import STATE_FILE, checkpoint_files, leftovers
 from tfpersist.errors import TfPersistError, WriteError
+from tfpersist.restoring import saver_for
 
 __all__ = ["SavedCheckpoint", "default_saver", "save_checkpoint", "save_session"]
 
@@ -165,8 +166,7 @@ def default_saver(
     savers = graph.get_collection(tf.compat.v1.GraphKeys.SAVERS)
     if savers:
         return savers[0]
-    with graph.as_default():
-        saver = tf.compat.v1.train.Saver(max_to_keep=max_to_keep, save_relative_paths=True)
+    saver = saver_for(graph, max_to_keep=max_to_keep)  # the one restore_session uses too
     graph.add_to_collection(tf.compat.v1.GraphKeys.SAVERS, saver)
     return saver
 
@@ -210,8 +210,7 @@ def save_session(
         if var_list is None:
             saver = default_saver(sess.graph)
         else:
-            with sess.graph.as_default():
-                saver = tf.compat.v1.train.Saver(var_list=var_list, save_relative_paths=True)
+            saver = saver_for(sess.graph, var_list)
     with _saving(prefix, lock_timeout):
         written = saver.save(
             sess, prefix, global_step=global_step, write_meta_graph=write_meta_graph
