@@ -249,3 +249,14 @@ def test_tf2_direct_restore_matches_tensorflow(tmp_path):
         restoring.restore_checkpoint(ckpt, prefix, direct=direct)
         for a, b in zip(saved.weights, fresh.weights, strict=True):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_restore_with_the_graphs_own_saver(article_checkpoint):
+    """A graph imported from its .meta restores with the saver it came with; no saver is added."""
+    with tf.Graph().as_default() as graph:
+        saver = tf.compat.v1.train.import_meta_graph(article_checkpoint + ".meta")
+        size = len(graph.get_operations())
+        with tf.compat.v1.Session(graph=graph) as sess:
+            restoring.restore_session(sess, article_checkpoint, saver=saver)
+            assert sess.run("add:0").tolist() == [3.0]
+        assert len(graph.get_operations()) == size

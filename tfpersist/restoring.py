@@ -307,6 +307,7 @@ def restore_session(
     var_list: Mapping[str, Any] | Sequence[Any] | None = None,
     partial: bool = False,
     direct: bool = True,
+    saver: tf.compat.v1.train.Saver | None = None,
 ) -> str:
     """Restore variables of *sess* from a checkpoint, checking them first.
 
@@ -320,6 +321,9 @@ def restore_session(
     value until all are assigned. Partitioned variables and dtypes NumPy
     does not share with TensorFlow (bfloat16, strings, quantized types) go
     through ``Saver.restore``, as everything does with ``direct=False``.
+    Pass the graph's own *saver*, if it has one over the same variables, to
+    restore everything with it instead of with a saver tfpersist makes once
+    per graph (making one for a graph imported from a large ``.meta`` is slow).
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -345,6 +349,7 @@ def restore_session(
                 name: var
                 for name, var in variables.items()
                 if direct
+                and saver is None
                 and reader.nbytes(name) >= _FEED_AT_LEAST
                 and _assignable(reader, name, var, sess.graph)
             }
@@ -352,7 +357,7 @@ def restore_session(
             with reading(prefix, reader) as readable:
                 _feed(sess, reader, fed)
                 if rest:
-                    saver_for(sess.graph, rest).restore(sess, readable)
+                    (saver or saver_for(sess.graph, rest)).restore(sess, readable)
     return prefix
 
 

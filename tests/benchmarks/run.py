@@ -1,9 +1,11 @@
 """tfpersist's benchmarks: ``tox -e bench`` runs this file.
 
-Each scenario runs its contenders in fresh processes, alternating A and B,
-and reports the median of the runs as a ratio measured in the same run. The
-results go to ``docs/benchmarks/results.json`` and, as a plain table the docs
-include, ``docs/benchmarks/results.txt``.
+Every contender runs in a fresh process (``child.py``), five times, and the
+contenders of a scenario take turns, their order rotating each round. Each
+figure is the median of its runs, and each ratio compares two medians of the
+same run on the same machine. The results go to ``docs/benchmarks/``:
+``results.json`` (every run's figures), ``results.txt`` (the table the docs
+include) and ``results.png`` (the chart).
 """
 
 from __future__ import annotations
@@ -12,41 +14,37 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "benchmarks"
+CHILD = str(Path(__file__).with_name("child.py"))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
+GIB = 2**30
 
-MANY_VARIABLES = """
-import sys, tensorflow as tf
-variables = [tf.Variable(tf.random.uniform([8]), name=f"v{i}") for i in range(10_000)]
-tf.train.Checkpoint(variables=variables).write(sys.argv[1])
-"""
-ONE_GIB = """
-import sys, tensorflow as tf
-init = tf.keras.initializers.RandomUniform(seed=1)
-variables = [tf.Variable(init([4096, 1024])) for _ in range(64)]  # 64 x 16 MiB float32
-tf.train.Checkpoint(variables=variables).write(sys.argv[1])
-"""
+SPEED_TARGET = 0.95  # tfpersist's throughput over raw TensorFlow's, at least
+MEMORY_TARGET = 1.5  # restore peak above the RSS before, in checkpoint sizes, at most
+PERSIST = [("numpy", "raw"), ("tf1", "raw"), ("tf1", "tfpersist"), ("tf2", "raw"), ("tf2", "tfpersist")]
+STYLES = {"tf1": "TF1 Saver", "tf2": "TF2 Checkpoint"}
+
 READ_ALL = """
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 t = time.perf_counter()
 {open}
 total = 0
 for name in reader.get_variable_to_shape_map():
-    value = reader.get_tensor(name)
-    total += np.asarray(value).nbytes
-seconds = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"seconds": seconds, "bytes": total, "maxrss_kib": rss}}))
+    value = np.asarray(reader.get_tensor(name))
+    total += value.nbytes if value.dtype.kind in "biufc" else 0
+print(json.dumps({{"read": time.perf_counter() - t, "bytes": total}}))
 """
 TFPERSIST_READ = READ_ALL.format(
     open="from tfpersist import bundle\nreader = bundle.load_checkpoint(sys.argv[1])"
@@ -56,98 +54,165 @@ TENSORFLOW_READ = READ_ALL.format(
 )
 
 
-def python(*args: str, capture: bool = False) -> tuple[float, str]:
-    """Run ``python *args`` in a fresh process; return its wall time and stdout."""
+def python(*args: str) -> tuple[float, dict]:
+    """Run ``python *args`` in a fresh process; return its wall time and the JSON it printed."""
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, *args],
-        env=ENV,
-        check=True,
-        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, *args], env=ENV, capture_output=True, text=True, check=False
     )
-    return time.perf_counter() - start, done.stdout if capture else ""
+    seconds = time.perf_counter() - start
+    print(f"  {seconds:6.1f} s  {' '.join(args[:4])[-70:]}", file=sys.stderr, flush=True)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark process failed: {' '.join(args[:3])}\n{done.stderr[-3000:]}")
+    lines = done.stdout.strip().splitlines()
+    return seconds, json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
 
 
-def alternate(a, b, runs: int) -> tuple[list[float], list[float]]:
-    """Call *a* and *b* in turn, *runs* times each; return their figures."""
-    figures_a, figures_b = [], []
-    for _ in range(runs):
-        figures_a.append(a())
-        figures_b.append(b())
-    return figures_a, figures_b
+def rounds(contenders: Sequence, run: Callable[[object], dict], runs: int) -> dict:
+    """Run every contender *runs* times, rotating their order each round."""
+    figures: dict = {c: [] for c in contenders}
+    for r in range(runs):
+        k = r % len(contenders)
+        for contender in [*contenders[k:], *contenders[:k]]:
+            figures[contender].append(run(contender))
+    return figures
 
 
-def inspect_many(work: Path, runs: int) -> dict:
-    prefix = str(work / "many" / "ckpt")
-    python("-c", MANY_VARIABLES, prefix)
-    ours, theirs = alternate(
-        lambda: python("-m", "tfpersist", "inspect", prefix)[0],
-        lambda: python("-m", "tensorflow.python.tools.inspect_checkpoint", f"--file_name={prefix}")[
-            0
-        ],
-        runs,
-    )
-    return scenario(
-        "inspect a checkpoint of 10,000 variables (whole process, seconds)",
-        "tfpersist inspect",
-        "python -m tensorflow.python.tools.inspect_checkpoint",
-        ours,
-        theirs,
-        ratio=statistics.median(theirs) / statistics.median(ours),
-        meaning="times faster",
-        target=20.0,
-    )
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
 
 
-def read_gib(work: Path, runs: int) -> dict:
-    prefix = str(work / "gib" / "ckpt")
-    python("-c", ONE_GIB, prefix)
-    for path in (work / "gib").iterdir():  # start both from the page cache
-        path.read_bytes()
-
-    def rate(code: str) -> float:
-        report = json.loads(python("-c", code, prefix, capture=True)[1].splitlines()[-1])
-        return report["bytes"] / report["seconds"] / 2**30
-
-    ours, theirs = alternate(lambda: rate(TFPERSIST_READ), lambda: rate(TENSORFLOW_READ), runs)
-    return scenario(
-        "read every tensor of a 1 GiB checkpoint (GiB/s)",
-        "tfpersist.bundle.load_checkpoint",
-        "tf.train.load_checkpoint",
-        ours,
-        theirs,
-        ratio=statistics.median(ours) / statistics.median(theirs),
-        meaning="times the throughput",
-        target=0.9,
-    )
+def same(figures: dict, key: str) -> None:
+    """Every run of every contender must agree on *key*, or a contender is broken."""
+    values = {run[key] for runs in figures.values() for run in runs}
+    if len(values) != 1:
+        raise SystemExit(f"contenders disagree on {key}: {sorted(values)}")
 
 
-def scenario(name, a, b, ours, theirs, ratio, meaning, target) -> dict:
-    result = {
+def persist(work: Path, name: str, count: int, size: int, runs: int) -> dict:
+    """Restore, then save, *count* float32 variables of *size* elements."""
+    data = work / name
+    _, setup = python(CHILD, "setup", str(count), str(size), str(data))
+    out = data / "out"
+
+    def run(contender: tuple[str, str]) -> dict:
+        style, who = contender
+        source = data / style if style == "numpy" else data / style / "ckpt"
+        figures = python(CHILD, "persist", style, who, str(count), str(size), str(source), str(out / "ckpt"))[1]
+        shutil.rmtree(out, ignore_errors=True)
+        return figures
+
+    figures = rounds(PERSIST, run, runs)
+    same(figures, "checksum")
+    size_bytes = setup["bytes"]
+    numpy = figures[("numpy", "raw")]
+    rows = []
+    for operation in ("restore", "save"):
+        for style, label in STYLES.items():
+            ours, theirs = figures[(style, "tfpersist")], figures[(style, "raw")]
+            row = {
+                "operation": f"{operation}, {label}",
+                "seconds": {
+                    "tfpersist": median(ours, operation),
+                    "tensorflow": median(theirs, operation),
+                    "numpy": median(numpy, operation),
+                },
+            }
+            if operation == "restore":
+                row["peak_above"] = {
+                    "tfpersist": median(ours, "restore_peak_above_kib") * 1024 / size_bytes,
+                    "tensorflow": median(theirs, "restore_peak_above_kib") * 1024 / size_bytes,
+                    "numpy": median(numpy, "restore_peak_above_kib") * 1024 / size_bytes,
+                }
+            rows.append(row)
+    return {
         "scenario": name,
-        "a": a,
-        "b": b,
-        "runs_a": [round(x, 4) for x in ours],
-        "runs_b": [round(x, 4) for x in theirs],
-        "median_a": round(statistics.median(ours), 4),
-        "median_b": round(statistics.median(theirs), 4),
-        "ratio": round(ratio, 2),
-        "ratio_means": meaning,
-        "target": target,
-        "met": ratio >= target,
+        "bytes": size_bytes,
+        "variables": count,
+        "rows": rows,
+        "runs": {f"{s} {w}": r for (s, w), r in figures.items()},
     }
-    print(f"{name}: {a} {result['median_a']}, {b} {result['median_b']}: {ratio:.2f} {meaning}")
-    return result
+
+
+def freeze(work: Path, runs: int) -> dict:
+    """Freeze a 196 MiB model, write the .pb, load it and run it."""
+
+    def run(who: str) -> dict:
+        out = work / "freeze" / who
+        figures = python(CHILD, "freeze", who, str(out))[1]
+        shutil.rmtree(out, ignore_errors=True)
+        return figures
+
+    figures = rounds(["tfpersist", "raw"], run, runs)
+    same(figures, "tf1_output_sum")
+    same(figures, "tf2_graph_bytes")
+    labels = {
+        "tf1_freeze": "freeze, TF1 (convert_variables_to_constants)",
+        "tf2_freeze": "freeze, TF2 (convert_variables_to_constants_v2)",
+        "tf1_write": "write the .pb (TF1)",
+        "tf2_write": "write the .pb (TF2)",
+        "tf1_load_and_run": "load the .pb and run it (import_graph_def)",
+    }
+    rows = [
+        {
+            "operation": label,
+            "seconds": {
+                "tfpersist": median(figures["tfpersist"], key),
+                "tensorflow": median(figures["raw"], key),
+            },
+        }
+        for key, label in labels.items()
+    ]
+    return {"scenario": "freeze", "bytes": figures["raw"][0]["tf2_graph_bytes"], "rows": rows, "runs": figures}
+
+
+def inspect_and_read(work: Path, runs: int) -> dict:
+    """List the 10,000-variable checkpoint, then read every tensor of the 1 GiB one."""
+    many = str(work / "many" / "tf2" / "ckpt")
+    gib = str(work / "gib" / "tf2" / "ckpt")
+    inspect = {
+        "tfpersist": ["-m", "tfpersist", "inspect", many],
+        "tensorflow": ["-m", "tensorflow.python.tools.inspect_checkpoint", f"--file_name={many}"],
+    }
+    listing = rounds(list(inspect), lambda who: {"inspect": python(*inspect[who])[0]}, runs)
+    read = {"tfpersist": TFPERSIST_READ, "tensorflow": TENSORFLOW_READ}
+    reading = rounds(list(read), lambda who: python("-c", read[who], gib)[1], runs)
+    same(reading, "bytes")
+    return {
+        "scenario": "inspect",
+        "rows": [
+            {
+                "operation": "inspect 10,000 variables (whole process)",
+                "seconds": {who: median(listing[who], "inspect") for who in inspect},
+            },
+            {
+                "operation": "read every tensor of 1 GiB",
+                "seconds": {who: median(reading[who], "read") for who in read},
+            },
+        ],
+        "runs": {"inspect": listing, "read": reading},
+    }
+
+
+def ratios(row: dict) -> dict:
+    """Speed ratios of one row (a time ratio is a throughput ratio inverted)."""
+    s = row["seconds"]
+    out = {"speed_vs_tensorflow": s["tensorflow"] / s["tfpersist"]}
+    if "numpy" in s:
+        out["tfpersist_vs_numpy"] = s["numpy"] / s["tfpersist"]
+        out["tensorflow_vs_numpy"] = s["numpy"] / s["tensorflow"]
+    out["speed_met"] = out["speed_vs_tensorflow"] >= SPEED_TARGET
+    if "peak_above" in row:
+        out["memory_met"] = row["peak_above"]["tfpersist"] <= MEMORY_TARGET
+    return out
 
 
 def machine() -> dict:
-    import tensorflow as tf  # only for its version; each figure comes from a fresh process
+    import tensorflow as tf  # only for its version; every figure comes from a fresh process
 
     lines = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next((ln.split(":", 1)[1].strip() for ln in lines if "model name" in ln), "unknown")
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -158,27 +223,112 @@ def machine() -> dict:
     }
 
 
+TITLES = {
+    "gib": "Restore, then save, 1 GiB: 64 variables of 16 MiB float32 / 恢复再保存 1 GiB",
+    "many": "Restore, then save, 10,000 variables of 8 float32 / 恢复再保存 10,000 个小变量",
+    "freeze": "Freeze a 196 MiB model, write, load and run the .pb / 冻结 196 MiB 模型、写出、加载并运行",
+    "inspect": "Read without TensorFlow / 不依赖 TensorFlow 读取",
+}
+
+
 def table(results: dict) -> str:
-    """The results as plain text for the docs, one block per scenario."""
+    """The results as plain text for the docs."""
     lines = []
-    for r in results["scenarios"]:
-        met = "yes 达到" if r["met"] else "no 未达到"
-        width = max(len(r["a"]), len(r["b"]))
-        lines += [
-            r["scenario"],
-            f"  {r['a'].ljust(width)}  {r['median_a']}",
-            f"  {r['b'].ljust(width)}  {r['median_b']}",
-            f"  ratio 比值 {r['ratio']}x ({r['ratio_means']}), target 目标 >= {r['target']}x: {met}",
-            "",
-        ]
+    for scenario in results["scenarios"]:
+        lines += [TITLES[scenario["scenario"]], ""]
+        numpy = "numpy" in scenario["rows"][0]["seconds"]
+        head = f"  {'operation 操作':<52}{'tfpersist':>10}{'TensorFlow':>11}"
+        head += f"{'NumPy':>8}" if numpy else ""
+        lines.append(head + "  speed vs TF 相对 TF 速度")
+        for row in scenario["rows"]:
+            s, r = row["seconds"], row["ratios"]
+            line = f"  {row['operation']:<52}{s['tfpersist']:>9.3f}s{s['tensorflow']:>10.3f}s"
+            line += f"{s['numpy']:>7.3f}s" if numpy else ""
+            mark = "ok" if r["speed_met"] else "MISSED 未达到"
+            lines.append(f"{line}  {r['speed_vs_tensorflow']:.2f}x {mark}")
+        if numpy:
+            lines += ["", "  share of the NumPy limit (tofile/fromfile) 占 NumPy 极限的比例:"]
+            for row in scenario["rows"]:
+                r = row["ratios"]
+                lines.append(
+                    f"  {row['operation']:<52}tfpersist {r['tfpersist_vs_numpy']:.2f}"
+                    f"  TensorFlow {r['tensorflow_vs_numpy']:.2f}"
+                )
+        peaks = [row for row in scenario["rows"] if "peak_above" in row]
+        if peaks and scenario["scenario"] == "gib":
+            lines += ["", "  restore peak RSS above the RSS before, in checkpoint sizes 恢复时峰值内存增量（检查点大小的倍数）:"]
+            for row in peaks:
+                p = row["peak_above"]
+                mark = "ok" if row["ratios"]["memory_met"] else "MISSED 未达到"
+                lines.append(  # a restore that frees what it replaces can end below zero
+                    f"  {row['operation']:<52}tfpersist {max(p['tfpersist'], 0):.2f}"
+                    f"  TensorFlow {max(p['tensorflow'], 0):.2f}  NumPy {max(p['numpy'], 0):.2f}"
+                    f"  (<= {MEMORY_TARGET}) {mark}"
+                )
+        lines.append("")
     m = results["machine"]
     lines += [
-        f"{results['date']}, median of {results['runs']} alternated runs per contender",
+        f"{results['date']}: median of {results['runs']} runs per contender, each in a fresh process",
         f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM",
         f"{m['os']}",
-        f"Python {m['python']}, TensorFlow {m['tensorflow']}; reproduce: tox -e bench",
+        f"Python {m['python']}, TensorFlow {m['tensorflow']}; "
+        f"{results['seconds'] / 60:.1f} minutes; reproduce: tox -e bench",
     ]
     return "\n".join(lines) + "\n"
+
+
+def chart(results: dict, path: Path) -> None:
+    """Two panels: speed against TensorFlow, and restore memory, from the same run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = {"gib": "1 GiB", "many": "10k vars", "freeze": "196 MiB model", "inspect": ""}
+    rows = [
+        (f"{row['operation']} {names[s['scenario']]}".strip(), row)
+        for s in results["scenarios"]
+        for row in s["rows"]
+    ]
+    gib = next(s for s in results["scenarios"] if s["scenario"] == "gib")
+    peaks = [row for row in gib["rows"] if "peak_above" in row]
+    fig, (speed, memory) = plt.subplots(
+        2, 1, figsize=(9, 9), gridspec_kw={"height_ratios": [len(rows), 2 + len(peaks)]}
+    )
+    labels = [label for label, _ in rows]
+    values = [row["ratios"]["speed_vs_tensorflow"] for _, row in rows]
+    colors = ["tab:green" if v >= SPEED_TARGET else "tab:red" for v in values]
+    speed.barh(labels, values, color=colors)
+    speed.axvline(1.0, color="black", linewidth=0.8)
+    speed.axvline(SPEED_TARGET, color="tab:red", linestyle="--", linewidth=0.8, label="target 0.95x")
+    speed.set_xscale("log")
+    speed.invert_yaxis()
+    speed.set_xlabel("tfpersist speed / raw TensorFlow speed (log scale; > 1 is faster)")
+    speed.legend(loc="lower right")
+    for y, v in enumerate(values):
+        speed.text(v, y, f" {v:.2f}x", va="center", fontsize=8)
+    width = 0.27
+    for i, (who, color) in enumerate(
+        [("tensorflow", "tab:orange"), ("tfpersist", "tab:blue"), ("numpy", "tab:gray")]
+    ):
+        memory.barh(
+            [y + (i - 1) * width for y in range(len(peaks))],
+            [row["peak_above"][who] for row in peaks],
+            height=width,
+            color=color,
+            label={"tensorflow": "raw TensorFlow", "numpy": "NumPy fromfile"}.get(who, who),
+        )
+    memory.set_yticks(range(len(peaks)), [row["operation"] for row in peaks])
+    memory.axvline(MEMORY_TARGET, color="tab:red", linestyle="--", linewidth=0.8, label="target 1.5x")
+    memory.invert_yaxis()
+    memory.set_xlabel("restore peak RSS above the RSS before, in checkpoint sizes (1 GiB)")
+    memory.legend(loc="lower right", fontsize=8)
+    fig.suptitle(
+        f"tfpersist vs TensorFlow {results['machine']['tensorflow']}, {results['date']}, "
+        f"median of {results['runs']} runs"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 def main() -> None:
@@ -186,19 +336,30 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="tfpersist-bench-") as work:
-        scenarios = [inspect_many(Path(work), args.runs), read_gib(Path(work), args.runs)]
+    with tempfile.TemporaryDirectory(prefix="tfpersist-bench-") as tmp:
+        work = Path(tmp)
+        scenarios = [
+            persist(work, "gib", 64, 1 << 22, args.runs),
+            persist(work, "many", 10_000, 8, args.runs),
+            freeze(work, args.runs),
+            inspect_and_read(work, args.runs),
+        ]
+    for scenario in scenarios:
+        for row in scenario["rows"]:
+            row["ratios"] = ratios(row)
     results = {
         "date": date.today().isoformat(),
         "runs": args.runs,
         "machine": machine(),
+        "targets": {"speed_vs_tensorflow": SPEED_TARGET, "restore_peak_above": MEMORY_TARGET},
         "scenarios": scenarios,
         "seconds": round(time.perf_counter() - started, 1),
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    (OUT / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     (OUT / "results.txt").write_text(table(results), encoding="utf-8")
-    print(f"wrote {OUT / 'results.json'} in {results['seconds']} s")
+    chart(results, OUT / "results.png")
+    print(table(results))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,223 @@
+"""One contender's run in a fresh process: ``python child.py BENCHMARK ARGS...``.
+
+Prints one JSON object: the seconds of each call measured, and for restores
+the peak resident set size above the RSS just before, in KiB. Building the
+model is not timed. Variables are set by TensorFlow's initialisers.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+FEATURES = 3584  # four 3584 x 3584 float32 layers: a 196 MiB model to freeze
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.figures: dict[str, float] = {}
+
+    def __call__(self, name: str, call):
+        gc.collect()  # as timeit does: no call pays for the garbage of the set-up before it
+        start = time.perf_counter()
+        result = call()
+        self.figures[name] = time.perf_counter() - start
+        return result
+
+    def restore(self, call) -> None:
+        """Time a restore, and its peak RSS above the RSS just before."""
+        before = rss_kib()
+        Path("/proc/self/clear_refs").write_text("5")  # ru_maxrss starts again from now
+        self("restore", call)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.figures["restore_peak_above_kib"] = peak - before
+
+
+def tf2_checkpoint(tf, count: int, size: int):
+    init = tf.random_uniform_initializer(seed=1)
+    return tf.train.Checkpoint(variables=[tf.Variable(init([size])) for _ in range(count)])
+
+
+def setup(count: int, size: int, where: str) -> dict:
+    """Write what the contenders restore: TF1 and TF2 checkpoints, NumPy files, a .meta."""
+    import tensorflow as tf
+
+    for kind in ("tf1", "tf2", "numpy"):
+        os.makedirs(f"{where}/{kind}")
+    ckpt = tf2_checkpoint(tf, count, size)
+    ckpt.write(f"{where}/tf2/ckpt")
+    # The same values under the names a TF1 Saver gives v0, v1, ...
+    tf.raw_ops.SaveV2(
+        prefix=f"{where}/tf1/ckpt",
+        tensor_names=[f"v{i}" for i in range(count)],
+        shape_and_slices=[""] * count,
+        tensors=list(ckpt.variables),
+    )
+    for i, v in enumerate(ckpt.variables):
+        v.numpy().tofile(f"{where}/numpy/{i}.bin")
+    # The TF1 graph and its saver, built once: each contender imports them, as
+    # building 10,000 variables and a saver in Python takes 16 s per process.
+    with tf.Graph().as_default():
+        for i in range(count):
+            tf.Variable(tf.zeros([size]), name=f"v{i}")
+        tf.compat.v1.train.Saver().export_meta_graph(f"{where}/tf1/graph.meta")
+    return {"bytes": count * size * 4}
+
+
+def persist(style: str, who: str, count: int, size: int, source: str, out: str) -> dict:
+    """Restore *count* float32 variables of *size* elements from *source*, then save them to *out*."""
+    timer = Timer()
+    if style == "numpy":
+        import numpy as np
+
+        arrays: list = []
+        timer.restore(
+            lambda: arrays.extend(
+                np.fromfile(f"{source}/{i}.bin", dtype=np.float32) for i in range(count)
+            )
+        )
+        timer.figures["checksum"] = float(arrays[-1].sum())
+        os.makedirs(out)
+        timer("save", lambda: [a.tofile(f"{out}/{i}.bin") for i, a in enumerate(arrays)])
+        return timer.figures
+
+    import tensorflow as tf
+
+    from tfpersist import restoring, saving
+
+    if style == "tf2":
+        ckpt = tf2_checkpoint(tf, count, size)
+        if who == "raw":
+            timer.restore(lambda: ckpt.read(source).assert_consumed())
+            timer("save", lambda: ckpt.save(out))
+        else:
+            timer.restore(lambda: restoring.restore_checkpoint(ckpt, source))
+            timer("save", lambda: saving.save_checkpoint(ckpt, out))
+        timer.figures["checksum"] = float(ckpt.variables[-1].numpy().sum())
+        return timer.figures
+
+    graph = tf.Graph()
+    with graph.as_default():
+        # Variables left uninitialised: restoring is their initialisation, as in the article.
+        saver = tf.compat.v1.train.import_meta_graph(os.path.dirname(source) + "/graph.meta")
+        last = tf.compat.v1.global_variables()[-1]
+        # Grappler off: its one-time pass over a 10,000-variable graph costs both
+        # contenders the same ~17 s per process, which would hide what differs.
+        config = tf.compat.v1.ConfigProto()
+        config.graph_options.rewrite_options.disable_meta_optimizer = True
+        with tf.compat.v1.Session(graph=graph, config=config) as sess:
+            if who == "raw":
+                timer.restore(lambda: saver.restore(sess, source))
+                timer("save", lambda: saver.save(sess, out))
+            else:
+                timer.restore(lambda: restoring.restore_session(sess, source, saver=saver))
+                timer("save", lambda: saving.save_session(sess, out, saver=saver))
+            timer.figures["checksum"] = float(sess.run(last).sum())
+    return timer.figures
+
+
+def freeze(who: str, out: str) -> dict:
+    """Freeze a 196 MiB model TF1 style and TF2 style, write each .pb; load one and run it."""
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    from tfpersist import freezing
+
+    timer = Timer()
+    batch = np.ones([8, FEATURES], np.float32)
+    init = tf.random_uniform_initializer(-0.03, 0.03, seed=1)
+
+    def layers(x, weights):
+        for w in weights:
+            x = tf.nn.relu(tf.matmul(x, w))
+        return tf.identity(x, name="y")
+
+    def write(style, graph_def):
+        if who == "raw":
+            tf.io.write_graph(graph_def, f"{out}/{style}", "frozen.pb", as_text=False)
+        else:
+            freezing.write_graph_def(graph_def, f"{out}/{style}/frozen.pb")
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, FEATURES], name="x")
+        layers(x, [tf.Variable(init([FEATURES, FEATURES])) for _ in range(4)])
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            if who == "raw":
+                graph_def = timer(
+                    "tf1_freeze",
+                    lambda: tf.compat.v1.graph_util.convert_variables_to_constants(
+                        sess, graph.as_graph_def(), ["y"]
+                    ),
+                )
+            else:
+                graph_def = timer("tf1_freeze", lambda: freezing.freeze_session(sess, ["y"]))
+    timer("tf1_write", lambda: write("tf1", graph_def))
+    del graph, graph_def
+
+    def tf1_load_and_run():
+        path = f"{out}/tf1/frozen.pb"
+        if who == "raw":
+            graph_def = tf.compat.v1.GraphDef()
+            with open(path, "rb") as f:
+                graph_def.ParseFromString(f.read())
+            with tf.Graph().as_default() as graph:
+                tf.graph_util.import_graph_def(graph_def, name="")
+                with tf.compat.v1.Session(graph=graph) as sess:
+                    return sess.run("y:0", {"x:0": batch})
+        with tf.Graph().as_default() as graph:
+            x, y = freezing.import_graph(freezing.read_graph_def(path), ["x:0", "y:0"], name="")
+            with tf.compat.v1.Session(graph=graph) as sess:
+                return sess.run(y, {x: batch})
+
+    tf1_output = timer("tf1_load_and_run", tf1_load_and_run)
+
+    weights = [tf.Variable(init([FEATURES, FEATURES])) for _ in range(4)]
+    function = tf.function(lambda x: layers(x, weights)).get_concrete_function(
+        tf.TensorSpec([None, FEATURES], tf.float32, name="x")
+    )
+    if who == "raw":
+        graph_def = timer(
+            "tf2_freeze", lambda: convert_variables_to_constants_v2(function).graph.as_graph_def()
+        )
+    else:
+        graph_def = timer("tf2_freeze", lambda: freezing.freeze_function(function))
+    timer("tf2_write", lambda: write("tf2", graph_def))
+    # Same weights, same input: every contender must report the same figures here.
+    timer.figures["tf1_output_sum"] = float(np.sum(tf1_output))
+    timer.figures["tf2_graph_bytes"] = os.path.getsize(f"{out}/tf2/frozen.pb")
+    return timer.figures
+
+
+def main() -> None:
+    benchmark, *args = sys.argv[1:]
+    if benchmark == "setup":
+        figures = setup(int(args[0]), int(args[1]), args[2])
+    elif benchmark == "persist":
+        style, who, count, size, source, out = args
+        figures = persist(style, who, int(count), int(size), source, out)
+    elif benchmark == "freeze":
+        figures = freeze(*args)
+    else:
+        raise SystemExit(f"unknown benchmark {benchmark!r}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
