@@ -232,6 +232,7 @@ def test_restoring_in_a_loop_does_not_grow_the_graph(tmp_path):
 
 def test_tf2_direct_restore_matches_tensorflow(tmp_path):
     """Keras weights and optimizer slots, restored by tfpersist's reader and by TensorFlow."""
+
     def model():
         tf.keras.utils.set_random_seed(1)
         m = tf.keras.Sequential([tf.keras.Input([600]), tf.keras.layers.Dense(500)])

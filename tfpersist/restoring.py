@@ -123,8 +123,10 @@ Signature = dict[str, tuple[list[int], str]]
 SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
 #: dtypes assigned from tfpersist's reader; others are restored by TensorFlow.
 _DIRECT_DTYPES = frozenset(
-    "bool float16 float32 float64 complex64 complex128 "
-    "int8 int16 int32 int64 uint8 uint16 uint32 uint64".split()
+    {
+        *("bool", "float16", "float32", "float64", "complex64", "complex128"),
+        *("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"),
+    }
 )
 #: A session restore feeds values of at least _FEED_AT_LEAST bytes itself, in
 #: batches of about _BATCH_BYTES; a saver restores the smaller ones faster.

@@ -207,10 +207,8 @@ def save_session(
     """
     prefix = os.fspath(prefix)
     if saver is None:
-        if var_list is None:
-            saver = default_saver(sess.graph)
-        else:
-            saver = saver_for(sess.graph, var_list)
+        graph = sess.graph
+        saver = default_saver(graph) if var_list is None else saver_for(graph, var_list)
     with _saving(prefix, lock_timeout):
         written = saver.save(
             sess, prefix, global_step=global_step, write_meta_graph=write_meta_graph

@@ -32,7 +32,13 @@ GIB = 2**30
 
 SPEED_TARGET = 0.95  # tfpersist's throughput over raw TensorFlow's, at least
 MEMORY_TARGET = 1.5  # restore peak above the RSS before, in checkpoint sizes, at most
-PERSIST = [("numpy", "raw"), ("tf1", "raw"), ("tf1", "tfpersist"), ("tf2", "raw"), ("tf2", "tfpersist")]
+PERSIST = [
+    ("numpy", "raw"),
+    ("tf1", "raw"),
+    ("tf1", "tfpersist"),
+    ("tf2", "raw"),
+    ("tf2", "tfpersist"),
+]
 STYLES = {"tf1": "TF1 Saver", "tf2": "TF2 Checkpoint"}
 
 READ_ALL = """
@@ -98,7 +104,9 @@ def persist(work: Path, name: str, count: int, size: int, runs: int) -> dict:
     def run(contender: tuple[str, str]) -> dict:
         style, who = contender
         source = data / style if style == "numpy" else data / style / "ckpt"
-        figures = python(CHILD, "persist", style, who, str(count), str(size), str(source), str(out / "ckpt"))[1]
+        figures = python(
+            CHILD, "persist", style, who, str(count), str(size), str(source), str(out / "ckpt")
+        )[1]
         shutil.rmtree(out, ignore_errors=True)
         return figures
 
@@ -163,7 +171,12 @@ def freeze(work: Path, runs: int) -> dict:
         }
         for key, label in labels.items()
     ]
-    return {"scenario": "freeze", "bytes": figures["raw"][0]["tf2_graph_bytes"], "rows": rows, "runs": figures}
+    return {
+        "scenario": "freeze",
+        "bytes": figures["raw"][0]["tf2_graph_bytes"],
+        "rows": rows,
+        "runs": figures,
+    }
 
 
 def inspect_and_read(work: Path, runs: int) -> dict:
@@ -256,7 +269,10 @@ def table(results: dict) -> str:
                 )
         peaks = [row for row in scenario["rows"] if "peak_above" in row]
         if peaks and scenario["scenario"] == "gib":
-            lines += ["", "  restore peak RSS above the RSS before, in checkpoint sizes 恢复时峰值内存增量（检查点大小的倍数）:"]
+            lines += [
+                "",
+                "  restore peak RSS above the RSS before, in checkpoint sizes 恢复时峰值内存增量（检查点大小的倍数）:",
+            ]
             for row in peaks:
                 p = row["peak_above"]
                 mark = "ok" if row["ratios"]["memory_met"] else "MISSED 未达到"
@@ -300,7 +316,9 @@ def chart(results: dict, path: Path) -> None:
     colors = ["tab:green" if v >= SPEED_TARGET else "tab:red" for v in values]
     speed.barh(labels, values, color=colors)
     speed.axvline(1.0, color="black", linewidth=0.8)
-    speed.axvline(SPEED_TARGET, color="tab:red", linestyle="--", linewidth=0.8, label="target 0.95x")
+    speed.axvline(
+        SPEED_TARGET, color="tab:red", linestyle="--", linewidth=0.8, label="target 0.95x"
+    )
     speed.set_xscale("log")
     speed.invert_yaxis()
     speed.set_xlabel("tfpersist speed / raw TensorFlow speed (log scale; > 1 is faster)")
@@ -319,7 +337,9 @@ def chart(results: dict, path: Path) -> None:
             label={"tensorflow": "raw TensorFlow", "numpy": "NumPy fromfile"}.get(who, who),
         )
     memory.set_yticks(range(len(peaks)), [row["operation"] for row in peaks])
-    memory.axvline(MEMORY_TARGET, color="tab:red", linestyle="--", linewidth=0.8, label="target 1.5x")
+    memory.axvline(
+        MEMORY_TARGET, color="tab:red", linestyle="--", linewidth=0.8, label="target 1.5x"
+    )
     memory.invert_yaxis()
     memory.set_xlabel("restore peak RSS above the RSS before, in checkpoint sizes (1 GiB)")
     memory.legend(loc="lower right", fontsize=8)
