@@ -22,9 +22,11 @@ def _umask() -> int:
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
     """Write *data* to *path* whole or not at all, creating parent directories.
 
-    The bytes go to a temporary file in the same directory, which is flushed,
-    fsynced and renamed over *path*; a crash leaves the previous file intact.
-    The file gets the permissions a plain ``open(path, "w")`` would give it.
+    The bytes go to a temporary file in the same directory, which is renamed
+    over *path*; a crash leaves the previous file intact. When a file is
+    replaced, the new bytes are fsynced before the rename, so even a power cut
+    leaves the old file or the new one, never neither. The file gets the
+    permissions a plain ``open(path, "w")`` would give it.
 
     >>> import os, stat
     >>> atomic_write("out/data.bin", b"123")
@@ -35,6 +37,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
     """
     path = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(path))
+    replacing = os.path.exists(path)
     try:
         os.makedirs(parent, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=parent, prefix=os.path.basename(path) + ".", suffix=".tmp")
@@ -45,7 +48,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
             os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes it private
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if replacing:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(OSError):

@@ -317,12 +317,14 @@ def restore_session(
     defaults to every global variable of the session's graph; a dict maps
     checkpoint names to variables. Returns the prefix restored.
 
-    With *direct* (the default) the values are read by tfpersist's reader,
-    checksums checked, and fed to the variables' initialisers in batches of
-    about 64 MiB; ``Saver.restore`` instead holds a second copy of every
-    value until all are assigned. Partitioned variables and dtypes NumPy
-    does not share with TensorFlow (bfloat16, strings, quantized types) go
-    through ``Saver.restore``, as everything does with ``direct=False``.
+    With *direct* (the default), values of 1 MiB or more are read by
+    tfpersist's reader, checksums checked, and fed to the variables'
+    initialisers in batches of about 64 MiB; ``Saver.restore`` reads every
+    value before it assigns any, so into variables that already hold values
+    it needs memory for a second copy of them all. Smaller values,
+    partitioned variables and dtypes NumPy does not share with TensorFlow
+    (bfloat16, strings, quantized types) go through ``Saver.restore``, as
+    everything does with ``direct=False``.
     Pass the graph's own *saver*, if it has one over the same variables, to
     restore everything with it instead of with a saver tfpersist makes once
     per graph (making one for a graph imported from a large ``.meta`` is slow).

@@ -162,6 +162,7 @@ def freeze(who: str, out: str) -> dict:
         layers(x, [tf.Variable(init([FEATURES, FEATURES])) for _ in range(4)])
         with tf.compat.v1.Session(graph=graph) as sess:
             sess.run(tf.compat.v1.global_variables_initializer())
+            sess.run("y:0", {x: batch})  # a model is used before it is frozen
             if who == "raw":
                 graph_def = timer(
                     "tf1_freeze",
@@ -195,6 +196,7 @@ def freeze(who: str, out: str) -> dict:
     function = tf.function(lambda x: layers(x, weights)).get_concrete_function(
         tf.TensorSpec([None, FEATURES], tf.float32, name="x")
     )
+    function(tf.constant(batch))
     if who == "raw":
         graph_def = timer(
             "tf2_freeze", lambda: convert_variables_to_constants_v2(function).graph.as_graph_def()
