@@ -59,6 +59,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
                 f"cannot write {path!r}: {e.strerror or e}; the file there, if any, is unchanged"
             ) from e
         raise
+    if not replacing:
+        return path
     with contextlib.suppress(OSError):  # make the rename itself durable
         dir_fd = os.open(parent, os.O_RDONLY)
         try:
