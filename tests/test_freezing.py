@@ -64,11 +64,18 @@ def test_write_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, monkeypatch
 
 
 @pytest.mark.fault
-def test_graph_over_the_limit_is_refused_before_serialising(tmp_path, monkeypatch):
+def test_graph_over_the_limit_is_refused_before_writing(tmp_path, monkeypatch):
     frozen = frozen_article()
     monkeypatch.setattr(freezing, "MAX_GRAPH_BYTES", frozen.ByteSize() - 1)
     with pytest.raises(GraphTooLargeError, match="over protobuf's 2 GiB limit"):
         freezing.write_graph_def(frozen, tmp_path / "big.pb")
+
+    class Unserialisable:  # what protobuf does past 2 GiB
+        def SerializeToString(self):
+            raise ValueError("Message too large to serialize")
+
+    with pytest.raises(GraphTooLargeError, match="too large to serialise, over protobuf's"):
+        freezing.write_graph_def(Unserialisable(), tmp_path / "huge.pb")
     assert not os.listdir(tmp_path)
 
 

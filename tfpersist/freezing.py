@@ -16,7 +16,7 @@ tfpersist adds what that script leaves out:
   :class:`~tfpersist.errors.NodeNotFoundError` listing close names, instead of
   an assertion deep inside TensorFlow;
 * a graph larger than protobuf's 2 GiB limit is refused with
-  :class:`~tfpersist.errors.GraphTooLargeError` *before* serialising;
+  :class:`~tfpersist.errors.GraphTooLargeError` before anything is written;
 * the ``.pb`` is written atomically: it appears whole or not at all, and an
   older file of the same name survives a crash.
 
@@ -199,13 +199,17 @@ def write_graph_def(graph_def: Any, path: str | os.PathLike[str]) -> str:
     >>> write_graph_def(graph.as_graph_def(), "out/graph.pb")
     'out/graph.pb'
     """
-    size = graph_def.ByteSize()
-    if size > MAX_GRAPH_BYTES:
+    try:  # ByteSize() would cost as much as serialising, so the size is checked after
+        data = graph_def.SerializeToString()
+    except Exception as e:  # protobuf's EncodeError past 2 GiB; its import path varies
+        data, error = None, e
+    if data is None or len(data) > MAX_GRAPH_BYTES:
+        size = f"{len(data) / 2**30:.2f} GiB" if data is not None else "too large to serialise"
         raise GraphTooLargeError(
-            f"the graph for {os.fspath(path)!r} is {size / 2**30:.2f} GiB, over protobuf's 2 GiB limit; "
+            f"the graph for {os.fspath(path)!r} is {size}, over protobuf's 2 GiB limit; "
             "save it as a SavedModel or a checkpoint instead, or keep large weights out of constants"
-        )
-    return atomic_write(path, graph_def.SerializeToString())
+        ) from (error if data is None else None)
+    return atomic_write(path, data)
 
 
 def read_graph_def(path: str | os.PathLike[str]) -> Any:
