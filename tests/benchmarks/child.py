@@ -60,6 +60,7 @@ def setup(count: int, size: int, where: str) -> dict:
     for kind in ("tf1", "tf2", "numpy"):
         os.makedirs(f"{where}/{kind}")
     ckpt = tf2_checkpoint(tf, count, size)
+    _ = ckpt.save_counter  # written too, as by Checkpoint.save
     ckpt.write(f"{where}/tf2/ckpt")
     # The same values under the names a TF1 Saver gives v0, v1, ...
     tf.raw_ops.SaveV2(
@@ -103,10 +104,10 @@ def persist(style: str, who: str, count: int, size: int, source: str, out: str) 
     if style == "tf2":
         ckpt = tf2_checkpoint(tf, count, size, tf.zeros_initializer())  # twice as fast to build
         # Save first: the first save of a Checkpoint sets up TensorFlow's saver,
-        # which Checkpoint.read would otherwise have done for the raw save alone.
+        # which Checkpoint.restore would otherwise have done for the raw save alone.
         if who == "raw":
             timer("save", lambda: ckpt.save(out))
-            timer.restore(lambda: ckpt.read(source).assert_consumed())
+            timer.restore(lambda: ckpt.restore(source).assert_consumed())
         else:
             timer("save", lambda: saving.save_checkpoint(ckpt, out))
             timer.restore(lambda: restoring.restore_checkpoint(ckpt, source))
