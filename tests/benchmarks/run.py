@@ -350,7 +350,7 @@ def chart(results: dict, path: Path) -> None:
         MEMORY_TARGET, color="tab:red", linestyle="--", linewidth=0.8, label="target 1.5x"
     )
     memory.invert_yaxis()
-    memory.set_xlabel("restore peak RSS above the RSS before, in checkpoint sizes (1 GiB)")
+    memory.set_xlabel("restore peak RSS above the RSS before, in sizes of the 1 GiB checkpoint")
     memory.legend(loc="lower right", fontsize=8)
     fig.suptitle(
         f"tfpersist vs TensorFlow {results['machine']['tensorflow']}, {results['date']}, "
