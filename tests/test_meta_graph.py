@@ -72,3 +72,13 @@ def test_meta_graph_checked_against_a_different_checkpoint(article_checkpoint, t
         ),
     ):
         meta_graph.restore_meta_graph(sess, str(tmp_path / "other" / "model.ckpt"))
+
+
+def test_restore_uses_the_imported_saver(article_checkpoint):
+    """No second saver: in a graph imported from a large .meta, making one is quadratic."""
+    with tf.Graph().as_default() as imported:
+        tf.compat.v1.train.import_meta_graph(article_checkpoint + ".meta")
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        meta_graph.restore_meta_graph(sess, article_checkpoint)
+        assert sess.run("add:0").tolist() == [3.0]
+    assert len(graph.get_operations()) == len(imported.get_operations())

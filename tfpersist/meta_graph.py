@@ -148,7 +148,7 @@ def restore_meta_graph(
     )
     with sess.graph.as_default():
         saver = tf.compat.v1.train.import_meta_graph(meta_graph_def, clear_devices=clear_devices)
-    restore_session(sess, prefix)
+    restore_session(sess, prefix, saver=saver)  # a second saver is slow in an imported graph
     return saver
 
 
