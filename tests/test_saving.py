@@ -86,3 +86,17 @@ def test_checkpoint_manager_keeps_max_to_keep(tmp_path):
     assert kept == tuple(manager.checkpoints)
     assert len(kept) == 3
     assert not os.path.exists(str(tmp_path / "m" / "ckpt-2.index"))
+
+
+def test_var_list_with_a_partitioned_variable(tmp_path):
+    """A PartitionedVariable in var_list is saved whole, under its own name, as Saver does."""
+    with tf.Graph().as_default() as graph:
+        w = tf.compat.v1.get_variable(
+            "w", [4, 2], partitioner=tf.compat.v1.fixed_size_partitioner(2)
+        )
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saved = saving.save_session(sess, tmp_path / "c", var_list=[w], write_meta_graph=False)
+            expected = sess.run(w.as_tensor())
+    assert tf.train.list_variables(saved.prefix) == [("w", [4, 2])]
+    assert (tf.train.load_checkpoint(saved.prefix).get_tensor("w") == expected).all()

@@ -409,12 +409,13 @@ def _plain_variables(
         if graph.get_collection(tf.compat.v1.GraphKeys.SAVEABLE_OBJECTS):
             return None
         var_list = graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
-    variables = variable_names(var_list)
+    # Checked before naming them: a PartitionedVariable in a list has no op name.
+    items = var_list.values() if isinstance(var_list, Mapping) else var_list
     if all(
         isinstance(v, tf.Variable) and getattr(v, "_save_slice_info", None) is None
-        for v in variables.values()
+        for v in items
     ):
-        return variables
+        return variable_names(var_list)
     return None
 
 
