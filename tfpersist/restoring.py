@@ -412,8 +412,7 @@ def _plain_variables(
     # Checked before naming them: a PartitionedVariable in a list has no op name.
     items = var_list.values() if isinstance(var_list, Mapping) else var_list
     if all(
-        isinstance(v, tf.Variable) and getattr(v, "_save_slice_info", None) is None
-        for v in items
+        isinstance(v, tf.Variable) and getattr(v, "_save_slice_info", None) is None for v in items
     ):
         return variable_names(var_list)
     return None
