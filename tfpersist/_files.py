@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 
+from tfpersist import _fs
 from tfpersist.checkpoint_state import checkpoint_files
 from tfpersist.errors import WriteError
 
@@ -26,7 +27,10 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
     over *path*; a crash leaves the previous file intact. When a file is
     replaced, the new bytes are fsynced before the rename, so even a power cut
     leaves the old file or the new one, never neither. The file gets the
-    permissions a plain ``open(path, "w")`` would give it.
+    permissions a plain ``open(path, "w")`` would give it. On a TensorFlow
+    filesystem URL the rename is TensorFlow's: atomic on ``ram://`` and
+    HDFS, a copy and a delete on object stores such as ``gs://``, whose
+    objects appear whole anyway.
 
     >>> import os, stat
     >>> atomic_write("out/data.bin", b"123")
@@ -36,6 +40,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
     True
     """
     path = os.fspath(path)
+    if _fs.is_url(path):
+        return _atomic_write_url(path, data)
     parent = os.path.dirname(os.path.abspath(path))
     replacing = os.path.exists(path)
     try:
@@ -70,6 +76,22 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
     return path
 
 
+def _atomic_write_url(path: str, data: bytes) -> str:
+    """:func:`atomic_write` through TensorFlow's filesystem: a temporary name, then a rename."""
+    tmp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        _fs.makedirs(_fs.dirname(path))
+        _fs.write_bytes(tmp, data)
+        _fs.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            _fs.remove(tmp)
+        raise WriteError(
+            f"cannot write {path!r}: {e.strerror or e}; the file there, if any, is unchanged"
+        ) from e
+    return path
+
+
 def remove_paths(paths: Iterable[str]) -> list[str]:
     """Remove files and directory trees, those already gone included; return *paths*.
 
@@ -82,11 +104,11 @@ def remove_paths(paths: Iterable[str]) -> list[str]:
     """
     paths = list(paths)
     for path in paths:
-        if os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
+        if _fs.isdir(path):
+            _fs.rmtree(path)
         else:
             with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
+                _fs.remove(path)
     return paths
 
 
@@ -122,7 +144,7 @@ def glob_safe_prefix(prefix: str) -> Iterator[str]:
     readers then fail with "Failed to find any matching files". The alias
     lives in a temporary directory for the duration of the ``with`` block.
     """
-    if not _GLOB_CHARS.search(prefix):
+    if not _GLOB_CHARS.search(prefix) or _fs.is_url(prefix):
         yield prefix
         return
     with tempfile.TemporaryDirectory(prefix="tfpersist-") as tmp:

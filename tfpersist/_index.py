@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from tfpersist import _fs
 from tfpersist._sstable import TableError, read_table, read_varint
 from tfpersist.errors import (
     CheckpointNotFoundError,
@@ -239,7 +239,7 @@ class Index:
             f"checkpoint {self.prefix!r}: tensor {entry.name!r} in {file!r}: {problem}; {DAMAGED}"
         )
 
-    def open_shard(self, entry: Entry) -> int:
+    def open_shard(self, entry: Entry) -> _fs.Handle:
         """Open the ``.data`` file that holds *entry*, read-only; return its descriptor."""
         if not 0 <= entry.shard < self.num_shards:
             raise self.corrupt(
@@ -247,7 +247,7 @@ class Index:
             )
         path = self.shard_path(entry.shard)
         try:
-            return os.open(path, os.O_RDONLY)
+            return _fs.open_read(path)
         except OSError as e:
             raise CorruptCheckpointError(
                 f"checkpoint {self.prefix!r}: cannot open {path!r}, which holds tensor "
@@ -293,9 +293,9 @@ class Index:
             if entry.slices:
                 continue  # the slices are entries of their own
             if entry.shard not in sizes:
-                fd = self.open_shard(entry)
-                sizes[entry.shard] = os.fstat(fd).st_size
-                os.close(fd)
+                file = self.open_shard(entry)
+                sizes[entry.shard] = _fs.file_size(file)
+                _fs.close(file)
             self.check(entry, sizes[entry.shard])
 
     def entry(self, name: str) -> Entry:
@@ -335,8 +335,7 @@ def read_index(prefix: str) -> Index:
     """
     index = Index(prefix)
     try:
-        with open(index.path, "rb") as f:
-            data = f.read()
+        data = _fs.read_bytes(index.path)
     except FileNotFoundError as e:
         raise CheckpointNotFoundError(
             f"no checkpoint at {prefix!r}: {index.path!r} does not exist"

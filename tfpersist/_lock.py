@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 
+from tfpersist import _fs
 from tfpersist.errors import CheckpointLockedError
 
 
@@ -18,13 +19,19 @@ def locked(directory: str, timeout: float = 60.0) -> Iterator[None]:
     The lock is ``flock`` on the directory itself, so no lock file is left
     behind; only tfpersist's writers take it, and the system drops it when
     its holder dies, so a killed process never leaves the directory locked.
-    Missing directories are created.
+    Missing directories are created. A TensorFlow filesystem URL
+    (``gs://...``) has no such lock: the block runs unlocked, and keeping to
+    one writer per directory is the caller's job (the chief, in multi-worker
+    training).
 
     >>> with locked("model"):
     ...     os.listdir("model")
     []
     """
-    os.makedirs(directory or ".", exist_ok=True)
+    _fs.makedirs(directory or ".")
+    if _fs.is_url(directory):
+        yield
+        return
     fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
     try:
         deadline = time.monotonic() + timeout

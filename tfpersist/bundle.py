@@ -40,7 +40,6 @@ and the tensor, never a wrong number. Differences from TensorFlow's reader:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import mmap
 import os
@@ -50,6 +49,7 @@ import weakref
 import ml_dtypes
 import numpy as np
 
+from tfpersist import _fs
 from tfpersist._index import (
     DTYPE_NAMES,
     RESOURCE,
@@ -100,8 +100,8 @@ class CheckpointReader:
         self._index = read_index(prefix)
         self.num_shards = self._index.num_shards
         self._visible = set(self._index.names)
-        self._fds: dict[int, int] = {}
-        self._finalizer = weakref.finalize(self, _close_all, self._fds)
+        self._files: dict[int, _fs.Handle] = {}
+        self._finalizer = weakref.finalize(self, _close_all, self._files)
 
     def __enter__(self) -> CheckpointReader:
         return self
@@ -205,20 +205,20 @@ class CheckpointReader:
         """The bytes of *entry*, checked against the index: mapped when large, read when small."""
         if not self._finalizer.alive:
             raise ValueError(f"checkpoint reader for {self.prefix!r} is closed")
-        if entry.shard not in self._fds:
-            self._fds[entry.shard] = self._index.open_shard(entry)
-        fd = self._fds[entry.shard]
-        self._index.check(entry, os.fstat(fd).st_size)
+        if entry.shard not in self._files:
+            self._files[entry.shard] = self._index.open_shard(entry)
+        file = self._files[entry.shard]
+        self._index.check(entry, _fs.file_size(file))
         if entry.size == 0:
             return memoryview(b"")
-        if entry.size < _MAP_AT_LEAST or not mapped:
+        if entry.size < _MAP_AT_LEAST or not mapped or not isinstance(file, int):
             data = memoryview(bytearray(entry.size))
-            if _read_into(fd, data, entry.offset) != entry.size:
+            if _fs.read_into(file, data, entry.offset) != entry.size:
                 raise self._index.corrupt(entry, "the file ended while it was being read")
             return data
         start = entry.offset - entry.offset % mmap.ALLOCATIONGRANULARITY
         mapping = mmap.mmap(
-            fd, entry.offset + entry.size - start, access=mmap.ACCESS_COPY, offset=start
+            file, entry.offset + entry.size - start, access=mmap.ACCESS_COPY, offset=start
         )
         return memoryview(mapping)[entry.offset - start :]
 
@@ -308,27 +308,15 @@ class CheckpointReader:
         return value
 
 
-def _read_into(fd: int, buffer: memoryview, offset: int) -> int:
-    """Fill *buffer* from *fd* at *offset*; return the bytes read, fewer at end of file."""
-    done = 0
-    while done < len(buffer):
-        n = os.preadv(fd, [buffer[done:]], offset + done)  # one call reads at most ~2 GiB
-        if n == 0:
-            break
-        done += n
-    return done
-
-
 def _swapped(value: np.ndarray) -> np.ndarray:
     width = value.dtype.itemsize // (2 if value.dtype.kind == "c" else 1)
     return value.view(f"u{width}").byteswap().view(value.dtype)
 
 
-def _close_all(fds: dict[int, int]) -> None:
-    for fd in fds.values():
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    fds.clear()
+def _close_all(files: dict[int, _fs.Handle]) -> None:
+    for file in files.values():
+        _fs.close(file)
+    files.clear()
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> CheckpointReader:

@@ -98,6 +98,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
+from tfpersist import _fs
 from tfpersist.errors import CheckpointNotFoundError, CheckpointStateWarning
 
 __all__ = [
@@ -165,9 +166,9 @@ def checkpoint_files(prefix: str | os.PathLike[str]) -> list[str]:
     ['model/model.ckpt.data-00000-of-00001', 'model/model.ckpt.index']
     """
     prefix = os.fspath(prefix)
-    parent, base = os.path.split(prefix)
+    parent, base = _fs.split(prefix)
     try:
-        names = os.listdir(parent or ".")
+        names = _fs.listdir(parent or ".")
     except OSError:
         return []
     return sorted(
@@ -238,14 +239,14 @@ def _parse_state(text: str) -> tuple[str | None, list[str]]:
 def _scan(directory: str) -> list[str]:
     """Complete checkpoints in *directory*, oldest first."""
     try:
-        names = os.listdir(directory)
+        names = _fs.listdir(directory)
     except OSError:
         return []
     prefixes = [os.path.join(directory, n[: -len(".index")]) for n in names if n.endswith(".index")]
     complete = [p for p in prefixes if is_complete(p)]
     if complete and all(_STEP.search(p) for p in complete):
         return sorted(complete, key=lambda p: int(_STEP.search(p).group(1)))
-    return sorted(complete, key=lambda p: (os.stat(p + ".index").st_mtime_ns, p))
+    return sorted(complete, key=lambda p: (_fs.mtime_ns(p + ".index"), p))
 
 
 def read_state(directory: str | os.PathLike[str]) -> CheckpointState:
@@ -283,8 +284,7 @@ def read_state(directory: str | os.PathLike[str]) -> CheckpointState:
     latest: str | None = None
     state_path = os.path.join(directory, STATE_FILE)
     try:
-        with open(state_path, encoding="utf-8") as f:
-            text = f.read()
+        text = _fs.read_bytes(state_path).decode("utf-8")
     except FileNotFoundError:
         pass  # normal after Checkpoint.write(); said below only if checkpoints exist
     except (OSError, UnicodeDecodeError) as e:
@@ -311,7 +311,7 @@ def read_state(directory: str | os.PathLike[str]) -> CheckpointState:
             entries = [e for e in entries if e not in found] + found
             latest = found[-1]
             if not notes:
-                exists = os.path.exists(state_path)
+                exists = _fs.exists(state_path)
                 notes.append(
                     "the 'checkpoint' state file names no checkpoint that exists"
                     if exists
@@ -325,10 +325,10 @@ def read_state(directory: str | os.PathLike[str]) -> CheckpointState:
 
 
 def _resolve_entry(directory: str, name: str, notes: list[str]) -> str | None:
-    path = name if os.path.isabs(name) else os.path.join(directory, name)
+    path = name if _fs.isabs(name) else os.path.join(directory, name)
     if is_complete(path):
         return path
-    if os.path.isabs(name):
+    if _fs.isabs(name):
         here = os.path.join(directory, os.path.basename(name))
         if is_complete(here):
             notes.append(f"the state file names {name!r}, which is gone; using {here!r} (moved?)")
@@ -356,7 +356,7 @@ def latest_checkpoint(directory: str | os.PathLike[str]) -> str:
     tfpersist.errors.CheckpointNotFoundError: directory 'empty' holds no checkpoint (it is empty); ...
     """
     directory = os.fspath(directory)
-    if not os.path.isdir(directory):
+    if not _fs.isdir(directory):
         raise CheckpointNotFoundError(_describe_missing(directory))
     state = read_state(directory)
     if state.latest is None:
@@ -385,12 +385,12 @@ def resolve_prefix(path: str | os.PathLike[str]) -> str:
     tfpersist.errors.CheckpointNotFoundError: 'model/model.ckpt-1.index' is one file of a checkpoint; pass its prefix 'model/model.ckpt-1'
     """
     text = os.fspath(path)
-    if os.path.isdir(text):
+    if _fs.isdir(text):
         return latest_checkpoint(text)
-    if os.path.isfile(text + ".index"):
+    if _fs.isfile(text + ".index"):
         return text
     part = _PART.search(text)
-    if part and os.path.exists(text):
+    if part and _fs.exists(text):
         prefix = text[: part.start()]
         raise CheckpointNotFoundError(
             f"{text!r} is one file of a checkpoint; pass its prefix {prefix!r}"
@@ -400,7 +400,7 @@ def resolve_prefix(path: str | os.PathLike[str]) -> str:
 
 def _listing(directory: str, most: int = 8) -> str:
     try:
-        names = sorted(os.listdir(directory))
+        names = sorted(_fs.listdir(directory))
     except OSError as e:
         return f"cannot list it: {e.strerror}"
     if not names:
@@ -410,8 +410,8 @@ def _listing(directory: str, most: int = 8) -> str:
 
 
 def _describe_missing(path: str) -> str:
-    parent = os.path.dirname(path) or "."
-    if not os.path.isdir(parent):
+    parent = _fs.dirname(path) or "."
+    if not _fs.isdir(parent):
         return f"no checkpoint at {path!r}: directory {parent!r} does not exist"
     found = _scan(parent)
     if found:
@@ -460,11 +460,11 @@ def leftovers(directory: str | os.PathLike[str], prefix: str = "") -> list[str]:
     """
     directory = os.fspath(directory)
     found = []
-    for name in sorted(os.listdir(directory)):
+    for name in sorted(_fs.listdir(directory)):
         if not name.startswith(prefix):
             continue
         data = _DATA.search(name)
         index = os.path.join(directory, name[: data.start()] + ".index") if data else ""
-        if _LEFTOVER.search(name) or (data and not os.path.exists(index)):
+        if _LEFTOVER.search(name) or (data and not _fs.exists(index)):
             found.append(os.path.join(directory, name))
     return found

@@ -57,6 +57,10 @@ class WriteError(TfPersistError, OSError):
     """A file could not be written (disk full, file too large, no permission); nothing was replaced."""
 
 
+class FilesystemError(TfPersistError):
+    """A TensorFlow filesystem URL cannot be used: no filesystem for its scheme, or it is unreachable."""
+
+
 class NodeNotFoundError(TfPersistError, LookupError):
     """A node or tensor name is not in the graph."""
 

@@ -83,6 +83,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tfpersist import _fs
 from tfpersist._files import atomic_write
 from tfpersist._tf import convert_variables_to_constants_v2, tf
 from tfpersist.errors import (
@@ -230,8 +231,7 @@ def read_graph_def(path: str | os.PathLike[str]) -> Any:
     """
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = _fs.read_bytes(path)
     except FileNotFoundError as e:
         raise CheckpointNotFoundError(f"no graph file at {path!r}") from e
     graph_def = tf.compat.v1.GraphDef()
@@ -383,13 +383,13 @@ def freeze_checkpoint(
     from tfpersist.meta_graph import restore_meta_graph
 
     text = os.fspath(source)
-    if os.path.isfile(os.path.join(text, "saved_model.pb")):
+    if _fs.isfile(os.path.join(text, "saved_model.pb")):
         graph_def, chosen, guessed = _freeze_saved_model(text, outputs, allow_ops)
     else:
         from tfpersist.checkpoint_state import resolve_prefix
 
         prefix = resolve_prefix(text)
-        graph_def = read_graph(prefix + ".meta") if os.path.isfile(prefix + ".meta") else None
+        graph_def = read_graph(prefix + ".meta") if _fs.isfile(prefix + ".meta") else None
         if graph_def is None:
             raise CheckpointNotFoundError(
                 f"checkpoint {prefix!r} has no .meta file, so its graph is unknown; "

@@ -53,6 +53,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tfpersist import _fs
 from tfpersist.errors import CheckpointNotFoundError, GraphFormatError
 
 __all__ = [
@@ -236,13 +237,12 @@ def read_saved_model(path: str | os.PathLike[str]) -> Any:
     from tfpersist._tf import SavedModel
 
     saved = os.path.join(os.fspath(path), "saved_model.pb")
-    if not os.path.isfile(saved):
+    if not _fs.isfile(saved):
         raise CheckpointNotFoundError(
             f"{os.fspath(path)!r} is a directory without saved_model.pb; pass a SavedModel "
             "directory, a frozen .pb or a .meta file"
         )
-    with open(saved, "rb") as f:
-        model = _parse(SavedModel(), f.read(), saved, "SavedModel")
+    model = _parse(SavedModel(), _read(saved), saved, "SavedModel")
     if not model.meta_graphs:
         raise GraphFormatError(f"{saved!r} holds no meta graph")
     return model
@@ -265,8 +265,7 @@ def read_meta_graph(path: str | os.PathLike[str]) -> Any:
 
 def _read(path: str | os.PathLike[str]) -> bytes:
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        return _fs.read_bytes(os.fspath(path))
     except FileNotFoundError as e:
         raise CheckpointNotFoundError(f"no graph file at {os.fspath(path)!r}") from e
 
@@ -289,7 +288,7 @@ def read_graph(path: str | os.PathLike[str]) -> Any:
     from tfpersist._tf import tf
 
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if _fs.isdir(path):
         return read_saved_model(path).meta_graphs[0].graph_def
     if path.endswith(".meta"):
         return read_meta_graph(path).graph_def

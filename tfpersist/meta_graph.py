@@ -85,6 +85,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from tfpersist import _fs
 from tfpersist._tf import tf
 from tfpersist.checkpoint_state import resolve_prefix
 from tfpersist.errors import CheckpointNotFoundError, DevicePlacementError
@@ -131,7 +132,7 @@ def restore_meta_graph(
     """
     prefix = resolve_prefix(path)
     meta = prefix + ".meta"
-    if not os.path.isfile(meta):
+    if not _fs.isfile(meta):
         raise CheckpointNotFoundError(
             f"checkpoint {prefix!r} has no .meta file ({meta!r} is missing): it was saved with "
             "write_meta_graph=False; rebuild the graph in code and use "

@@ -177,10 +177,12 @@ def reading(prefix: str, reader: CheckpointReader | None = None) -> Iterator[str
 
 @contextlib.contextmanager
 def open_reader(prefix: str) -> Iterator[Any]:
-    """Open a checkpoint with ``tf.train.load_checkpoint``, with tfpersist's errors.
+    """Open a checkpoint with TensorFlow's reader, with tfpersist's errors.
 
     A context manager: prefixes with glob characters, which TensorFlow's
     reader cannot open, are read through an alias that lasts for the block.
+    The prefix is never taken for a directory, as ``tf.train.load_checkpoint``
+    takes ``ram://m/ckpt`` when ``ram://m/ckpt.index`` exists.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0])).write("[m]/ckpt")
@@ -194,7 +196,7 @@ def open_reader(prefix: str) -> Iterator[Any]:
     tfpersist.errors.CheckpointNotFoundError: no checkpoint at 'm/nothing': ...
     """
     with reading(prefix) as readable:
-        yield tf.train.load_checkpoint(readable)
+        yield tf.compat.v1.train.NewCheckpointReader(readable)
 
 
 def checkpoint_signature(path: str | os.PathLike[str]) -> Signature:

@@ -60,12 +60,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
-import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tfpersist import _fs
 from tfpersist._files import write_error_reason
 from tfpersist.checkpoint_state import checkpoint_files, resolve_prefix
 from tfpersist.errors import RewriteError, TfPersistError, WriteError, did_you_mean
@@ -191,23 +191,24 @@ def _staged(destination: str, overwrite: bool) -> Any:
         raise RewriteError(
             f"{destination!r} already holds a checkpoint; pick another prefix or pass overwrite=True"
         )
-    parent = os.path.dirname(os.path.abspath(destination))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".tfpersist-", dir=parent)
+    parent = _fs.dirname(_fs.abspath(destination))
+    _fs.makedirs(parent)
+    staging = os.path.join(parent, f".tfpersist-{uuid.uuid4().hex[:8]}")
+    _fs.makedirs(staging)
     try:
         temp_prefix = os.path.join(staging, "ckpt")
         yield temp_prefix
         for old in checkpoint_files(destination):
             if old.endswith(".index"):
-                os.remove(old)  # from here on the old checkpoint is gone, not half-replaced
+                _fs.remove(old)  # from here on the old checkpoint is gone, not half-replaced
         files = sorted(checkpoint_files(temp_prefix), key=lambda f: f.endswith(".index"))
         moved = {path: destination + path[len(temp_prefix) :] for path in files}
         for path, target in moved.items():
-            os.replace(path, target)
+            _fs.replace(path, target)
         for stale in set(checkpoint_files(destination)) - set(moved.values()):
-            os.remove(stale)
+            _fs.remove(stale)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _fs.rmtree(staging)
 
 
 def write_checkpoint(
@@ -288,7 +289,7 @@ def rename_checkpoint(
     """
     prefix = resolve_prefix(source)
     destination = os.fspath(destination)
-    if os.path.abspath(destination) == os.path.abspath(prefix):
+    if _fs.abspath(destination) == _fs.abspath(prefix):
         raise RewriteError(f"the destination {destination!r} is the source: write to a new prefix")
     from tfpersist.inspecting import list_checkpoint
 

@@ -94,6 +94,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tfpersist import _fs
 from tfpersist._files import remove_paths, write_error_reason
 from tfpersist._lock import locked
 from tfpersist._tf import tf
@@ -123,8 +124,8 @@ class SavedCheckpoint:
 
 def _written(prefix: str) -> SavedCheckpoint:
     files = checkpoint_files(prefix)
-    state = os.path.join(os.path.dirname(prefix), STATE_FILE)
-    if os.path.exists(state):
+    state = os.path.join(_fs.dirname(prefix), STATE_FILE)
+    if _fs.exists(state):
         files.append(state)
     return SavedCheckpoint(prefix, tuple(sorted(files)))
 
@@ -132,7 +133,7 @@ def _written(prefix: str) -> SavedCheckpoint:
 @contextlib.contextmanager
 def _saving(prefix: str, lock_timeout: float) -> Iterator[None]:
     """Hold the directory's lock while saving; a failed save is a WriteError, its temp files gone."""
-    directory = os.path.dirname(prefix) or "."
+    directory = _fs.dirname(prefix) or "."
     with locked(directory, lock_timeout):
         try:
             yield

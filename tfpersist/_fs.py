@@ -1,0 +1,261 @@
+"""Paths on the local disk or behind a TensorFlow filesystem URL (``ram://``, ``gs://``, ``s3://``).
+
+Local paths go to :mod:`os`, so reading them never imports TensorFlow. A URL
+goes to ``tf.io.gfile``. A missing file is a :class:`FileNotFoundError`
+either way, so callers handle both alike; a scheme this TensorFlow has no
+filesystem for, or a store it cannot reach, is a
+:class:`~tfpersist.errors.FilesystemError`.
+
+>>> is_url("ram://model/ckpt"), is_url("模型/model.ckpt")
+(True, False)
+>>> split("ram://ckpt"), split("ram://model/ckpt"), split("ckpt")
+(('ram://', 'ckpt'), ('ram://model', 'ckpt'), ('', 'ckpt'))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+from tfpersist.errors import FilesystemError
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+__all__ = [
+    "Handle",
+    "abspath",
+    "close",
+    "dirname",
+    "exists",
+    "file_size",
+    "is_url",
+    "isabs",
+    "isdir",
+    "isfile",
+    "listdir",
+    "makedirs",
+    "mtime_ns",
+    "open_read",
+    "read_bytes",
+    "read_into",
+    "remove",
+    "replace",
+    "rmtree",
+    "split",
+    "write_bytes",
+]
+
+#: An open file: a descriptor for a local path, a ``GFile`` for a URL.
+Handle = Any
+
+
+def is_url(path: str | os.PathLike[str]) -> bool:
+    """Whether *path* names a TensorFlow filesystem (``scheme://...``) rather than a local file."""
+    return bool(_URL.match(os.fspath(path)))
+
+
+def _gfile() -> Any:
+    from tfpersist._tf import tf  # only URLs need TensorFlow
+
+    return tf.io.gfile
+
+
+@contextlib.contextmanager
+def _as_oserror(path: str) -> Iterator[None]:
+    """Turn TensorFlow's file errors into the OSError that os would have raised."""
+    from tfpersist._tf import tf
+
+    try:
+        yield
+    except tf.errors.NotFoundError as e:
+        raise FileNotFoundError(2, e.message.split(";")[0], path) from e
+    except tf.errors.PermissionDeniedError as e:
+        raise PermissionError(13, e.message, path) from e
+    except tf.errors.UnimplementedError as e:
+        scheme = path.split("://", 1)[0]
+        raise FilesystemError(
+            f"{path!r}: this TensorFlow has no filesystem for {scheme}:// URLs; for s3:// and "
+            "hdfs:// run `pip install tensorflow-io` and `import tensorflow_io` first"
+        ) from e
+    except tf.errors.OpError as e:
+        raise FilesystemError(
+            f"{path!r}: {e.message.splitlines()[0] if e.message else type(e).__name__}; "
+            "check the URL, your network and your credentials"
+        ) from e
+
+
+def exists(path: str) -> bool:
+    """Whether *path* exists.
+
+    For a URL the path must be listed in its directory: TensorFlow's
+    ``ram://`` says any prefix of a file's name exists, and is a directory.
+    """
+    if not is_url(path):
+        return os.path.exists(path)
+    head, tail = split(path.rstrip("/"))
+    try:
+        if not tail:
+            with _as_oserror(path):
+                return bool(_gfile().exists(path))
+        return tail in listdir(head)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def isdir(path: str) -> bool:
+    """Whether *path* is a directory."""
+    if not is_url(path):
+        return os.path.isdir(path)
+    if not exists(path):
+        return False
+    with _as_oserror(path):
+        return bool(_gfile().isdir(path))
+
+
+def isfile(path: str) -> bool:
+    """Whether *path* is a file."""
+    if not is_url(path):
+        return os.path.isfile(path)
+    return exists(path) and not isdir(path)
+
+
+def isabs(path: str) -> bool:
+    """Whether *path* is absolute; a URL always is."""
+    return is_url(path) or os.path.isabs(path)
+
+
+def abspath(path: str) -> str:
+    """*path* made absolute; a URL is returned as it is."""
+    return path if is_url(path) else os.path.abspath(path)
+
+
+def split(path: str) -> tuple[str, str]:
+    """*path* as (directory, name); the directory of ``ram://ckpt`` is ``ram://``."""
+    head, tail = os.path.split(path)
+    root = _URL.match(path)
+    if root and len(head) < root.end():
+        head = root.group()
+    return head, tail
+
+
+def dirname(path: str) -> str:
+    """The directory part of *path* (see :func:`split`)."""
+    return split(path)[0]
+
+
+def listdir(path: str) -> list[str]:
+    """The names in directory *path*."""
+    if not is_url(path):
+        return os.listdir(path)
+    with _as_oserror(path):  # exists() raises for an unknown scheme, isdir() would not
+        if not (_gfile().exists(path) and _gfile().isdir(path)):
+            raise FileNotFoundError(2, "No such directory", path)
+        return sorted({name.rstrip("/") for name in _gfile().listdir(path)})
+
+
+def mtime_ns(path: str) -> int:
+    """The modification time of *path* in nanoseconds (0 where a filesystem keeps none)."""
+    if not is_url(path):
+        return os.stat(path).st_mtime_ns
+    with _as_oserror(path):
+        return int(_gfile().stat(path).mtime_nsec)
+
+
+def makedirs(path: str) -> None:
+    """Create directory *path* and its parents, if missing."""
+    if not is_url(path):
+        os.makedirs(path or ".", exist_ok=True)
+        return
+    with _as_oserror(path):
+        _gfile().makedirs(path)
+
+
+def remove(path: str) -> None:
+    """Remove file *path*."""
+    if not is_url(path):
+        os.remove(path)
+        return
+    with _as_oserror(path):
+        _gfile().remove(path)
+
+
+def rmtree(path: str) -> None:
+    """Remove directory *path* and everything in it; a missing one is no error."""
+    if not is_url(path):
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    with contextlib.suppress(OSError), _as_oserror(path):
+        _gfile().rmtree(path)
+
+
+def replace(source: str, destination: str) -> None:
+    """Rename *source* to *destination*, replacing it (atomic on local disks, not on object stores)."""
+    if not (is_url(source) or is_url(destination)):
+        os.replace(source, destination)
+        return
+    with _as_oserror(source):
+        _gfile().rename(source, destination, overwrite=True)
+
+
+def read_bytes(path: str) -> bytes:
+    """The contents of file *path*."""
+    if not is_url(path):
+        with open(path, "rb") as f:
+            return f.read()
+    with _as_oserror(path):
+        if _gfile().isdir(path):
+            raise IsADirectoryError(21, "Is a directory", path)
+        with _gfile().GFile(path, "rb") as f:
+            return f.read()
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write *data* to a new file *path* (through TensorFlow; local files use :func:`open`)."""
+    with _as_oserror(path), _gfile().GFile(path, "wb") as f:
+        f.write(data)
+
+
+def open_read(path: str) -> Handle:
+    """Open file *path* for :func:`read_into`."""
+    if not is_url(path):
+        return os.open(path, os.O_RDONLY)
+    with _as_oserror(path):
+        return _gfile().GFile(path, "rb")
+
+
+def file_size(handle: Handle) -> int:
+    """The size in bytes of an open file."""
+    if isinstance(handle, int):
+        return os.fstat(handle).st_size
+    with _as_oserror(handle.name):
+        return int(handle.size())
+
+
+def read_into(handle: Handle, buffer: memoryview, offset: int) -> int:
+    """Fill *buffer* from *handle* at *offset*; return the bytes read, fewer at end of file."""
+    if not isinstance(handle, int):
+        with _as_oserror(handle.name):
+            handle.seek(offset)
+            data = handle.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+    done = 0
+    while done < len(buffer):
+        n = os.preadv(handle, [buffer[done:]], offset + done)  # one call reads at most ~2 GiB
+        if n == 0:
+            break
+        done += n
+    return done
+
+
+def close(handle: Handle) -> None:
+    """Close an open file, ignoring errors."""
+    with contextlib.suppress(Exception):
+        if isinstance(handle, int):
+            os.close(handle)
+        else:
+            handle.close()
