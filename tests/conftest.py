@@ -23,6 +23,13 @@ AREAS = {
 _rows: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0, 0, []])
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the test process two CPU devices before TensorFlow starts, for sharded saves."""
+    from tfpersist.distributed import split_cpu
+
+    split_cpu(2)
+
+
 @pytest.fixture
 def article_checkpoint(tmp_path):
     """§保存模型 with raw ``tf.compat.v1.train.Saver``: the prefix ``model/model.ckpt``."""

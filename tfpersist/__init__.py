@@ -19,6 +19,7 @@ _SUBMODULES = (
     "bundle",
     "checkpoint_state",
     "cli",
+    "distributed",
     "errors",
     "exporting",
     "freezing",

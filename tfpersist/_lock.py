@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 from tfpersist import _fs
-from tfpersist.errors import CheckpointLockedError
+from tfpersist.errors import CheckpointLockedError, WriteError
 
 
 @contextlib.contextmanager
@@ -28,11 +28,20 @@ def locked(directory: str, timeout: float = 60.0) -> Iterator[None]:
     ...     os.listdir("model")
     []
     """
-    _fs.makedirs(directory or ".")
-    if _fs.is_url(directory):
+    try:
+        _fs.makedirs(directory or ".")
+        if _fs.is_url(directory):
+            fd = None
+        else:
+            fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as e:
+        raise WriteError(
+            f"cannot write into directory {directory!r}: {e.strerror or e}; "
+            "is part of the path a file?"
+        ) from e
+    if fd is None:
         yield
         return
-    fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
     try:
         deadline = time.monotonic() + timeout
         while True:

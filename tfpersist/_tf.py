@@ -68,14 +68,21 @@ KERAS_3: bool = VERSION >= (2, 16)
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
+#: ``CheckpointOptions(experimental_sharding_callback=...)`` and the policies
+#: ``tf.train.experimental.MaxShardSizePolicy`` and ``ShardByTaskPolicy``
+#: arrived in TF 2.16.
+SHARDING: bool = VERSION >= (2, 16)
+
 __all__ = [
     "KERAS_3",
     "OBJECT_GRAPH_KEY",
+    "SHARDING",
     "VERSION",
     "SavedModel",
     "TrackableObjectGraph",
     "convert_variables_to_constants_v2",
     "is_registered_op",
+    "sync_checkpoint",
     "tf",
     "trackable_children",
 ]
@@ -89,3 +96,13 @@ def trackable_children(obj: Any) -> dict[str, Any]:
 def is_registered_op(name: str) -> bool:
     """Whether this TensorFlow knows an op called *name*."""
     return op_def_registry.get(name) is not None
+
+
+def sync_checkpoint(checkpoint: Any) -> None:
+    """Wait for an asynchronous save of *checkpoint* (``Checkpoint.sync`` is missing on 2.12)."""
+    if hasattr(checkpoint, "sync"):
+        checkpoint.sync()
+        return
+    helper = getattr(checkpoint, "_async_checkpointer_impl", None)
+    if helper is not None:
+        helper.sync()

@@ -127,6 +127,7 @@ _LEFTOVER = re.compile(
     r"|_temp(_[0-9a-f]{32})?$"  # sharded saves, TF2 and TF1
     r"|\.[a-z0-9_]{8}\.tmp$"  # tfpersist's atomic writes
     r"|^\.tfpersist-[a-z0-9_]{8}$"  # tfpersist's staging directories
+    r"|^workertemp_\d+$"  # a worker's copy in multi-worker saving
 )
 _LINE = re.compile(r"^\s*([A-Za-z_]+)\s*:\s*(.*?)\s*$")
 _PATH_FIELDS = ("model_checkpoint_path", "all_model_checkpoint_paths")

@@ -61,6 +61,14 @@ class FilesystemError(TfPersistError):
     """A TensorFlow filesystem URL cannot be used: no filesystem for its scheme, or it is unreachable."""
 
 
+class UnsupportedReleaseError(TfPersistError, NotImplementedError):
+    """The feature asked for needs a newer TensorFlow release than the one installed."""
+
+
+class WorkerError(TfPersistError, RuntimeError):
+    """A worker process of a local cluster failed, or the cluster did not finish in time."""
+
+
 class NodeNotFoundError(TfPersistError, LookupError):
     """A node or tensor name is not in the graph."""
 

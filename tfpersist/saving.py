@@ -221,6 +221,7 @@ def save_checkpoint(
     checkpoint: tf.train.Checkpoint | tf.train.CheckpointManager,
     prefix: str | os.PathLike[str] | None = None,
     *,
+    options: tf.train.CheckpointOptions | None = None,
     lock_timeout: float = 60.0,
 ) -> SavedCheckpoint:
     """Save a TF2 checkpoint and name the files written.
@@ -230,6 +231,11 @@ def save_checkpoint(
     :class:`tf.train.CheckpointManager`, saved with ``save()`` into its
     directory, where it keeps ``max_to_keep`` checkpoints; then *prefix* must
     be left out. Locking and errors are as in :func:`save_session`.
+    *options* are ``tf.train.CheckpointOptions``, for sharded or asynchronous
+    saving (see :func:`tfpersist.distributed.checkpoint_options`). An
+    asynchronous save returns before its files are written, so *files* lists
+    what was on disk then; :func:`tfpersist.distributed.wait_for_save` waits
+    for the rest.
 
     >>> import tensorflow as tf
     >>> ckpt = tf.train.Checkpoint(w=tf.Variable([[1.0, 2.0]]))
@@ -242,9 +248,9 @@ def save_checkpoint(
         if prefix is not None:
             raise TypeError("a CheckpointManager saves into its own directory: leave out prefix")
         with _saving(os.path.join(checkpoint.directory, "ckpt"), lock_timeout):
-            return _written(os.fspath(checkpoint.save()))
+            return _written(os.fspath(checkpoint.save(options=options)))
     if prefix is None:
         raise TypeError("save_checkpoint(checkpoint, prefix) needs a prefix such as 'model/ckpt'")
     prefix = os.fspath(prefix)
     with _saving(prefix, lock_timeout):
-        return _written(os.fspath(checkpoint.save(prefix)))
+        return _written(os.fspath(checkpoint.save(prefix, options=options)))
