@@ -226,7 +226,7 @@ def test_the_command_line_on_urls(tf1, root, capsys):
     [
         (
             "nosuchfs://bucket/model/ckpt",
-            "no filesystem for nosuchfs:// URLs; for s3:// and hdfs:// run `pip install tensorflow-io`",
+            "no filesystem for nosuchfs:// URLs; s3:// and hdfs:// need `pip install tensorflow-io`",
         ),
         ("ram://nowhere/model/ckpt", "directory 'ram://nowhere/model' does not exist"),
     ],

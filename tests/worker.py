@@ -48,7 +48,8 @@ def main() -> None:
                     errors = tf.reduce_sum((model(x, training=True) - y) ** 2, axis=1)
                     loss = tf.nn.compute_average_loss(errors, global_batch_size=8)
                 grads = tape.gradient(loss, model.trainable_variables)
-                optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+                pairs = zip(grads, model.trainable_variables)  # noqa: B905 (AutoGraph on 2.12 has no strict)
+                optimizer.apply_gradients(pairs)
 
             strategy.run(step, args=batch)
 

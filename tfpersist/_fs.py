@@ -59,8 +59,9 @@ def is_url(path: str | os.PathLike[str]) -> bool:
 
 
 def _gfile() -> Any:
-    from tfpersist._tf import tf  # only URLs need TensorFlow
+    from tfpersist._tf import load_filesystem_plugins, tf  # only URLs need TensorFlow
 
+    load_filesystem_plugins()
     return tf.io.gfile
 
 
@@ -78,8 +79,8 @@ def _as_oserror(path: str) -> Iterator[None]:
     except tf.errors.UnimplementedError as e:
         scheme = path.split("://", 1)[0]
         raise FilesystemError(
-            f"{path!r}: this TensorFlow has no filesystem for {scheme}:// URLs; for s3:// and "
-            "hdfs:// run `pip install tensorflow-io` and `import tensorflow_io` first"
+            f"{path!r}: this TensorFlow has no filesystem for {scheme}:// URLs; s3:// and "
+            "hdfs:// need `pip install tensorflow-io` in the version made for this TensorFlow"
         ) from e
     except tf.errors.OpError as e:
         raise FilesystemError(

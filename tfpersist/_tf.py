@@ -6,6 +6,7 @@ Every other module takes ``tf`` and any version-dependent helper from here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -58,8 +59,10 @@ from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
     convert_variables_to_constants_v2,
 )
 
+#: The installed release, as TensorFlow spells it (``2.21.0``).
+RELEASE: str = tf.__version__
 VERSION: tuple[int, int] = tuple(  # type: ignore[assignment]
-    int(x) for x in re.match(r"(\d+)\.(\d+)", tf.__version__).groups()
+    int(x) for x in re.match(r"(\d+)\.(\d+)", RELEASE).groups()
 )
 
 #: Keras 3 (TF >= 2.16) names object-based keys ``_operations/1/_kernel``,
@@ -76,12 +79,14 @@ SHARDING: bool = VERSION >= (2, 16)
 __all__ = [
     "KERAS_3",
     "OBJECT_GRAPH_KEY",
+    "RELEASE",
     "SHARDING",
     "VERSION",
     "SavedModel",
     "TrackableObjectGraph",
     "convert_variables_to_constants_v2",
     "is_registered_op",
+    "load_filesystem_plugins",
     "sync_checkpoint",
     "tf",
     "trackable_children",
@@ -106,3 +111,14 @@ def sync_checkpoint(checkpoint: Any) -> None:
     helper = getattr(checkpoint, "_async_checkpointer_impl", None)
     if helper is not None:
         helper.sync()
+
+
+@functools.cache
+def load_filesystem_plugins() -> None:
+    """Import ``tensorflow_io`` once, if installed: it registers ``s3://`` and ``hdfs://``.
+
+    Its releases are built against one TensorFlow release each; on another,
+    its library fails to load and the import only warns, which is silenced.
+    """
+    with contextlib.suppress(Exception), _quiet_stderr(True):
+        import tensorflow_io  # noqa: F401

@@ -146,16 +146,43 @@ with TensorFlow I/O, ``s3://`` and ``hdfs://``.
 >>> bundle.load_checkpoint("ram://demo").get_tensor("v/.ATTRIBUTES/VARIABLE_VALUE")
 array([1.], dtype=float32)
 
+``gs://`` needs nothing beyond TensorFlow and credentials: a service
+account key, or your own login through the Google Cloud CLI.
+
+.. code-block:: console
+
+    $ pip install "tfpersist[tf]"
+    $ export GOOGLE_APPLICATION_CREDENTIALS=$HOME/keys/training.json
+    $ tfpersist inspect gs://my-bucket/runs/7
+
+``s3://`` comes from the ``tensorflow-io`` package, which tfpersist imports
+when it is installed. Its releases are built for one TensorFlow release
+each; the last, 0.37.1, registers ``s3://`` on TensorFlow 2.15 and 2.16
+(checked here on 2.15.1 and 2.16.2, where Python may print "pure virtual
+method called" as it exits). On 2.17 and later its library does not load
+("undefined symbol") and ``s3://`` stays unknown; there, copy the
+checkpoint to a local disk first (``aws s3 cp --recursive``).
+
+.. code-block:: console
+
+    $ pip install "tensorflow-cpu==2.16.2" "tensorflow-io==0.37.1" "tfpersist[tf]"
+    $ export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...
+    $ tfpersist inspect s3://my-bucket/runs/7
+
+Without ``tensorflow-io``, or on a release it does not support, an
+``s3://`` path is an error of one line and exit code 2: "this TensorFlow
+has no filesystem for s3:// URLs".
+
 Three things differ from a local disk. No lock: two processes can save into
 one remote directory at once, so keep to one writer per directory (the
 chief, above). No atomic rename on object stores: a file replaced by
 tfpersist is copied and then deleted, and an object appears whole or not at
 all, so readers never see half a file, but a crash can leave a ``.tmp``
-object behind; ``tfpersist`` lists it among the leftovers. And
-``ram://`` has quirks of its own: any prefix of a file's name "exists" and
-"is a directory" to ``tf.io.gfile`` (so ``tf.train.load_checkpoint`` fails
-on a ram:// prefix, thinking it a directory), and writing a file that
-exists appends to it. tfpersist works round both.
+object behind, which :func:`~tfpersist.checkpoint_state.leftovers` lists.
+And ``ram://`` has quirks of its own: any prefix of a file's name "exists"
+and "is a directory" to ``tf.io.gfile`` (so ``tf.train.load_checkpoint``
+fails on a ``ram://`` prefix, taking it for a directory), and writing a
+file that exists appends to it. tfpersist works round both.
 
 .. rubric:: Asynchronous saving
 
@@ -190,7 +217,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tfpersist import _fs
-from tfpersist._tf import SHARDING, sync_checkpoint, tf
+from tfpersist._tf import RELEASE, SHARDING, sync_checkpoint, tf
 from tfpersist.errors import (
     DevicePlacementError,
     UnsupportedReleaseError,
@@ -270,7 +297,7 @@ def checkpoint_options(
     if max_shard_size is not None or by_task:
         if not SHARDING:
             raise UnsupportedReleaseError(
-                f"sharding policies need TensorFlow 2.16 or later; this is {tf.__version__}; "
+                f"sharding policies need TensorFlow 2.16 or later; this is {RELEASE}; "
                 "upgrade, or shard a TF1 Saver by device (sharded=True)"
             )
         policies = tf.train.experimental

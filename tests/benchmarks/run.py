@@ -5,7 +5,8 @@ contenders of a scenario take turns, their order rotating each round. Each
 figure is the median of its runs, and each ratio compares two medians of the
 same run on the same machine. The results go to ``docs/benchmarks/``:
 ``results.json`` (every run's figures), ``results.txt`` (the table the docs
-include) and ``results.png`` (the chart).
+include) and ``results.png`` (the chart); the training-step scenario, sync
+against async saves, goes to ``async.json`` and ``async.txt``.
 """
 
 from __future__ import annotations
@@ -207,6 +208,64 @@ def inspect_and_read(work: Path, runs: int) -> dict:
     }
 
 
+def train_steps(work: Path, runs: int) -> dict:
+    """Train 20 steps of a 256 MiB model, saving every 5 steps: no saves, sync, async."""
+
+    def run(saves: str) -> dict:
+        out = work / "train" / saves
+        figures = python(CHILD, "train", saves, str(out))[1]
+        shutil.rmtree(out, ignore_errors=True)
+        return figures
+
+    figures = rounds(["none", "sync", "async"], run, runs)
+    same(figures, "steps")
+    loop = {saves: median(figures[saves], "loop") for saves in figures}
+    steps, saves = figures["sync"][0]["steps"], figures["sync"][0]["saves"]
+    return {
+        "scenario": "async",
+        "steps": steps,
+        "saves": saves,
+        "seconds": loop,
+        "per_save": {s: (loop[s] - loop["none"]) / saves for s in ("sync", "async")},
+        "runs": figures,
+    }
+
+
+def async_table(result: dict, machine: dict, day: str, runs: int) -> str:
+    """The asynchronous-saving scenario as plain text for the docs."""
+    steps, saves, loop, per_save = (
+        result["steps"],
+        result["saves"],
+        result["seconds"],
+        result["per_save"],
+    )
+    names = {
+        "none": "no saves 不保存",
+        "sync": "sync saves 同步保存",
+        "async": "async saves 异步保存",
+    }
+    lines = [
+        f"{steps} training steps of a 256 MiB model, a save every {steps // saves} steps "
+        f"/ 训练 {steps} 步，每 {steps // saves} 步保存一次",
+        "",
+        f"  {'saves 保存方式':<28}{'total 总计':>12}{'per step 每步':>15}{'cost per save 每次保存代价':>28}",
+    ]
+    for who, label in names.items():
+        cost = f"{per_save[who]:.3f}s" if who in per_save else "-"
+        lines.append(f"  {label:<28}{loop[who]:>11.3f}s{loop[who] / steps:>14.3f}s{cost:>28}")
+    lines += [
+        "",
+        f"  async saves cost {per_save['async'] / per_save['sync']:.2f} of what sync saves cost "
+        f"异步保存的代价是同步的 {per_save['async'] / per_save['sync']:.2f} 倍",
+        "",
+        f"{day}: median of {runs} runs per contender, each in a fresh process; files on disk "
+        f"({tempfile.gettempdir()})",
+        f"{machine['cpu']}, {machine['cores']} cores; TensorFlow {machine['tensorflow']}; "
+        "reproduce: tox -e bench (or tox -e bench -- --only async)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def ratios(row: dict) -> dict:
     """Speed ratios of one row (a time ratio is a throughput ratio inverted)."""
     s = row["seconds"]
@@ -363,8 +422,19 @@ def chart(results: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", choices=["async"], help="run one scenario alone")
     args = parser.parse_args()
     started = time.perf_counter()
+    OUT.mkdir(parents=True, exist_ok=True)
+    day, here = date.today().isoformat(), machine()
+    with tempfile.TemporaryDirectory(prefix="tfpersist-bench-") as tmp:  # a disk, not tmpfs
+        result = train_steps(Path(tmp), args.runs)
+    result.update(date=day, machine=here, rounds=args.runs)
+    (OUT / "async.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    (OUT / "async.txt").write_text(async_table(result, here, day, args.runs), encoding="utf-8")
+    print(async_table(result, here, day, args.runs))
+    if args.only:
+        return
     with tempfile.TemporaryDirectory(prefix="tfpersist-bench-", dir=scratch()) as tmp:
         work = Path(tmp)
         scenarios = [
@@ -377,14 +447,13 @@ def main() -> None:
         for row in scenario["rows"]:
             row["ratios"] = ratios(row)
     results = {
-        "date": date.today().isoformat(),
+        "date": day,
         "runs": args.runs,
-        "machine": machine(),
+        "machine": here,
         "targets": {"speed_vs_tensorflow": SPEED_TARGET, "restore_peak_above": MEMORY_TARGET},
         "scenarios": scenarios,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     (OUT / "results.txt").write_text(table(results), encoding="utf-8")
     chart(results, OUT / "results.png")
