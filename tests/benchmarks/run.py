@@ -85,6 +85,18 @@ def rounds(contenders: Sequence, run: Callable[[object], dict], runs: int) -> di
     return figures
 
 
+def child_rounds(work: Path, benchmark: str, contenders: Sequence[str], runs: int) -> dict:
+    """:func:`rounds` of ``child.py BENCHMARK CONTENDER OUT``, removing OUT after each run."""
+
+    def run(who: str) -> dict:
+        out = work / benchmark / who
+        figures = python(CHILD, benchmark, who, str(out))[1]
+        shutil.rmtree(out, ignore_errors=True)
+        return figures
+
+    return rounds(contenders, run, runs)
+
+
 def median(runs: list[dict], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
@@ -146,13 +158,7 @@ def persist(work: Path, name: str, count: int, size: int, runs: int) -> dict:
 def freeze(work: Path, runs: int) -> dict:
     """Freeze a 196 MiB model, write the .pb, load it and run it."""
 
-    def run(who: str) -> dict:
-        out = work / "freeze" / who
-        figures = python(CHILD, "freeze", who, str(out))[1]
-        shutil.rmtree(out, ignore_errors=True)
-        return figures
-
-    figures = rounds(["tfpersist", "raw"], run, runs)
+    figures = child_rounds(work, "freeze", ["tfpersist", "raw"], runs)
     same(figures, "tf1_output_sum")
     same(figures, "tf2_graph_bytes")
     labels = {
@@ -211,13 +217,7 @@ def inspect_and_read(work: Path, runs: int) -> dict:
 def train_steps(work: Path, runs: int) -> dict:
     """Train 20 steps of a 256 MiB model, saving every 5 steps: no saves, sync, async."""
 
-    def run(saves: str) -> dict:
-        out = work / "train" / saves
-        figures = python(CHILD, "train", saves, str(out))[1]
-        shutil.rmtree(out, ignore_errors=True)
-        return figures
-
-    figures = rounds(["none", "sync", "async"], run, runs)
+    figures = child_rounds(work, "train", ["none", "sync", "async"], runs)
     same(figures, "steps")
     loop = {saves: median(figures[saves], "loop") for saves in figures}
     steps, saves = figures["sync"][0]["steps"], figures["sync"][0]["saves"]
