@@ -52,6 +52,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.chdir(tempfile.mkdtemp(prefix="tfpersist-docs-"))
 """
 
+# The compatibility matrix (compat/table.txt) is written by `tox -e compat`, which
+# plain `tox` runs before this build; a build without it says how to get it.
+_matrix = os.path.join(os.path.dirname(__file__), "compat", "table.txt")
+if not os.path.exists(_matrix):
+    os.makedirs(os.path.dirname(_matrix), exist_ok=True)
+    with open(_matrix, "w", encoding="utf-8") as f:
+        f.write(
+            "The matrix has not been run here. Run `tox` (or `tox -e compat` after the\n"
+            "TensorFlow envs), then build the docs again.\n"
+            "此处尚未运行兼容性矩阵。请运行 `tox`（或在各 TensorFlow 环境之后运行 `tox -e compat`），再重新构建文档。\n"
+        )
+
 # Translation: docs/locale/zh_CN/LC_MESSAGES/<page>.po, one catalog per page.
 locale_dirs = ["locale/"]
 gettext_compact = False

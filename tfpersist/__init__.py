@@ -19,6 +19,7 @@ _SUBMODULES = (
     "bundle",
     "checkpoint_state",
     "cli",
+    "compat",
     "distributed",
     "errors",
     "exporting",
