@@ -45,14 +45,14 @@ def test_every_weight_is_restored_by_layer_order(saved, tmp_path):
     ("kwargs", "words"),
     [
         ({"bias": False}, "in the checkpoint but not restored"),
-        ({"extra": True}, "layers with weights): shape 5 expected, checkpoint has 4"),
+        ({"extra": True}, "dense.*/kernel: not in the checkpoint"),
     ],
 )
 def test_a_different_model_is_refused_and_left_alone(saved, kwargs, words):
     _, prefix = saved
     other = _model(**kwargs)
     before = [w.numpy().copy() for w in other.weights]
-    with pytest.raises(VariableMismatchError, match=words.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(VariableMismatchError, match=words):
         compat.restore_keras_weights(other, prefix)
     for w, b in zip(other.weights, before, strict=True):
         np.testing.assert_array_equal(w.numpy(), b)

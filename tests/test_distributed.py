@@ -83,10 +83,12 @@ def test_a_sharded_tf1_checkpoint_is_read_checked_renamed_and_exported(root, tmp
         np.testing.assert_array_equal(exported["b"], values["b"])
 
 
-def test_a_missing_shard_is_named(tmp_path):
-    prefix = str(tmp_path / "model.ckpt")
+@pytest.mark.parametrize("root", ["local", "ram"])
+def test_a_missing_shard_is_named(root, tmp_path):
+    base = str(tmp_path) if root == "local" else f"ram://{tmp_path.name}"
+    prefix = f"{base}/model.ckpt"
     _sharded_tf1(prefix)
-    os.remove(prefix + ".data-00001-of-00002")
+    tf.io.gfile.remove(prefix + ".data-00001-of-00002")
     assert not checkpoint_state.is_complete(prefix)
     with pytest.raises(CorruptCheckpointError, match=r"data-00001-of-00002"):
         inspecting.verify_checkpoint(prefix)
@@ -170,7 +172,7 @@ def test_a_failed_asynchronous_save_is_a_write_error(monkeypatch):
 def test_saving_under_a_file_is_a_write_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(WriteError, match="file"):
+    with pytest.raises(WriteError, match="is part of the path a file"):
         saving.save_checkpoint(tf.train.Checkpoint(v=tf.Variable(1.0)), str(blocker / "ckpt"))
     assert blocker.read_text() == "not a directory"
 
@@ -230,8 +232,11 @@ def test_a_failing_worker_stops_the_cluster(tmp_path):
     ):
         distributed.run_workers(script, 2)
     assert time.monotonic() - start < 30
-    for pid in pids.read_text().split():
-        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+    started = [int(pid) for pid in pids.read_text().split()]
+    assert len(started) == 2  # worker 0 started, and was stopped rather than left to sleep
+    for pid in started:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 def test_a_hanging_cluster_times_out(tmp_path):
@@ -239,3 +244,29 @@ def test_a_hanging_cluster_times_out(tmp_path):
     script.write_text("import time\ntime.sleep(60)\n")
     with pytest.raises(WorkerError, match=r"worker 0 of 2 .* still running after 1 s"):
         distributed.run_workers(script, 2, timeout=1)
+
+
+class _Strategy:
+    """What is_chief and worker_directory read of a strategy: its cluster resolver."""
+
+    def __init__(self, cluster: dict, task_type: str, task_id: int) -> None:
+        self.cluster_resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id
+        )
+
+
+@pytest.mark.parametrize(
+    ("cluster", "task_type", "task_id", "chief"),
+    [
+        ({"worker": ["a:1", "b:1"]}, "worker", 0, True),
+        ({"worker": ["a:1", "b:1"]}, "worker", 1, False),
+        ({"chief": ["c:1"], "worker": ["a:1"]}, "worker", 0, False),
+        ({"chief": ["c:1"], "worker": ["a:1"]}, "chief", 0, True),
+    ],
+)
+def test_the_chief_is_the_chief_job_else_worker_0(cluster, task_type, task_id, chief):
+    strategy = _Strategy(cluster, task_type, task_id)
+    assert distributed.is_chief(strategy) is chief
+    expected = "ckpts" if chief else os.path.join("ckpts", f"workertemp_{task_id}")
+    assert distributed.worker_directory("ckpts", strategy) == expected
+    assert distributed.task(strategy) == f"{task_type} {task_id}"

@@ -92,16 +92,16 @@ def _as_oserror(path: str) -> Iterator[None]:
 def exists(path: str) -> bool:
     """Whether *path* exists.
 
-    For a URL the path must be listed in its directory: TensorFlow's
+    On ``ram://`` the path must be listed in its directory: TensorFlow's
     ``ram://`` says any prefix of a file's name exists, and is a directory.
     """
     if not is_url(path):
         return os.path.exists(path)
     head, tail = split(path.rstrip("/"))
+    if not (tail and path.startswith("ram://")):
+        with _as_oserror(path):
+            return bool(_gfile().exists(path))
     try:
-        if not tail:
-            with _as_oserror(path):
-                return bool(_gfile().exists(path))
         return tail in listdir(head)
     except (FileNotFoundError, NotADirectoryError):
         return False
@@ -215,7 +215,11 @@ def read_bytes(path: str) -> bytes:
 
 
 def write_bytes(path: str, data: bytes) -> None:
-    """Write *data* to a new file *path* (through TensorFlow; local files use :func:`open`)."""
+    """Write *data* to a new file *path* (not atomic: see ``_files.atomic_write``)."""
+    if not is_url(path):
+        with open(path, "wb") as f:
+            f.write(data)
+        return
     with _as_oserror(path), _gfile().GFile(path, "wb") as f:
         f.write(data)
 
@@ -225,6 +229,7 @@ def open_read(path: str) -> Handle:
     if not is_url(path):
         return os.open(path, os.O_RDONLY)
     with _as_oserror(path):
+        _gfile().stat(path)  # a GFile opens nothing until read: fail here, as os.open does
         return _gfile().GFile(path, "rb")
 
 

@@ -240,7 +240,7 @@ class Index:
         )
 
     def open_shard(self, entry: Entry) -> _fs.Handle:
-        """Open the ``.data`` file that holds *entry*, read-only; return its descriptor."""
+        """Open the ``.data`` file that holds *entry*, read-only (see ``_fs.open_read``)."""
         if not 0 <= entry.shard < self.num_shards:
             raise self.corrupt(
                 entry, f"its shard number {entry.shard} is outside the {self.num_shards} shards"

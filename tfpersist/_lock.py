@@ -35,9 +35,13 @@ def locked(directory: str, timeout: float = 60.0) -> Iterator[None]:
         else:
             fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
     except OSError as e:
+        hint = (
+            "; is part of the path a file?"
+            if isinstance(e, (FileExistsError, NotADirectoryError))
+            else ""
+        )
         raise WriteError(
-            f"cannot write into directory {directory!r}: {e.strerror or e}; "
-            "is part of the path a file?"
+            f"cannot write into directory {directory!r}: {e.strerror or e}{hint}"
         ) from e
     if fd is None:
         yield
@@ -59,3 +63,23 @@ def locked(directory: str, timeout: float = 60.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing drops the lock
+
+
+def is_locked(directory: str) -> bool:
+    """Whether another process holds the lock of *directory* right now.
+
+    >>> os.makedirs("free")
+    >>> is_locked("free")
+    False
+    """
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -36,6 +36,9 @@ and the tensor, never a wrong number. Differences from TensorFlow's reader:
   into memory of the array's own, for values that live long.
 - Dtypes are NumPy's (``bfloat16`` is ``ml_dtypes.bfloat16``). Tensors of the
   ``variant`` dtype, which only TensorFlow can decode, are listed but not read.
+- A TensorFlow filesystem URL (``gs://...``, ``ram://...``) is read through
+  TensorFlow's filesystems, so it needs TensorFlow, and its tensors are read,
+  never mapped.
 """
 
 from __future__ import annotations

@@ -432,7 +432,9 @@ def remove_leftovers(directory: str | os.PathLike[str], *, lock_timeout: float =
     shards whose ``.index`` was never written. None of them is a checkpoint,
     and no reader looks at them: the checkpoints and the state file are
     untouched. The directory's lock is held meanwhile, so a save by tfpersist
-    in another process is never cut short.
+    in another process is never cut short (nor a worker's save into its own
+    ``workertemp_N``); an asynchronous save still writing after its call
+    returned is not covered by the lock.
 
     >>> import os
     >>> os.makedirs("model/ckpt-7_temp")
@@ -441,11 +443,11 @@ def remove_leftovers(directory: str | os.PathLike[str], *, lock_timeout: float =
     ['model/ckpt-7_temp', 'model/ckpt-8.data-00000-of-00001']
     """
     from tfpersist._files import remove_paths  # both need this module
-    from tfpersist._lock import locked
+    from tfpersist._lock import is_locked, locked
 
     directory = os.fspath(directory)
-    with locked(directory, lock_timeout):
-        return remove_paths(leftovers(directory))
+    with locked(directory, lock_timeout):  # a worker saving into workertemp_N holds that lock
+        return remove_paths(p for p in leftovers(directory) if _fs.is_url(p) or not is_locked(p))
 
 
 def leftovers(directory: str | os.PathLike[str], prefix: str = "") -> list[str]:

@@ -108,8 +108,8 @@ def restore_keras_weights(
     Traceback (most recent call last):
     ...
     tfpersist.errors.VariableMismatchError: variables do not match checkpoint 'm/ckpt' (2 problems):
-      dense.../bias: shape [4] expected, checkpoint has [2]
-      dense.../kernel: shape [3, 4] expected, checkpoint has [3, 2]
+      ...dense.../bias: shape [4] expected, checkpoint has [2]
+      ...dense.../kernel: shape [3, 4] expected, checkpoint has [3, 2]
     Fix the names or shapes, pass a name map, or ask for a partial restore.
     """
     prefix = resolve_prefix(path)
@@ -123,29 +123,31 @@ def restore_keras_weights(
             ) from e
         layers = [layer for layer in model.layers if layer.weights]
         problems: list[Mismatch] = []
-        if len(saved) != len(layers):
-            problems.append(
-                Mismatch(
-                    "shape",
-                    f"{root} (layers with weights)",
-                    expected=str(len(layers)),
-                    found=str(len(saved)),
-                )
-            )
+        for layer in layers[len(saved) :]:  # more layers in the model than in the checkpoint
+            problems += [Mismatch("missing", _weight_path(w)) for w in layer.weights]
+        for keys in saved[len(layers) :]:
+            problems += [Mismatch("unexpected", key) for key in keys.values()]
         pairs: list[tuple[str, Any]] = []
         for layer, keys in zip(layers, saved, strict=False):
             weights = {_canonical(w.name): w for w in layer.weights}
             for name in sorted(weights.keys() - keys.keys()):
-                problems.append(Mismatch("missing", f"{layer.name}/{name}"))
+                problems.append(Mismatch("missing", _weight_path(weights[name])))
             for name in sorted(keys.keys() - weights.keys()):
                 problems.append(Mismatch("unexpected", keys[name]))
             for name in sorted(weights.keys() & keys.keys()):
                 want, have = list(weights[name].shape), shapes[keys[name]]
                 if want != have:
-                    problems.append(Mismatch("shape", f"{layer.name}/{name}", str(want), str(have)))
+                    problems.append(
+                        Mismatch("shape", _weight_path(weights[name]), str(want), str(have))
+                    )
                 pairs.append((keys[name], weights[name]))
         if problems:
             raise VariableMismatchError(prefix, problems)
         for key, weight in pairs:
             weight.assign(reader.get_tensor(key, mapped=False))
-    return [(key, getattr(weight, "path", weight.name)) for key, weight in pairs]
+    return [(key, _weight_path(weight)) for key, weight in pairs]
+
+
+def _weight_path(weight: Any) -> str:
+    """``dense/kernel``: Keras 3's ``path``, or Keras 2's name without ``:0``."""
+    return getattr(weight, "path", weight.name.split(":")[0])

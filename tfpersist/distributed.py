@@ -157,11 +157,10 @@ account key, or your own login through the Google Cloud CLI.
 
 ``s3://`` comes from the ``tensorflow-io`` package, which tfpersist imports
 when it is installed. Its releases are built for one TensorFlow release
-each; the last, 0.37.1, registers ``s3://`` on TensorFlow 2.15 and 2.16
-(checked here on 2.15.1 and 2.16.2, where Python may print "pure virtual
-method called" as it exits). On 2.17 and later its library does not load
-("undefined symbol") and ``s3://`` stays unknown; there, copy the
-checkpoint to a local disk first (``aws s3 cp --recursive``).
+each; the last, 0.37.1, is built for TensorFlow 2.16, and no release is
+built for 2.17 or later. On a release it was not built for, its library
+does not load and ``s3://`` stays unknown; there, copy the checkpoint to a
+local disk first (``aws s3 cp --recursive``).
 
 .. code-block:: console
 
@@ -254,6 +253,8 @@ def split_cpu(count: int) -> list[str]:
     ...
     tfpersist.errors.DevicePlacementError: cannot split the CPU into 3 devices: TensorFlow has started with 2; call split_cpu first thing, before any op runs
     """
+    if count < 1:
+        raise ValueError(f"count={count}: split the CPU into one device or more")
     cpu = tf.config.list_physical_devices("CPU")[0]
     current = tf.config.get_logical_device_configuration(cpu)
     if current is None or len(current) != count:
@@ -263,6 +264,8 @@ def split_cpu(count: int) -> list[str]:
             )
         except RuntimeError as e:
             started = len(tf.config.list_logical_devices("CPU"))
+            if started == count:  # already so, as TensorFlow started
+                return [d.name for d in tf.config.list_logical_devices("CPU")]
             raise DevicePlacementError(
                 f"cannot split the CPU into {count} devices: TensorFlow has started with "
                 f"{started}; call split_cpu first thing, before any op runs"
@@ -313,8 +316,11 @@ def wait_for_save(checkpoint: tf.train.Checkpoint) -> None:
     """Wait until an asynchronous save of *checkpoint* has written its files.
 
     A save that failed in the background raises
-    :class:`~tfpersist.errors.WriteError` here. Without a save in progress,
-    this returns at once.
+    :class:`~tfpersist.errors.WriteError` here; its temporary files may be
+    left, for :func:`~tfpersist.checkpoint_state.remove_leftovers`. The
+    directory's lock covers the :func:`~tfpersist.saving.save_checkpoint`
+    call, not the writing that goes on after it. Without a save in
+    progress, this returns at once.
 
     >>> ckpt = tf.train.Checkpoint(v=tf.Variable(1.0))
     >>> wait_for_save(ckpt)  # nothing to wait for

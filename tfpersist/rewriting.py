@@ -60,6 +60,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -193,8 +194,11 @@ def _staged(destination: str, overwrite: bool) -> Any:
         )
     parent = _fs.dirname(_fs.abspath(destination))
     _fs.makedirs(parent)
-    staging = os.path.join(parent, f".tfpersist-{uuid.uuid4().hex[:8]}")
-    _fs.makedirs(staging)
+    if _fs.is_url(parent):
+        staging = os.path.join(parent, f".tfpersist-{uuid.uuid4().hex[:8]}")
+        _fs.makedirs(staging)
+    else:
+        staging = tempfile.mkdtemp(prefix=".tfpersist-", dir=parent)
     try:
         temp_prefix = os.path.join(staging, "ckpt")
         yield temp_prefix

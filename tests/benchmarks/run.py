@@ -258,8 +258,8 @@ def async_table(result: dict, machine: dict, day: str, runs: int) -> str:
         f"  async saves cost {per_save['async'] / per_save['sync']:.2f} of what sync saves cost "
         f"异步保存的代价是同步的 {per_save['async'] / per_save['sync']:.2f} 倍",
         "",
-        f"{day}: median of {runs} runs per contender, each in a fresh process; files on disk "
-        f"({tempfile.gettempdir()})",
+        f"{day}: median of {runs} runs per contender, each in a fresh process; files on "
+        f"{filesystem(tempfile.gettempdir())} ({tempfile.gettempdir()})",
         f"{machine['cpu']}, {machine['cores']} cores; TensorFlow {machine['tensorflow']}; "
         "reproduce: tox -e bench (or tox -e bench -- --only async)",
     ]
@@ -277,6 +277,16 @@ def ratios(row: dict) -> dict:
     if "peak_above" in row:
         out["memory_met"] = row["peak_above"]["tfpersist"] <= MEMORY_TARGET
     return out
+
+
+def filesystem(path: str) -> str:
+    """The type of the filesystem *path* is on (``ext4``, ``tmpfs``), from /proc/mounts."""
+    best, kind = "", "unknown"
+    for line in Path("/proc/mounts").read_text().splitlines():
+        mount, fstype = line.split()[1:3]
+        if os.path.realpath(path).startswith(mount) and len(mount) > len(best):
+            best, kind = mount, fstype
+    return kind
 
 
 def scratch() -> str | None:

@@ -33,7 +33,7 @@ def mobilenet(seed: int):
 
 
 def article_graph():
-    """The article's model, and a small dense layer to freeze: returns (graph, fetches)."""
+    """The article's model and a small layer to freeze: (graph, v1 + v2, input x, output)."""
     graph = tf.Graph()
     with graph.as_default():
         v1 = tf.Variable(tf.constant(1.0, shape=[1]), name="v1")
@@ -83,7 +83,7 @@ RTOL, ATOL = 1e-5, 1e-6
 DIFFERENCES: list[float] = []  # of the cell being read
 
 
-def close(got, want) -> None:
+def assert_close(got, want) -> None:
     difference = float(np.max(np.abs(np.subtract(got, want))))
     DIFFERENCES.append(difference)
     if not np.allclose(np.asarray(got), np.asarray(want), rtol=RTOL, atol=ATOL):
@@ -94,16 +94,16 @@ def tf1_restore(d: Path, expected: dict) -> str:
     graph, total, x, y = article_graph()
     with graph.as_default(), tf.compat.v1.Session(graph=graph) as sess:
         restoring.restore_session(sess, str(d / "tf1" / "model.ckpt"))
-        close(sess.run(total), expected["add"])
-        close(sess.run(y, {x: X}), expected["out"])
+        assert_close(sess.run(total), expected["add"])
+        assert_close(sess.run(y, {x: X}), expected["out"])
     return "ok"
 
 
 def tf1_meta(d: Path, expected: dict) -> str:
     with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
         meta_graph.restore_meta_graph(sess, str(d / "tf1" / "model.ckpt"))
-        close(sess.run("add:0"), expected["add"])
-        close(sess.run("out:0", {"x:0": X}), expected["out"])
+        assert_close(sess.run("add:0"), expected["add"])
+        assert_close(sess.run("out:0", {"x:0": X}), expected["out"])
     return "ok"
 
 
@@ -125,13 +125,13 @@ def keras(d: Path, expected: dict) -> str:
     except VariableMismatchError:
         compat.restore_keras_weights(model, str(d / "keras" / "ckpt"))
         status = "repaired"
-    close(model(image(), training=False).numpy(), expected["keras"])
+    assert_close(model(image(), training=False).numpy(), expected["keras"])
     return status
 
 
 def frozen(d: Path, expected: dict) -> str:
     run = freezing.load_frozen_function(str(d / "frozen.pb"), ["x:0"], ["out:0"])
-    close(run(tf.constant(X)).numpy(), expected["out"])
+    assert_close(run(tf.constant(X)).numpy(), expected["out"])
     return "ok"
 
 
@@ -140,7 +140,7 @@ def saved_model(d: Path, expected: dict) -> str:
         safety.audit_graph(meta.graph_def, saver_def=meta.saver_def)
     loaded = tf.saved_model.load(str(d / "saved_model"))
     outputs = loaded.signatures["serving_default"](tf.constant(X))
-    close(next(iter(outputs.values())).numpy(), expected["saved_model"])
+    assert_close(next(iter(outputs.values())).numpy(), expected["saved_model"])
     return "ok"
 
 
@@ -157,10 +157,10 @@ KINDS = {
 def read(dirs: list[Path]) -> None:
     for d in dirs:
         expected = json.loads((d / "expected.json").read_text())
-        for kind, read in KINDS.items():
+        for kind, reader in KINDS.items():
             DIFFERENCES.clear()
             try:
-                cell = {"status": read(d, expected)}
+                cell = {"status": reader(d, expected)}
             except Exception as e:  # a cell that fails is a result, not a crash
                 first = (str(e).strip().splitlines() or [""])[0]
                 cell = {"status": "failed", "error": f"{type(e).__name__}: {first}"[:300]}

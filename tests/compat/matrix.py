@@ -102,10 +102,14 @@ def main() -> None:
     seconds = time.perf_counter() - started
     OUT.mkdir(parents=True, exist_ok=True)
     results = {"date": date.today().isoformat(), "releases": releases, "cells": cells}
-    (OUT / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    (OUT / "results.json").write_text(
+        json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     text = table(cells, releases, seconds)
     (OUT / "table.txt").write_text(text, encoding="utf-8")
     print(text)
+    if any(c["status"] == "failed" for c in cells):
+        raise SystemExit("cells failed: repair them in tfpersist, or document the break")
 
 
 if __name__ == "__main__":
