@@ -21,6 +21,7 @@ from tfpersist import (
     rewriting,
     saving,
 )
+from tfpersist._lock import locked
 from tfpersist._tf import VERSION
 from tfpersist.cli import main
 from tfpersist.errors import (
@@ -183,10 +184,16 @@ def test_split_cpu_after_start_is_a_typed_error():
         distributed.split_cpu(4)
 
 
-def test_worker_directories_are_leftovers(tmp_path):
-    (tmp_path / "workertemp_1").mkdir()
-    (tmp_path / "workertemp_1" / "ckpt-1.index").write_bytes(b"")
-    assert checkpoint_state.leftovers(str(tmp_path)) == [str(tmp_path / "workertemp_1")]
+def test_worker_directories_are_leftovers_unless_a_worker_is_saving(tmp_path):
+    worker = tmp_path / "workertemp_1"
+    worker.mkdir()
+    (worker / "ckpt-1.index").write_bytes(b"")
+    assert checkpoint_state.leftovers(str(tmp_path)) == [str(worker)]
+    with locked(str(worker)):  # as save_on_workers holds it while the worker saves
+        assert checkpoint_state.remove_leftovers(str(tmp_path)) == []
+    assert worker.exists()
+    assert checkpoint_state.remove_leftovers(str(tmp_path)) == [str(worker)]
+    assert not worker.exists()
 
 
 def _run(mode: str, workers: int, directory: Path) -> list[dict]:

@@ -61,9 +61,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> str:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError):
-            raise WriteError(
-                f"cannot write {path!r}: {e.strerror or e}; the file there, if any, is unchanged"
-            ) from e
+            raise _unchanged(path, e) from e
         raise
     if not replacing:
         return path
@@ -86,10 +84,14 @@ def _atomic_write_url(path: str, data: bytes) -> str:
     except OSError as e:
         with contextlib.suppress(OSError):
             _fs.remove(tmp)
-        raise WriteError(
-            f"cannot write {path!r}: {e.strerror or e}; the file there, if any, is unchanged"
-        ) from e
+        raise _unchanged(path, e) from e
     return path
+
+
+def _unchanged(path: str, error: OSError) -> WriteError:
+    return WriteError(
+        f"cannot write {path!r}: {error.strerror or error}; the file there, if any, is unchanged"
+    )
 
 
 def remove_paths(paths: Iterable[str]) -> list[str]:

@@ -48,18 +48,14 @@ def locked(directory: str, timeout: float = 60.0) -> Iterator[None]:
         return
     try:
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise CheckpointLockedError(
-                        f"{directory!r} is being written by another process, which held its "
-                        f"lock for more than {timeout:g} s; wait for it to finish, or save "
-                        "elsewhere"
-                    ) from None
-                time.sleep(0.05)
+        while not _take(fd):
+            if time.monotonic() >= deadline:
+                raise CheckpointLockedError(
+                    f"{directory!r} is being written by another process, which held its "
+                    f"lock for more than {timeout:g} s; wait for it to finish, or save "
+                    "elsewhere"
+                )
+            time.sleep(0.05)
         yield
     finally:
         os.close(fd)  # closing drops the lock
@@ -74,12 +70,18 @@ def is_locked(directory: str) -> bool:
     """
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
+    except OSError:  # a file, a URL or nothing: no lock
         return False
+    try:
+        return not _take(fd)
+    finally:
+        os.close(fd)
+
+
+def _take(fd: int) -> bool:
+    """Take the lock on open directory *fd* if it is free; say whether it was."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+        return False
+    return True

@@ -447,7 +447,7 @@ def remove_leftovers(directory: str | os.PathLike[str], *, lock_timeout: float =
 
     directory = os.fspath(directory)
     with locked(directory, lock_timeout):  # a worker saving into workertemp_N holds that lock
-        return remove_paths(p for p in leftovers(directory) if _fs.is_url(p) or not is_locked(p))
+        return remove_paths(p for p in leftovers(directory) if not is_locked(p))
 
 
 def leftovers(directory: str | os.PathLike[str], prefix: str = "") -> list[str]:
