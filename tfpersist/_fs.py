@@ -18,6 +18,8 @@ import contextlib
 import os
 import re
 import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +39,7 @@ __all__ = [
     "isdir",
     "isfile",
     "listdir",
+    "make_temp_dir",
     "makedirs",
     "mtime_ns",
     "open_read",
@@ -121,7 +124,10 @@ def isfile(path: str) -> bool:
     """Whether *path* is a file."""
     if not is_url(path):
         return os.path.isfile(path)
-    return exists(path) and not isdir(path)
+    if not exists(path):
+        return False
+    with _as_oserror(path):
+        return not _gfile().isdir(path)
 
 
 def isabs(path: str) -> bool:
@@ -173,6 +179,15 @@ def makedirs(path: str) -> None:
         return
     with _as_oserror(path):
         _gfile().makedirs(path)
+
+
+def make_temp_dir(parent: str, prefix: str) -> str:
+    """Create a new directory in *parent* named *prefix* plus 8 random characters."""
+    if not is_url(parent):
+        return tempfile.mkdtemp(prefix=prefix, dir=parent)
+    path = os.path.join(parent, f"{prefix}{uuid.uuid4().hex[:8]}")
+    makedirs(path)
+    return path
 
 
 def remove(path: str) -> None:

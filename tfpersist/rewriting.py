@@ -60,8 +60,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -194,11 +192,7 @@ def _staged(destination: str, overwrite: bool) -> Any:
         )
     parent = _fs.dirname(_fs.abspath(destination))
     _fs.makedirs(parent)
-    if _fs.is_url(parent):
-        staging = os.path.join(parent, f".tfpersist-{uuid.uuid4().hex[:8]}")
-        _fs.makedirs(staging)
-    else:
-        staging = tempfile.mkdtemp(prefix=".tfpersist-", dir=parent)
+    staging = _fs.make_temp_dir(parent, ".tfpersist-")
     try:
         temp_prefix = os.path.join(staging, "ckpt")
         yield temp_prefix
