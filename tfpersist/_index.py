@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from tfpersist import _fs
-from tfpersist._sstable import TableError, read_table, read_varint
+from tfpersist._protobuf import DecodeError, fields, int64
+from tfpersist._sstable import TableError, read_table
 from tfpersist.errors import (
     CheckpointNotFoundError,
     CorruptCheckpointError,
@@ -80,56 +81,17 @@ class Entry(NamedTuple):
         return DTYPE_NAMES[self.dtype]
 
 
-def _fields(data: bytes | memoryview) -> Iterator[tuple[int, int, Any]]:
-    """Yield ``(field number, wire type, value)`` of a protobuf message."""
-    data = bytes(data)
-    pos, end = 0, len(data)
-    while pos < end:
-        tag = data[pos]
-        if tag < 0x80:  # one-byte varints are the rule: skip the general decoder
-            pos += 1
-        else:
-            tag, pos = read_varint(data, pos)
-        wire = tag & 7
-        if wire == 0:
-            if pos < end and data[pos] < 0x80:
-                value, pos = data[pos], pos + 1
-            else:
-                value, pos = read_varint(data, pos)
-        elif wire == 1 or wire == 5:
-            width = 8 if wire == 1 else 4
-            if pos + width > end:
-                raise TableError("a protobuf field runs past the end of its record")
-            value = int.from_bytes(data[pos : pos + width], "little")
-            pos += width
-        elif wire == 2:
-            size, pos = read_varint(data, pos)
-            if pos + size > end:
-                raise TableError("a protobuf field runs past the end of its record")
-            value = data[pos : pos + size]
-            pos += size
-        else:
-            raise TableError(
-                f"a protobuf field has wire type {wire}, which TensorFlow never writes"
-            )
-        yield tag >> 3, wire, value
-
-
-def _int64(value: int) -> int:
-    return value if value < 1 << 63 else value - (1 << 64)
-
-
 @functools.lru_cache(maxsize=4096)  # models repeat a few shapes many times
 def _shape(data: bytes) -> tuple[int, ...]:
     dims = []
-    for number, wire, value in _fields(data):
+    for number, wire, value in fields(data):
         if number == 3 and value:
             raise TableError("a tensor's shape has unknown rank")
         if number == 2 and wire == 2:
             size = 0
-            for n, w, v in _fields(value):
+            for n, w, v in fields(value):
                 if n == 1 and w == 0:
-                    size = _int64(v)
+                    size = int64(v)
             if size < 0:
                 raise TableError(f"a tensor's shape has dimension {size}")
             dims.append(size)
@@ -140,14 +102,14 @@ def _shape(data: bytes) -> tuple[int, ...]:
 
 def _slice(data: bytes | memoryview) -> tuple[Extent, ...]:
     extents = []
-    for number, wire, value in _fields(data):
+    for number, wire, value in fields(data):
         if number == 1 and wire == 2:
             start, length = 0, None
-            for n, w, v in _fields(value):
+            for n, w, v in fields(value):
                 if n == 1 and w == 0:
-                    start = _int64(v)
+                    start = int64(v)
                 elif n == 2 and w == 0:
-                    length = _int64(v)
+                    length = int64(v)
             extents.append((start, length))
     return tuple(extents)
 
@@ -156,9 +118,9 @@ def _entry(name: str, data: bytes | memoryview) -> Entry:
     dtype = shard = offset = size = crc = 0
     shape: tuple[int, ...] = ()
     slices = []
-    for number, wire, value in _fields(data):
+    for number, wire, value in fields(data):
         if wire == 0:
-            value = _int64(value)
+            value = int64(value)
             if number == 1:
                 dtype = value
             elif number == 3:
@@ -346,7 +308,7 @@ def read_index(prefix: str) -> Index:
         ) from e
     try:
         _read_entries(index, data)
-    except TableError as e:
+    except DecodeError as e:
         raise CorruptCheckpointError(
             f"checkpoint {prefix!r}: {index.path!r} is not a readable index: {e}; {DAMAGED}"
         ) from e
@@ -360,9 +322,9 @@ def _read_entries(index: Index, data: bytes) -> None:
     key, value = next(rows, (None, b""))
     if key != b"":
         raise TableError("its first entry is not the bundle header")
-    for number, wire, content in _fields(value):
+    for number, wire, content in fields(value):
         if number == 1 and wire == 0:
-            index.num_shards = _int64(content)
+            index.num_shards = int64(content)
         elif number == 2 and wire == 0:
             index.big_endian = content == 1
         elif number == 3 and wire == 2:
@@ -373,7 +335,7 @@ def _read_entries(index: Index, data: bytes) -> None:
         name = _key(key)
         try:
             entry = _entry(name, value)
-        except TableError as e:
+        except DecodeError as e:
             raise TableError(f"the entry for tensor {name!r} is malformed: {e}") from None
         if entry.dtype not in DTYPE_NAMES:
             raise UnsupportedCheckpointError(
@@ -384,7 +346,7 @@ def _read_entries(index: Index, data: bytes) -> None:
 
 
 def _check_version(prefix: str, data: bytes | memoryview) -> None:
-    for number, wire, value in _fields(data):
+    for number, wire, value in fields(data):
         if (number == 2 and wire == 0 and value > 1) or (number == 3 and wire == 0 and value == 1):
             raise UnsupportedCheckpointError(
                 f"checkpoint {prefix!r} was written in a newer bundle format "

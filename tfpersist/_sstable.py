@@ -16,6 +16,8 @@ import os
 import struct
 from collections.abc import Callable, Iterator
 
+from tfpersist._protobuf import DecodeError, read_varint
+
 MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
 TRAILER_SIZE = 5
@@ -23,7 +25,7 @@ NO_COMPRESSION, SNAPPY = 0, 1
 _MASK_DELTA = 0xA282EAD8
 
 
-class TableError(ValueError):
+class TableError(DecodeError):
     """The bytes are not a well-formed table; the message says what is wrong."""
 
 
@@ -67,26 +69,6 @@ def mask(crc: int) -> int:
     '0xa282ead8'
     """
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def read_varint(data: bytes | memoryview, pos: int, end: int | None = None) -> tuple[int, int]:
-    """Decode an unsigned varint of at most 10 bytes at *pos*; return it and the next position.
-
-    >>> read_varint(b"\\xac\\x02", 0)
-    (300, 2)
-    """
-    end = len(data) if end is None else end
-    result = shift = 0
-    while shift < 70:
-        if pos >= end:
-            raise TableError("a varint runs past the end of its record")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result & 0xFFFFFFFFFFFFFFFF, pos
-        shift += 7
-    raise TableError("a varint is longer than 10 bytes")
 
 
 def snappy_decompress(data: bytes | memoryview, limit: int) -> bytes:

@@ -62,7 +62,8 @@ from tfpersist._index import (
     read_index,
     slice_key,
 )
-from tfpersist._sstable import TableError, crc32c, mask, read_varint
+from tfpersist._protobuf import DecodeError, read_varint
+from tfpersist._sstable import crc32c, mask
 from tfpersist.checkpoint_state import resolve_prefix
 from tfpersist.errors import UnsupportedCheckpointError
 
@@ -249,7 +250,7 @@ class CheckpointReader:
             for _ in range(count):
                 length, pos = read_varint(data, pos)
                 lengths.append(length)
-        except TableError as e:
+        except DecodeError as e:
             raise self._index.corrupt(entry, f"its string lengths are malformed: {e}") from None
         order = ">" if self._index.big_endian else "<"
         packed = b"".join(

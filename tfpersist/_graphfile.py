@@ -1,0 +1,362 @@
+"""Graph files read as data, without TensorFlow: a ``.pb``, a ``.meta``, a SavedModel.
+
+:func:`read_graph_file` decodes the protocol buffers with
+:mod:`tfpersist._protobuf` into plain objects: a :class:`MetaGraph` per
+graph, holding its :class:`Graph` (top-level nodes and library functions)
+and the saver it declares. Every byte of the file is checked, as
+TensorFlow's own parser would; only what an audit or a summary reads is
+kept. Nothing is imported into TensorFlow and no op runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from tfpersist import _fs
+from tfpersist._protobuf import (
+    MAX_DEPTH,
+    TYPES,
+    DecodeError,
+    _skip,
+    check,
+    decode,
+    map_entry,
+    read_varint,
+)
+from tfpersist.errors import CheckpointNotFoundError, GraphFormatError
+
+__all__ = [
+    "DTYPE_NAMES",
+    "Function",
+    "Graph",
+    "MetaGraph",
+    "Node",
+    "Saver",
+    "dtype_name",
+    "node_name",
+    "parse_graph_def",
+    "parse_meta_graph",
+    "parse_saved_model",
+    "read_graph_file",
+]
+
+# The message types decoded into values; the rest of a file is checked and dropped.
+for _name in (
+    "tensorflow.SavedModel",
+    "tensorflow.MetaGraphDef",
+    "tensorflow.MetaGraphDef.MetaInfoDef",
+    "tensorflow.GraphDef",
+    "tensorflow.FunctionDefLibrary",
+    "tensorflow.FunctionDef",
+    "tensorflow.FunctionDef.RetEntry",
+    "tensorflow.OpDef",
+    "tensorflow.NodeDef",
+    "tensorflow.NodeDef.AttrEntry",
+    "tensorflow.AttrValue",
+    "tensorflow.AttrValue.ListValue",
+    "tensorflow.NameAttrList",
+    "tensorflow.NameAttrList.AttrEntry",
+    "tensorflow.TensorProto",
+    "tensorflow.TensorShapeProto",
+    "tensorflow.TensorShapeProto.Dim",
+    "tensorflow.VariantTensorDataProto",
+    "tensorflow.SaverDef",
+):
+    TYPES[_name].build = True
+# Attributes repeat across nodes (T: float, padding: SAME): decode each once.
+TYPES["tensorflow.NodeDef.AttrEntry"].cache = {}
+# A function's arguments: only their names are kept.
+TYPES["tensorflow.OpDef.ArgDef"].build = True
+TYPES["tensorflow.OpDef.ArgDef"].decoder = lambda buf, message, start, end, depth: check(
+    buf, start, end, message, depth, keep=0x0A
+)
+
+
+#: TensorFlow's DataType numbers, with their names (a reference type adds 100).
+DTYPE_NAMES = {
+    1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 7: "string",
+    8: "complex64", 9: "int64", 10: "bool", 11: "qint8", 12: "quint8", 13: "qint32",
+    14: "bfloat16", 15: "qint16", 16: "quint16", 17: "uint16", 18: "complex128",
+    19: "float16", 20: "resource", 21: "variant", 22: "uint32", 23: "uint64",
+    24: "float8_e5m2", 25: "float8_e4m3fn", 26: "float8_e4m3fnuz", 27: "float8_e4m3b11fnuz",
+    28: "float8_e5m2fnuz", 29: "int4", 30: "uint4", 31: "int2", 32: "uint2",
+}  # fmt: skip
+
+
+def dtype_name(number: int) -> str:
+    """The name of DataType *number*, as ``tf.as_dtype(number).name`` gives it.
+
+    >>> dtype_name(1), dtype_name(101), dtype_name(99)
+    ('float32', 'float32_ref', 'dtype 99')
+    """
+    base = DTYPE_NAMES.get(number % 100 if number > 100 else number)
+    if base is None:
+        return f"dtype {number}"
+    return base + "_ref" if number > 100 else base
+
+
+def node_name(tensor: str) -> str:
+    """The node a tensor or control input names: ``"^a"``, ``"a:1"`` and ``"a"`` name ``a``.
+
+    Inside a function body, ``"a:output:0"`` names node ``a`` too.
+
+    >>> node_name("^save/restore_all"), node_name("add:0"), node_name("f:output:1")
+    ('save/restore_all', 'add', 'f')
+    """
+    return tensor.lstrip("^").split(":", 1)[0]
+
+
+class Node:
+    """One node: its *name*, *op*, *inputs* (as written, ``^`` for control), *device*, *attrs*.
+
+    *attrs* maps an attribute name to its value as a dictionary with one key,
+    the kind of value (``s``, ``i``, ``type``, ``tensor``, ``func``, ``list``...).
+    """
+
+    __slots__ = ("attrs", "device", "inputs", "name", "op")
+
+    def __init__(self, name: str, op: str, inputs: list[str], device: str, attrs: dict[str, Any]):
+        self.name, self.op, self.inputs, self.device, self.attrs = name, op, inputs, device, attrs
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r}, {self.op!r})"
+
+    @property
+    def input(self) -> list[str]:
+        """The inputs, under the name a protobuf ``NodeDef`` gives them."""
+        return self.inputs
+
+    def attr(self, key: str, kind: str, default: Any = None) -> Any:
+        """The value of attribute *key* if it holds a *kind*, else *default*."""
+        return self.attrs.get(key, {}).get(kind, default)
+
+
+@dataclass
+class Function:
+    """A library function: its *name*, argument and output names, body *nodes* and outputs."""
+
+    name: str
+    args: list[str]
+    outputs: list[str]
+    nodes: list[Node]
+    ret: dict[str, str]
+    control_ret: dict[str, str]
+
+
+@dataclass
+class Graph:
+    """A ``GraphDef``: top-level *nodes* and the *functions* of its library, in file order."""
+
+    nodes: list[Node] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)
+
+    def walk(self) -> Iterator[tuple[Node, Function | None]]:
+        """Every node with the function it sits in (``None`` at the top level)."""
+        for node in self.nodes:
+            yield node, None
+        for function in self.functions:
+            for node in function.nodes:
+                yield node, function
+
+
+class Saver(NamedTuple):
+    """What a ``SaverDef`` declares: the filename tensor, the save tensor, the restore op."""
+
+    filename: str
+    save: str
+    restore: str
+    version: int = 2
+
+
+@dataclass
+class MetaGraph:
+    """A graph with the saver it declares (``None`` for a bare ``GraphDef``) and its tags."""
+
+    graph: Graph
+    saver: Saver | None = None
+    tags: tuple[str, ...] = ()
+    tensorflow_version: str = ""
+
+
+# --- the hot path: NodeDef, decoded by hand with protobuf's rules -----------------------------
+
+_NODE = TYPES["tensorflow.NodeDef"]
+_ATTR_ENTRY = TYPES["tensorflow.NodeDef.AttrEntry"]
+_NODE_FIELDS = {n: f for n, f in _NODE.fields.items()}
+_MISSING = object()
+
+
+def _node(buf: bytes, message: Any, pos: int, end: int, depth: int) -> Node:
+    """Decode one ``NodeDef``: a later name or op wins, a later attribute entry replaces one."""
+    if depth > MAX_DEPTH:
+        raise DecodeError("messages are nested too deeply")
+    name = op = device = ""
+    inputs: list[str] = []
+    attrs: dict[str, Any] = {}
+    cache = _ATTR_ENTRY.cache
+    assert cache is not None
+    try:
+        while pos < end:
+            tag = buf[pos]
+            pos += 1
+            if tag >= 0x80 or tag & 7 != 2 or tag > 0x3A:  # a field of NodeDef's is 1 byte
+                if tag >= 0x80:
+                    tag, pos = read_varint(buf, pos - 1, end)
+                pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
+                continue
+            size = buf[pos]
+            pos += 1
+            if size >= 0x80:
+                size, pos = read_varint(buf, pos - 1, end)
+            start, pos = pos, pos + size
+            if pos > end:
+                raise DecodeError("a node runs past the end of its message")
+            if tag == 0x1A:  # input
+                inputs.append(buf[start:pos].decode())
+            elif tag == 0x2A:  # attr
+                entry = cache.get((depth + 1, buf[start:pos]), _MISSING)
+                if entry is _MISSING:
+                    entry = map_entry(buf, _ATTR_ENTRY, start, pos, depth + 1)
+                if entry is not None:
+                    attrs[entry[0]] = entry[1]
+            elif tag == 0x12:
+                op = buf[start:pos].decode()
+            elif tag == 0x0A:
+                name = buf[start:pos].decode()
+            elif tag == 0x22:
+                device = buf[start:pos].decode()
+            elif tag in (0x32, 0x3A):  # debug info, full type: checked, not kept
+                check(buf, start, pos, _NODE_FIELDS[tag >> 3].message, depth + 1)
+            else:
+                raise DecodeError(f"a field has number {tag >> 3}")
+    except UnicodeDecodeError:
+        raise DecodeError("a string field of a node is not UTF-8") from None
+    except IndexError:
+        raise DecodeError("a node ends in the middle of a field") from None
+    return Node(name, op, inputs, device, attrs)
+
+
+_NODE.decoder = _node
+
+
+def _graph(value: dict[str, Any]) -> Graph:
+    library = value.get("library", {})
+    functions = []
+    for f in library.get("function", []):
+        signature = f.get("signature", {})
+        functions.append(
+            Function(
+                name=signature.get("name", ""),
+                args=signature.get("input_arg", []),
+                outputs=signature.get("output_arg", []),
+                nodes=f.get("node_def", []),
+                ret=f.get("ret", {}),
+                control_ret=f.get("control_ret", {}),
+            )
+        )
+    return Graph(value.get("node", []), functions)
+
+
+def _meta_graph(value: dict[str, Any]) -> MetaGraph:
+    saver = None
+    if "saver_def" in value:
+        s = value["saver_def"]
+        saver = Saver(
+            s.get("filename_tensor_name", ""),
+            s.get("save_tensor_name", ""),
+            s.get("restore_op_name", ""),
+            s.get("version", 0),
+        )
+        if not (saver.filename or saver.save or saver.restore):
+            saver = None
+    info = value.get("meta_info_def", {})
+    return MetaGraph(
+        _graph(value.get("graph_def", {})),
+        saver,
+        tuple(info.get("tags", ())),
+        info.get("tensorflow_version", ""),
+    )
+
+
+def _parse(data: bytes, kind: str, where: str, hint: str) -> dict[str, Any]:
+    try:
+        return decode(data, TYPES[f"tensorflow.{kind}"])
+    except DecodeError as e:
+        raise GraphFormatError(f"{where} is not a {kind}: {e}; {hint}") from e
+    finally:
+        for message in TYPES.values():  # the caches serve one file only
+            if message.cache:
+                message.cache.clear()
+            if message.seen:
+                message.seen.clear()
+
+
+def parse_graph_def(data: bytes, where: str = "the data") -> MetaGraph:
+    """Decode a binary ``GraphDef`` (a frozen ``.pb``) into a :class:`MetaGraph` without a saver.
+
+    >>> meta = parse_graph_def(b"\\n\\x10\\n\\x01x\\x12\\x0bPlaceholder")
+    >>> meta.graph.nodes, meta.saver
+    ([Node('x', 'Placeholder')], None)
+    """
+    return MetaGraph(_graph(_parse(data, "GraphDef", where, "pass a frozen .pb file")))
+
+
+def parse_meta_graph(data: bytes, where: str = "the data") -> MetaGraph:
+    """Decode a ``MetaGraphDef`` (a ``.meta`` file).
+
+    >>> parse_meta_graph(b"\\x1a\\x02\\n\\x00").saver is None
+    True
+    """
+    return _meta_graph(_parse(data, "MetaGraphDef", where, "pass a .meta file"))
+
+
+def parse_saved_model(data: bytes, where: str = "the data") -> list[MetaGraph]:
+    """Decode a ``saved_model.pb`` into its meta graphs.
+
+    >>> parse_saved_model(b"\\x08\\x01")
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.GraphFormatError: the data holds no meta graph
+    """
+    value = _parse(data, "SavedModel", where, "pass a SavedModel directory")
+    metas = [_meta_graph(m) for m in value.get("meta_graphs", [])]
+    if not metas:
+        raise GraphFormatError(f"{where} holds no meta graph")
+    return metas
+
+
+def read_graph_file(path: str | os.PathLike[str]) -> list[MetaGraph]:
+    """Read the graphs of a ``.pb``, a ``.meta`` or a SavedModel directory.
+
+    A SavedModel gives one :class:`MetaGraph` per tag set; the others give one.
+
+    >>> read_graph_file("nowhere.pb")
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.CheckpointNotFoundError: no graph file at 'nowhere.pb'
+    """
+    text = os.fspath(path)
+    if _fs.isdir(text):
+        saved = os.path.join(text, "saved_model.pb")
+        if not _fs.isfile(saved):
+            raise CheckpointNotFoundError(
+                f"{text!r} is a directory without saved_model.pb; pass a SavedModel "
+                "directory, a frozen .pb or a .meta file"
+            )
+        return parse_saved_model(_read(saved), repr(saved))
+    data = _read(text)
+    if text.endswith(".meta"):
+        return [parse_meta_graph(data, repr(text))]
+    return [parse_graph_def(data, repr(text))]
+
+
+def _read(path: str) -> bytes:
+    try:
+        return _fs.read_bytes(path)
+    except FileNotFoundError as e:
+        raise CheckpointNotFoundError(f"no graph file at {path!r}") from e
+    except IsADirectoryError as e:
+        raise GraphFormatError(f"{path!r} is a directory, not a graph file") from e
