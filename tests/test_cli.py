@@ -370,7 +370,7 @@ def test_paths_with_spaces_non_ascii_and_glob_characters(tmp_path, command):
         (["inspect", "{tmp}"], "holds no checkpoint"),
         (["diff", "{prefix}", "{tmp}/missing"], "no checkpoint at"),
         (["export", "{prefix}", "{tmp}/out.pt"], ".npz or .safetensors"),
-        (["summarize", "{prefix}.index"], "not a binary GraphDef"),
+        (["summarize", "{prefix}.index"], "is not a GraphDef"),
         (["freeze", "{tmp}/nothing", "-o", "{tmp}/x.pb"], "no checkpoint"),
         (["rename", "{prefix}", "{tmp}/n", "--map", "novalue"], "write OLD=NEW"),
     ],

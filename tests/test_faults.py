@@ -234,6 +234,6 @@ def test_constant_bomb_in_a_meta_graph_is_refused_by_freeze(article_checkpoint, 
     meta.graph_def.node.extend(constant_bomb().node)
     with open(article_checkpoint + ".meta", "wb") as f:
         f.write(meta.SerializeToString())
-    with pytest.raises(UnsafeGraphError, match="a constant declared at 4398046511104 bytes"):
+    with pytest.raises(UnsafeGraphError, match=r"a constant that expands to 4096\.0 GiB"):
         freezing.freeze_checkpoint(article_checkpoint, str(tmp_path / "f.pb"), ["add"])
     assert not (tmp_path / "f.pb").exists()

@@ -13,6 +13,7 @@ command                                 does
 ``convert SRC DST --to tf2|tf1``        turn a TF1 checkpoint into a TF2 one, or back
 ``freeze SRC -o OUT.pb``                freeze a checkpoint's ``.meta``, or a SavedModel
 ``summarize GRAPH [--json]``            inputs, outputs, op census, unsafe ops; exit 1 if unsafe
+``audit FILE... [--json]``              the safety verdict on graph files, without TensorFlow
 ``verify PATH``                         read every tensor and check its checksum; exit 1 if corrupt
 ======================================  ===================================================
 
@@ -63,6 +64,15 @@ inputs: none
 outputs: add (float32)
 ops: 5 nodes: AddV2 1, Const 2, Identity 2
 unsafe ops: none
+0
+
+Audit a graph before anyone loads it: ``audit`` needs no TensorFlow, and
+exits 0 when every file is clean, 1 when one is refused and 2 when one
+cannot be read:
+
+>>> run("tfpersist audit model/frozen.pb model/model.ckpt.meta")
+model/frozen.pb: clean (5 nodes, 0 functions; ops of TensorFlow ...)
+model/model.ckpt.meta: clean (... nodes, 0 functions; ops of TensorFlow ...)
 0
 
 Mistakes get one line and exit code 2:
@@ -204,7 +214,7 @@ def _freeze(args: argparse.Namespace) -> int:
 def _summarize(args: argparse.Namespace) -> int:
     from tfpersist.graphs import summarize_graph
 
-    summary = summarize_graph(args.graph)
+    summary = summarize_graph(args.graph, allow_ops=args.allow_op)
     if args.json:
         _print_json(summary.to_json())
         return 1 if summary.unsafe_ops else 0
@@ -221,10 +231,21 @@ def _summarize(args: argparse.Namespace) -> int:
         print("unsafe ops: none")
         return 0
     print(f"unsafe ops: {len(summary.unsafe_ops)}")
-    for u in summary.unsafe_ops:
-        where = f" in function {u.function}" if u.function else ""
-        print(f"  {u.op} (node {u.node}{where})")
+    for refusal in summary.unsafe_ops:
+        print(f"  {refusal}")
     return 1
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from tfpersist.safety import audit_file
+
+    audits = [audit_file(f, allow_ops=args.allow_op, release=args.release) for f in args.files]
+    if args.json:
+        _print_json({"files": [a.to_json() for a in audits]})
+    else:
+        print("\n".join(str(a) for a in audits))
+    verdicts = {a.verdict for a in audits}
+    return 2 if "unreadable" in verdicts else 1 if "refused" in verdicts else 0
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -258,6 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(handler=handler)
         return p
+
+    def allow_op(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--allow-op",
+            action="append",
+            default=[],
+            metavar="OP",
+            help="accept this op although the safety audit refuses it (only for graphs you trust)",
+        )
 
     path_help = "a checkpoint prefix (model/model.ckpt-3) or a directory (its latest checkpoint)"
     p = command(
@@ -317,17 +347,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NODE",
         help="an output node (default: guessed)",
     )
-    p.add_argument(
-        "--allow-op",
-        action="append",
-        default=[],
-        metavar="OP",
-        help="accept this op although the safety audit refuses it (only for graphs you trust)",
-    )
+    allow_op(p)
 
     p = command("summarize", _summarize, "Summarize a graph; exit 1 when it holds unsafe ops.")
     p.add_argument("graph", metavar="GRAPH", help="a .pb, a .meta or a SavedModel directory")
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    allow_op(p)
+
+    p = command(
+        "audit",
+        _audit,
+        "Audit graph files without TensorFlow: exit 0 if all are clean, 1 if one is refused, "
+        "2 if one cannot be read.",
+    )
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="a .pb, a .meta or a SavedModel directory"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument(
+        "--release",
+        metavar="X.Y",
+        help="check the ops against this TensorFlow release (default: the installed one)",
+    )
+    allow_op(p)
 
     p = command("verify", _verify, "Read every tensor and check its checksum; exit 1 when corrupt.")
     p.add_argument("path", metavar="PATH", help=path_help)

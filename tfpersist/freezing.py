@@ -409,10 +409,22 @@ def _freeze_saved_model(
 ) -> tuple[Any, list[str], bool]:
     from tfpersist.graphs import read_saved_model
 
-    for meta in read_saved_model(path).meta_graphs:
+    metas = read_saved_model(path).meta_graphs
+    for meta in metas:
         where = repr(os.path.join(path, "saved_model.pb"))
         audit_graph(meta.graph_def, allow_ops=allow_ops, saver_def=meta.saver_def, where=where)
-    loaded = tf.saved_model.load(path)
+    tags = None
+    if len(metas) > 1:  # TensorFlow Serving loads the graph tagged "serve"
+        serving = [list(m.meta_info_def.tags) for m in metas if "serve" in m.meta_info_def.tags]
+        if not serving:
+            found = "; ".join(",".join(m.meta_info_def.tags) for m in metas)
+            raise OutputGuessError(
+                f"SavedModel {path!r} has {len(metas)} meta graphs (tags: {found}) and none is "
+                "tagged 'serve'; load the one you want with tf.saved_model.load(path, tags=...) "
+                "and freeze its function with freezing.freeze_function"
+            )
+        tags = serving[0]
+    loaded = tf.saved_model.load(path, tags=tags)
     signatures = dict(getattr(loaded, "signatures", {}) or {})
     if "serving_default" not in signatures:
         names = ", ".join(signatures) or "none"

@@ -9,15 +9,15 @@ writes files or runs Python. TensorFlow's own position (its ``SECURITY.md``) is
 that a model is a program: importing and running a graph runs whatever ops it
 holds.
 
-:func:`summarize_graph` parses the file as data, without importing it into
-TensorFlow, and reports:
+:func:`summarize_graph` reads the file as data, without TensorFlow, and
+reports, over every meta graph of a SavedModel:
 
 * **inputs**: ``Placeholder`` nodes, with dtype and shape;
 * **outputs**: likely outputs, the nodes whose results nothing consumes,
   leaving out initialisers, savers and training updates;
 * **ops**: a census of op types, library functions included;
-* **unsafe ops**: file, Python and process ops (:data:`UNSAFE_OPS`), looked
-  for in every library function too.
+* **unsafe ops**: what the audit of :mod:`tfpersist.safety` refuses, with
+  the reason: exactly what the loaders of tfpersist refuse to import.
 
 >>> import tensorflow as tf
 >>> from tfpersist import freezing, graphs
@@ -38,29 +38,31 @@ TensorFlow, and reports:
 ()
 
 The ``.meta`` of the same model holds the saver, whose ``SaveV2`` and
-``RestoreV2`` ops read and write files: that is what a saver is for, but it is
-also why a ``.meta`` from elsewhere deserves a look before it is imported.
+``RestoreV2`` ops read and write files. They are in the shape TensorFlow's
+``Saver`` builds, so the audit accepts them, as the loaders do:
 
->>> sorted({u.op for u in graphs.summarize_graph("model/model.ckpt.meta").unsafe_ops})
+>>> sorted(op for op in graphs.summarize_graph("model/model.ckpt.meta").ops if "V2" in op)
 ['RestoreV2', 'SaveV2']
+>>> graphs.summarize_graph("model/model.ckpt.meta").unsafe_ops
+()
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tfpersist import _fs
+from tfpersist._graphfile import Graph, dtype_name, read_graph_file
 from tfpersist.errors import CheckpointNotFoundError, GraphFormatError
+from tfpersist.safety import Refusal, check_graph
 
 __all__ = [
-    "UNSAFE_OPS",
     "GraphSummary",
     "Tensor",
-    "UnsafeOp",
     "guess_outputs",
     "iter_nodes",
     "read_graph",
@@ -68,63 +70,6 @@ __all__ = [
     "read_saved_model",
     "summarize_graph",
 ]
-
-#: Ops that reach outside the graph: files, Python, processes and logs.
-UNSAFE_OPS: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "ReadFile",
-            "WriteFile",
-            "MatchingFiles",
-            "ImmutableConst",
-            "Save",
-            "SaveSlices",
-            "SaveV2",
-            "Restore",
-            "RestoreSlice",
-            "RestoreV2",
-            "MergeV2Checkpoints",
-            "ShardedFilename",
-            "ShardedFilespec",
-            "WholeFileReader",
-            "WholeFileReaderV2",
-            "TextLineReader",
-            "TextLineReaderV2",
-            "TFRecordReader",
-            "TFRecordReaderV2",
-            "FixedLengthRecordReader",
-            "FixedLengthRecordReaderV2",
-            "LMDBReader",
-            "IdentityReader",
-            "IdentityReaderV2",
-            "TFRecordDataset",
-            "TFRecordDatasetV2",
-            "TextLineDataset",
-            "FixedLengthRecordDataset",
-            "FixedLengthRecordDatasetV2",
-            "DatasetToTFRecord",
-            "SaveDataset",
-            "SaveDatasetV2",
-            "LoadDataset",
-            "SnapshotDataset",
-            "SnapshotDatasetV2",
-            "CreateSummaryFileWriter",
-            "CreateSummaryDbWriter",
-            "WriteSummary",
-            "WriteRawProtoSummary",
-            "ImportEvent",
-            "InitializeTableFromTextFile",
-            "InitializeTableFromTextFileV2",
-            "DecodeProtoV2",
-            "EncodeProto",
-        ),
-        "file",
-    ),
-    **dict.fromkeys(("PyFunc", "PyFuncStateless", "EagerPyFunc"), "python"),
-    **dict.fromkeys(
-        ("Print", "PrintV2", "DebugIdentity", "DebugIdentityV2", "DebugNumericSummary"), "log"
-    ),
-}
 
 # Sinks that are bookkeeping, not results.
 _NOT_OUTPUTS = {
@@ -177,27 +122,10 @@ class Tensor:
 
 
 @dataclass(frozen=True)
-class UnsafeOp:
-    """An op that reaches outside the graph: the *op*, its *node*, the *function* it sits in.
-
-    *function* is ``None`` for a node at the top level of the graph.
-
-    >>> UnsafeOp("ReadFile", "read", "my_fn").to_json()
-    {'op': 'ReadFile', 'node': 'read', 'function': 'my_fn'}
-    """
-
-    op: str
-    node: str
-    function: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form used by ``tfpersist summarize --json``."""
-        return {"op": self.op, "node": self.node, "function": self.function}
-
-
-@dataclass(frozen=True)
 class GraphSummary:
     """What :func:`summarize_graph` found in a graph.
+
+    *unsafe_ops* lists what the audit of :mod:`tfpersist.safety` refuses.
 
     >>> GraphSummary((), (Tensor("y"),), {"MatMul": 1}, ()).to_json()["outputs"]
     [{'name': 'y', 'dtype': None, 'shape': None}]
@@ -206,7 +134,7 @@ class GraphSummary:
     inputs: tuple[Tensor, ...]
     outputs: tuple[Tensor, ...]
     ops: dict[str, int]
-    unsafe_ops: tuple[UnsafeOp, ...]
+    unsafe_ops: tuple[Refusal, ...]
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form used by ``tfpersist summarize --json``."""
@@ -334,10 +262,11 @@ def guess_outputs(graph_def: Any) -> list[str]:
     >>> guess_outputs(graph.as_graph_def())
     ['out']
     """
-    consumed = {i.lstrip("^").split(":")[0] for node in graph_def.node for i in node.input}
+    nodes = graph_def.nodes if isinstance(graph_def, Graph) else graph_def.node
+    consumed = {i.lstrip("^").split(":")[0] for node in nodes for i in node.input}
     return [
         node.name
-        for node in graph_def.node
+        for node in nodes
         if node.name not in consumed
         and node.op not in _NOT_OUTPUTS
         and not node.op.startswith(("Apply", "ResourceApply", "Assign"))
@@ -346,37 +275,60 @@ def guess_outputs(graph_def: Any) -> list[str]:
 
 
 def _tensor(node: Any) -> Tensor:
-    from tfpersist._tf import tf
-
-    key = "dtype" if "dtype" in node.attr else "T" if "T" in node.attr else None
-    dtype = tf.as_dtype(node.attr[key].type).name if key else None
+    attrs = node.attrs
+    kind = attrs.get("dtype", attrs.get("T", {}))
+    dtype = dtype_name(kind["type"]) if "type" in kind else None
     shape = None
-    if "shape" in node.attr and not node.attr["shape"].shape.unknown_rank:
-        shape = tuple(None if d.size < 0 else d.size for d in node.attr["shape"].shape.dim)
+    proto = attrs.get("shape", {}).get("shape")
+    if proto is not None and not proto.get("unknown_rank"):
+        shape = tuple(
+            None if d.get("size", 0) < 0 else d.get("size", 0) for d in proto.get("dim", [])
+        )
     return Tensor(node.name, dtype, shape)
 
 
-def summarize_graph(path_or_graph_def: Any) -> GraphSummary:
+def summarize_graph(path_or_graph_def: Any, *, allow_ops: Sequence[str] = ()) -> GraphSummary:
     """Summarize a graph file (``.pb``, ``.meta``, SavedModel directory) or a ``GraphDef``.
+
+    A file is read without TensorFlow, every meta graph of a SavedModel
+    included. *unsafe_ops* holds what :func:`tfpersist.safety.check_graph`
+    refuses, widened by *allow_ops* as the loaders are.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
     ...     x = tf.compat.v1.placeholder(tf.string, [], name="path")
     ...     data = tf.io.read_file(x, name="load")
     >>> summary = summarize_graph(graph.as_graph_def())
-    >>> summary.inputs, summary.unsafe_ops
-    ((Tensor(name='path', dtype='string', shape=()),), (UnsafeOp(op='ReadFile', node='load', function=None),))
+    >>> summary.inputs
+    (Tensor(name='path', dtype='string', shape=()),)
+    >>> for refusal in summary.unsafe_ops:
+    ...     print(refusal)
+    node 'load' runs ReadFile (reads, writes or lists files)
     """
-    graph_def = path_or_graph_def
+    from tfpersist._graphfile import parse_graph_def
+
     if isinstance(path_or_graph_def, (str, os.PathLike)):
-        graph_def = read_graph(path_or_graph_def)
+        where = repr(os.fspath(path_or_graph_def))
+        metas = read_graph_file(path_or_graph_def)
+    else:
+        where = "the graph"
+        metas = [parse_graph_def(path_or_graph_def.SerializeToString())]
     ops: Counter[str] = Counter()
-    unsafe = []
-    for node, function in iter_nodes(graph_def):
-        ops[node.op] += 1
-        if node.op in UNSAFE_OPS:
-            unsafe.append(UnsafeOp(node.op, node.name, function))
-    inputs = tuple(_tensor(n) for n in graph_def.node if n.op == "Placeholder")
-    by_name = {n.name: n for n in graph_def.node}
-    outputs = tuple(_tensor(by_name[name]) for name in guess_outputs(graph_def))
-    return GraphSummary(inputs, outputs, dict(sorted(ops.items())), tuple(unsafe))
+    unsafe: list[Refusal] = []
+    inputs: dict[str, Tensor] = {}
+    outputs: dict[str, Tensor] = {}
+    for meta in metas:
+        for node, _ in meta.graph.walk():
+            ops[node.op] += 1
+        for refusal in check_graph(meta, allow_ops=allow_ops, where=where):
+            if refusal not in unsafe:
+                unsafe.append(refusal)
+        by_name = {n.name: n for n in meta.graph.nodes}
+        for n in meta.graph.nodes:
+            if n.op == "Placeholder":
+                inputs.setdefault(n.name, _tensor(n))
+        for name in guess_outputs(meta.graph):
+            outputs.setdefault(name, _tensor(by_name[name]))
+    return GraphSummary(
+        tuple(inputs.values()), tuple(outputs.values()), dict(sorted(ops.items())), tuple(unsafe)
+    )
