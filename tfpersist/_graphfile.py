@@ -18,12 +18,16 @@ from typing import Any, NamedTuple
 from tfpersist import _fs
 from tfpersist._protobuf import (
     MAX_DEPTH,
+    MESSAGE,
+    SCALAR,
+    STRING,
     TYPES,
     DecodeError,
+    _decode_cached,
+    _scalar,
     _skip,
     check,
     decode,
-    map_entry,
     read_varint,
 )
 from tfpersist.errors import CheckpointNotFoundError, GraphFormatError
@@ -67,7 +71,10 @@ for _name in (
 ):
     TYPES[_name].build = True
 # Attributes repeat across nodes (T: float, padding: SAME): decode each once.
-TYPES["tensorflow.NodeDef.AttrEntry"].cache = {}
+for _name in ("NodeDef.AttrEntry", "AttrValue.ListValue", "TensorShapeProto"):
+    TYPES[f"tensorflow.{_name}"].cache = {}
+# A constant's packed bytes can be most of a file: the audit needs only their length.
+TYPES["tensorflow.TensorProto"].fields[4].view = True
 # A function's arguments: only their names are kept.
 TYPES["tensorflow.OpDef.ArgDef"].build = True
 TYPES["tensorflow.OpDef.ArgDef"].decoder = lambda buf, message, start, end, depth: check(
@@ -109,17 +116,21 @@ def node_name(tensor: str) -> str:
     return tensor.lstrip("^").split(":", 1)[0]
 
 
-class Node:
+class Node(NamedTuple):
     """One node: its *name*, *op*, *inputs* (as written, ``^`` for control), *device*, *attrs*.
 
     *attrs* maps an attribute name to its value as a dictionary with one key,
     the kind of value (``s``, ``i``, ``type``, ``tensor``, ``func``, ``list``...).
+
+    >>> Node("n", "Const", [], "", {"dtype": {"type": 1}}).attr("dtype", "type")
+    1
     """
 
-    __slots__ = ("attrs", "device", "inputs", "name", "op")
-
-    def __init__(self, name: str, op: str, inputs: list[str], device: str, attrs: dict[str, Any]):
-        self.name, self.op, self.inputs, self.device, self.attrs = name, op, inputs, device, attrs
+    name: str
+    op: str
+    inputs: list[str]
+    device: str
+    attrs: dict[str, Any]
 
     def __repr__(self) -> str:
         return f"Node({self.name!r}, {self.op!r})"
@@ -132,6 +143,9 @@ class Node:
     def attr(self, key: str, kind: str, default: Any = None) -> Any:
         """The value of attribute *key* if it holds a *kind*, else *default*."""
         return self.attrs.get(key, {}).get(kind, default)
+
+
+_new_node = tuple.__new__
 
 
 @dataclass
@@ -198,6 +212,7 @@ def _node(buf: bytes, message: Any, pos: int, end: int, depth: int) -> Node:
     attrs: dict[str, Any] = {}
     cache = _ATTR_ENTRY.cache
     assert cache is not None
+    inner = depth + 1
     try:
         while pos < end:
             tag = buf[pos]
@@ -208,18 +223,26 @@ def _node(buf: bytes, message: Any, pos: int, end: int, depth: int) -> Node:
                 pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
                 continue
             size = buf[pos]
-            pos += 1
-            if size >= 0x80:
-                size, pos = read_varint(buf, pos - 1, end)
-            start, pos = pos, pos + size
+            if size < 0x80:
+                start = pos + 1
+            elif buf[pos + 1] < 0x80:
+                size = (size & 0x7F) | buf[pos + 1] << 7
+                start = pos + 2
+            else:
+                size, start = read_varint(buf, pos, end)
+            pos = start + size
             if pos > end:
                 raise DecodeError("a node runs past the end of its message")
             if tag == 0x1A:  # input
                 inputs.append(buf[start:pos].decode())
             elif tag == 0x2A:  # attr
-                entry = cache.get((depth + 1, buf[start:pos]), _MISSING)
-                if entry is _MISSING:
-                    entry = map_entry(buf, _ATTR_ENTRY, start, pos, depth + 1)
+                if size > 512:  # a constant's value, say: unique, and costly to hash
+                    entry = _attr_entry(buf, start, pos, inner)
+                else:
+                    key = (inner, buf[start:pos])
+                    entry = cache.get(key, _MISSING)
+                    if entry is _MISSING:
+                        entry = cache[key] = _attr_entry(buf, start, pos, inner)
                 if entry is not None:
                     attrs[entry[0]] = entry[1]
             elif tag == 0x12:
@@ -236,10 +259,94 @@ def _node(buf: bytes, message: Any, pos: int, end: int, depth: int) -> Node:
         raise DecodeError("a string field of a node is not UTF-8") from None
     except IndexError:
         raise DecodeError("a node ends in the middle of a field") from None
-    return Node(name, op, inputs, device, attrs)
+    return _new_node(Node, (name, op, inputs, device, attrs))
 
 
 _NODE.decoder = _node
+_ATTR_VALUE = TYPES["tensorflow.AttrValue"]
+_ATTR_TAGS = _ATTR_VALUE.tags
+
+
+def _attr_value(buf: bytes, message: Any, pos: int, end: int, depth: int) -> dict[str, Any]:
+    """Decode one ``AttrValue``, a oneof: the last member set wins, a message member merges."""
+    if depth > MAX_DEPTH:
+        raise DecodeError("messages are nested too deeply")
+    kind, value, parts, sub = None, None, None, None
+    while pos < end:
+        tag = buf[pos]
+        pos += 1
+        if tag >= 0x80:
+            tag, pos = read_varint(buf, pos - 1, end)
+        spec = _ATTR_TAGS.get(tag)
+        if spec is None:
+            pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
+            continue
+        code, field, sub_type = spec
+        if code == SCALAR:
+            value, pos = _scalar(field, tag & 7, buf, pos, end)
+            kind, parts = field.name, None
+            continue
+        size, pos = read_varint(buf, pos, end)
+        start, pos = pos, pos + size
+        if pos > end:
+            raise DecodeError(f"field {field.name!r} runs past the end of its message")
+        if code == MESSAGE:
+            if kind == field.name and parts is not None:
+                parts.append((start, pos))
+            else:
+                kind, parts, sub = field.name, [(start, pos)], sub_type
+        else:
+            try:
+                value = buf[start:pos].decode() if code == STRING else buf[start:pos]
+            except UnicodeDecodeError:
+                raise DecodeError(f"the string field {field.name!r} is not UTF-8") from None
+            kind, parts = field.name, None
+    if kind is None:
+        return {}
+    if parts is not None:
+        if len(parts) == 1:
+            value = _decode_cached(buf, sub, parts[0][0], parts[0][1], depth + 1)
+        else:
+            joined = b"".join(buf[a:b] for a, b in parts)
+            value = _decode_cached(joined, sub, 0, len(joined), depth + 1)
+    return {kind: value}
+
+
+_ATTR_VALUE.decoder = _attr_value
+
+
+def _attr_entry(buf: bytes, start: int, end: int, depth: int) -> tuple[str, Any] | None:
+    """Decode a node's attribute entry; ``None`` if it holds an unknown field (protobuf drops it)."""
+    key, parts, known, pos = "", [], True, start
+    while pos < end:
+        tag = buf[pos]
+        if tag == 0x0A or tag == 0x12:
+            size = buf[pos + 1]
+            pos += 2
+            if size >= 0x80:
+                size, pos = read_varint(buf, pos - 1, end)
+            first, pos = pos, pos + size
+            if pos > end:
+                raise DecodeError("an attribute runs past the end of its entry")
+            if tag == 0x0A:
+                try:
+                    key = buf[first:pos].decode()
+                except UnicodeDecodeError:
+                    raise DecodeError("an attribute name is not UTF-8") from None
+            else:
+                parts.append((first, pos))
+        else:
+            known = False
+            tag, pos = read_varint(buf, pos, end)
+            pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
+    if not parts:
+        value: dict[str, Any] = {}
+    elif len(parts) == 1:
+        value = _attr_value(buf, _ATTR_VALUE, parts[0][0], parts[0][1], depth + 1)
+    else:
+        joined = b"".join(buf[a:b] for a, b in parts)
+        value = _attr_value(joined, _ATTR_VALUE, 0, len(joined), depth + 1)
+    return (key, value) if known else None
 
 
 def _graph(value: dict[str, Any]) -> Graph:

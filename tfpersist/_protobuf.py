@@ -111,10 +111,12 @@ SCALAR, STRING, BYTES, MESSAGE, PACKED = range(5)
 class _Field:
     """One field of a message type, prepared for decoding."""
 
-    __slots__ = ("kind", "map", "message", "name", "oneof", "repeated", "wire")
+    __slots__ = ("kind", "map", "message", "name", "oneof", "repeated", "view", "wire")
 
     def __init__(self, spec: list[Any]) -> None:
         self.name, self.kind, self.repeated, self.oneof, message, self.map = spec
+        #: Bytes kept as a view of the input, not copied: large, and read for their length.
+        self.view = False
         self.message: Any = message  # the type's name, resolved to its _Message by _types
         if self.kind in ("string", "bytes", "message"):
             self.wire = 2
@@ -261,40 +263,49 @@ def check(buf: bytes, pos: int, end: int, message: _Message, depth: int, keep: i
         seen.add(key)
     kept = ""
     tags = message.tags
-    while pos < end:
-        tag = buf[pos]
-        pos += 1
-        if tag >= 0x80:
-            tag, pos = read_varint(buf, pos - 1, end)
-        spec = tags.get(tag)
-        if spec is None:
-            pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
-            continue
-        code = spec[0]
-        if code == SCALAR:
-            if tag & 7 == 0:
-                pos = read_varint(buf, pos, end)[1]
-            else:
-                pos += 4 if tag & 7 == 5 else 8
+    try:
+        while pos < end:
+            tag = buf[pos]
+            pos += 1
+            if tag >= 0x80:
+                tag, pos = read_varint(buf, pos - 1, end)
+            spec = tags.get(tag)
+            if spec is None:
+                pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
+                continue
+            code = spec[0]
+            if code == SCALAR:
+                wire = tag & 7
+                if wire == 0:
+                    if buf[pos] < 0x80:
+                        pos += 1
+                    else:
+                        pos = read_varint(buf, pos, end)[1]
+                else:
+                    pos += 4 if wire == 5 else 8
                 if pos > end:
                     raise DecodeError(f"field {spec[1].name!r} runs past the end of its message")
-            continue
-        size = buf[pos] if pos < end else 0x80
-        if size < 0x80:
+                continue
+            size = buf[pos]
             pos += 1
-        else:
-            size, pos = read_varint(buf, pos, end)
-        start, pos = pos, pos + size
-        if pos > end:
-            raise DecodeError(f"field {spec[1].name!r} runs past the end of its message")
-        if code == MESSAGE:
-            check(buf, start, pos, spec[2], depth + 1)
-        elif code == STRING:
-            text = _utf8(buf, start, pos, spec[1])
-            if tag == keep:
-                kept = text
-        elif code == PACKED:
-            _packed(spec[1], buf, start, pos, False)
+            if size >= 0x80:
+                size, pos = read_varint(buf, pos - 1, end)
+            start = pos
+            pos += size
+            if pos > end:
+                raise DecodeError(f"field {spec[1].name!r} runs past the end of its message")
+            if code == MESSAGE:
+                check(buf, start, pos, spec[2], depth + 1)
+            elif code == STRING:
+                text = buf[start:pos].decode()
+                if tag == keep:
+                    kept = text
+            elif code == PACKED:
+                _packed(spec[1], buf, start, pos, False)
+    except UnicodeDecodeError:
+        raise DecodeError(f"a string field of {message.name} is not UTF-8") from None
+    except IndexError:
+        raise DecodeError(f"a {message.name} ends in the middle of a field") from None
     return kept
 
 
@@ -360,7 +371,10 @@ def decode(
         if code == PACKED:
             out.setdefault(field.name, []).extend(_packed(field, buf, first, pos, True))
             continue
-        value = _utf8(buf, first, pos, field) if code == STRING else buf[first:pos]
+        if code == STRING:
+            value = _utf8(buf, first, pos, field)
+        else:
+            value = memoryview(buf)[first:pos] if field.view else buf[first:pos]
         if field.repeated:
             out.setdefault(field.name, []).append(value)
         else:
@@ -431,7 +445,7 @@ def _default(field: _Field) -> Any:
 def _decode_cached(buf: bytes, message: _Message, start: int, end: int, depth: int) -> Any:
     decoder = message.decoder or decode
     cache = message.cache
-    if cache is None:
+    if cache is None or end - start > 512:  # a large message is unique, and costly to hash
         return decoder(buf, message, start, end, depth)
     key = (depth, buf[start:end])
     value = cache.get(key)

@@ -87,6 +87,7 @@ __all__ = [
     "convert_variables_to_constants_v2",
     "is_registered_op",
     "load_filesystem_plugins",
+    "registered_ops",
     "sync_checkpoint",
     "tf",
     "trackable_children",
@@ -101,6 +102,16 @@ def trackable_children(obj: Any) -> dict[str, Any]:
 def is_registered_op(name: str) -> bool:
     """Whether this TensorFlow knows an op called *name*."""
     return op_def_registry.get(name) is not None
+
+
+def registered_ops() -> frozenset[str]:
+    """Every op this TensorFlow's registry holds, kernels loaded since included."""
+    from tensorflow.core.framework.op_def_pb2 import OpList
+    from tensorflow.python.client import pywrap_tf_session
+
+    ops = OpList()
+    ops.ParseFromString(pywrap_tf_session.TF_GetBuffer(pywrap_tf_session.TF_GetAllOpList()))
+    return frozenset(op.name for op in ops.op)
 
 
 def sync_checkpoint(checkpoint: Any) -> None:

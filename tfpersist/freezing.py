@@ -229,6 +229,11 @@ def read_graph_def(path: str | os.PathLike[str]) -> Any:
     ...
     tfpersist.errors.GraphFormatError: 'bad.pb' is not a binary GraphDef (DecodeError); pass a frozen .pb file
     """
+    return _read_graph_def(path)[1]
+
+
+def _read_graph_def(path: str | os.PathLike[str]) -> tuple[bytes, Any]:
+    """The bytes of a ``.pb`` file and the ``GraphDef`` TensorFlow parses from them."""
     path = os.fspath(path)
     try:
         data = _fs.read_bytes(path)
@@ -241,7 +246,7 @@ def read_graph_def(path: str | os.PathLike[str]) -> Any:
         raise GraphFormatError(
             f"{path!r} is not a binary GraphDef ({type(e).__name__}); pass a frozen .pb file"
         ) from e
-    return graph_def
+    return data, graph_def
 
 
 def import_graph(
@@ -291,13 +296,11 @@ def load_frozen_function(
     >>> f(tf.constant([1.0, 2.0])).numpy().tolist()
     [10.0, 20.0]
     """
-    graph_def = graph_def_or_path
+    graph_def, data, where = graph_def_or_path, graph_def_or_path, "the graph"
     if isinstance(graph_def_or_path, (str, os.PathLike)):
-        graph_def = read_graph_def(graph_def_or_path)
-    where = (
-        repr(os.fspath(graph_def_or_path)) if graph_def is not graph_def_or_path else "the graph"
-    )
-    audit_graph(graph_def, allow_ops=allow_ops, where=where)
+        data, graph_def = _read_graph_def(graph_def_or_path)
+        where = repr(os.fspath(graph_def_or_path))
+    audit_graph(data, allow_ops=allow_ops, where=where)  # the file's bytes: no second encoding
     check_nodes(graph_def, [*inputs, *outputs])
     wrapped = tf.compat.v1.wrap_function(
         lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []

@@ -99,7 +99,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,6 +227,11 @@ def _policy() -> dict[str, Group]:
 
 
 @functools.cache
+def _plainly_allowed() -> frozenset[str]:
+    return frozenset(op for g in op_groups() if g.verdict == "allow" and not g.when for op in g.ops)
+
+
+@functools.cache
 def _registry() -> dict[str, Any]:
     with open(REGISTRY_FILE, encoding="utf-8") as f:
         return json.load(f)
@@ -327,10 +332,11 @@ class _Scope:
 
     def consumers(self, name: str) -> list[Node]:
         if self._consumers is None:
-            self._consumers = defaultdict(list)
+            found: dict[str, list[Node]] = defaultdict(list)
             for node in self.nodes.values():
                 for i in node.inputs:
-                    self._consumers[node_name(i)].append(node)
+                    found[i.lstrip("^").split(":", 1)[0]].append(node)
+            self._consumers = found
         return self._consumers.get(name, [])
 
 
@@ -412,13 +418,18 @@ class _Audit:
         graph: Graph,
         saver: Saver | None,
         allow: set[str],
-        known: Callable[[str], bool],
+        known: frozenset[str],
         release: str,
         where: str,
     ) -> None:
         self.graph, self.saver, self.allow = graph, saver, allow
         self.known, self.release, self.where = known, release, where
         self.policy = _policy()
+        #: Ops that pass on sight: allowed without a condition, and known to this release.
+        self.plain = (_plainly_allowed() & known) | allow
+        #: Per scope (a function's id, ``None`` at the top), its saver ops and its calls.
+        self.saver_ops: dict[int | None, list[Node]] = defaultdict(list)
+        self.callers: dict[int | None, list[Node]] = defaultdict(list)
         self.refusals: list[Refusal] = []
         self.library: dict[str, list[Function]] = defaultdict(list)
         for f in graph.functions:
@@ -465,7 +476,8 @@ class _Audit:
         return self.refusals
 
     def _scan(self, nodes: list[Node], function: Function | None) -> None:
-        library, allow = self.library, self.allow
+        library, allow, plain = self.library, self.allow, self.plain
+        scope = id(function) if function else None
         callees = self.callees[function.name] if function else set()
         for node in nodes:
             op = node.op
@@ -478,6 +490,7 @@ class _Audit:
                     tensors += found[1]
             if names:
                 self._calls[id(node)] = names
+                self.callers[scope].append(node)
                 for called in names:
                     if called in library:
                         callees.add(called)
@@ -487,13 +500,16 @@ class _Audit:
                 continue
             for tensor in tensors:
                 self._check_constant(node, tensor, function)
+            if op in plain:
+                continue
             if op in SAVER_OPS:
                 self.direct_savers.add(function.name if function else None)
+                self.saver_ops[scope].append(node)
             self._check_op(node, function)
 
     def _called_op(self, node: Node, op: str, function: Function | None) -> None:
         """A function attribute that names an op, not a library function: that op runs."""
-        if not self.known(op) and op not in self.allow:
+        if op not in self.known and op not in self.allow:
             inside = f" in function {function.name!r}" if function else ""
             raise GraphFormatError(
                 f"{self.where}: node {node.name!r}{inside} calls function {op!r}, which the "
@@ -519,7 +535,7 @@ class _Audit:
         group = self.policy.get(op)
         if group is not None and group.verdict == "refuse":
             self.refuse(node, where, group.effect)
-        elif not self.known(op):
+        elif op not in self.known:
             self.refuse(node, where, f"an op TensorFlow {self.release} does not know")
         elif group is None:
             self.refuse(node, where, "an op not on tfpersist's allowlist")
@@ -584,22 +600,19 @@ class _Audit:
         owned = self._reachable(declared)
         for name in sorted(holding - owned):
             for function in self.library[name]:
-                for node in self._saver_nodes(function.nodes, holding):
+                for node in self._saver_nodes(id(function), holding):
                     self.refuse(
                         node, function, "a checkpoint file op in a function the saver does not call"
                     )
-        for node in self._saver_nodes(self.graph.nodes, holding):
+        for node in self._saver_nodes(None, holding):
             self._check_saver_node(
                 node, self.top, summaries, filename, node.name in declared, node.name in restoring
             )
 
-    def _saver_nodes(self, nodes: Iterable[Node], holding: set[str]) -> list[Node]:
-        return [
-            n
-            for n in nodes
-            if (n.op in SAVER_OPS and n.op not in self.allow)
-            or any(c in holding for c in self.calls(n))
-        ]
+    def _saver_nodes(self, scope: int | None, holding: set[str]) -> list[Node]:
+        """The saver ops of a scope, and its calls of functions *holding* saver ops."""
+        calls = [n for n in self.callers[scope] if any(c in holding for c in self.calls(n))]
+        return self.saver_ops[scope] + [n for n in calls if n not in self.saver_ops[scope]]
 
     def _path_inputs(self, node: Node, summaries: dict[str, Any]) -> tuple[list[int], bool] | None:
         """The data inputs of *node* that name files, and whether it writes; ``None`` if unknown."""
@@ -629,7 +642,7 @@ class _Audit:
                 {a: i for i, a in enumerate(function.args)},
                 {node_name(t) for t in function.ret.values()},
             )
-            for node in self._saver_nodes(function.nodes, holding):
+            for node in self._saver_nodes(id(function), holding):
                 args, writes = self._check_saver_node(node, scope, summaries, None, True, False)
                 result = (result[0] | args, result[1] or writes)
         summaries[name] = result
@@ -860,9 +873,8 @@ def check_graph(
     [Refusal(op='MyCustomOp', node='x', function=None, reason='an op TensorFlow 2.21 does not know')]
     """
     release = resolve_release(release)
-    recorded = _recorded_ops(release)
     return _Audit(
-        meta.graph, meta.saver, set(allow_ops), recorded.__contains__, release, where
+        meta.graph, meta.saver, set(allow_ops), _recorded_ops(release), release, where
     ).run()
 
 
@@ -903,9 +915,9 @@ def audit_graph(
     tfpersist.errors.UnsafeGraphError: 'model.pb' holds 1 op tfpersist will not import: node 'x' runs MyCustomOp (an op TensorFlow ... does not know); import only graphs you trust, or pass allow_ops=['MyCustomOp'] (--allow-op MyCustomOp) if you trust this one
     """
     from tfpersist._graphfile import parse_graph_def
-    from tfpersist._tf import RELEASE, is_registered_op
+    from tfpersist._tf import RELEASE, registered_ops
 
-    data = graph_def if isinstance(graph_def, bytes) else graph_def.SerializeToString()
+    data = graph_def if isinstance(graph_def, bytes | memoryview) else graph_def.SerializeToString()
     meta = parse_graph_def(data, where)
     if saver_def is not None and (saver_def.filename_tensor_name or saver_def.restore_op_name):
         meta.saver = Saver(
@@ -916,7 +928,7 @@ def audit_graph(
         )
     release = ".".join(RELEASE.split(".")[:2])
     refusals = _Audit(
-        meta.graph, meta.saver, set(allow_ops), is_registered_op, release, where
+        meta.graph, meta.saver, set(allow_ops), registered_ops(), release, where
     ).run()
     if refusals:
         raise UnsafeGraphError(
