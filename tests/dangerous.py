@@ -20,6 +20,7 @@ from typing import Any
 
 import tensorflow as tf
 from article import save_article
+from tensorflow.core.protobuf import saved_model_pb2
 
 SECRET = b"s3cret-line\nsecond line\n"
 _ALIVE: list[tf.Graph] = []
@@ -180,6 +181,11 @@ def _nested_graph(x, d):
     return ds.reduce(tf.constant(""), lambda a, b: a + b)
 
 
+def _read_in_map(x, d):
+    names = tf.data.Dataset.from_tensors(tf.strings.join([str(d / "secret.txt"), _empty(x)]))
+    return names.map(tf.io.read_file).reduce(tf.constant(""), lambda a, b: a + b)
+
+
 def _returned_secret(d: Path, out: Any) -> bool:
     return isinstance(out, bytes | str) and b"s3cret-line" in (
         out if isinstance(out, bytes) else out.encode()
@@ -205,6 +211,7 @@ def _names_secret(d: Path, out: Any) -> bool:
 #: name -> (computation, harm check, what kind of harm)
 COMPUTATIONS: dict[str, tuple[Callable, Callable[[Path, Any], bool], str]] = {
     "read file": (_read_file, _returned_secret, "file read"),
+    "read file in a dataset's map": (_read_in_map, _returned_secret, "file read"),
     "write file": (_write_file, _exists("written.txt"), "file write"),
     "list files": (_matching_files, _names_secret, "file read"),
     "py_function": (_py_function, _exists("python-ran"), "Python"),
@@ -292,47 +299,68 @@ CASES = (
 )
 
 
-# --- .meta files whose saver was tampered with ---------------------------------------------
+# --- savers tampered with ------------------------------------------------------------------
 
 
-def _tamper(prefix: str, add: Callable[[], Any]) -> None:
-    """Add what *add* builds to the graph, and make the restore op depend on it."""
+def extend_graph(graph_def: Any, build: Callable[[], Any]) -> str:
+    """Add the nodes *build* makes, in a graph holding *graph_def*; return the last one's name."""
+    with tf.Graph().as_default() as graph:
+        tf.graph_util.import_graph_def(graph_def, name="")
+        made = build()
+    old = {n.name for n in graph_def.node}
+    graph_def.node.extend(n for n in graph.as_graph_def().node if n.name not in old)
+    return getattr(made, "op", made).name
+
+
+def _stolen_save(d: Path) -> Callable[[], Any]:
+    return lambda: tf.raw_ops.SaveV2(
+        prefix=str(d / "stolen"), tensor_names=["v"], shape_and_slices=[""], tensors=[1.0]
+    )
+
+
+def _copy_secret(d: Path) -> Callable[[], Any]:
+    return lambda: tf.io.write_file(str(d / "written.txt"), tf.io.read_file(str(d / "secret.txt")))
+
+
+#: name -> (what to wire into the restore op, harm check)
+TAMPERINGS: dict[str, tuple[Callable[[Path], Callable[[], Any]], Callable[[Path, Any], bool]]] = {
+    "restore op runs a SaveV2 with a constant path": (_stolen_save, _exists("stolen.index")),
+    "restore op copies a file": (_copy_secret, _exists("written.txt")),
+}
+
+
+def tamper(meta: Any, d: Path, name: str) -> None:
+    """Make the restore op of *meta* also run the tampering *name*."""
+    extra = extend_graph(meta.graph_def, TAMPERINGS[name][0](d))
+    restore = next(n for n in meta.graph_def.node if n.name == meta.saver_def.restore_op_name)
+    restore.input.append("^" + extra)
+
+
+def tampered_meta(d: Path, name: str) -> str:
+    """The article's checkpoint, its ``.meta`` tampered with: the prefix."""
+    prefix = save_article(d)
     meta = tf.compat.v1.MetaGraphDef()
     meta.ParseFromString(Path(prefix + ".meta").read_bytes())
-    with tf.Graph().as_default() as graph:
-        tf.graph_util.import_graph_def(meta.graph_def, name="")
-        extra = add()
-    new = {n.name: n for n in graph.as_graph_def().node}
-    old = {n.name for n in meta.graph_def.node}
-    meta.graph_def.node.extend(n for name, n in new.items() if name not in old)
-    restore = next(n for n in meta.graph_def.node if n.name == meta.saver_def.restore_op_name)
-    restore.input.append("^" + getattr(extra, "op", extra).name)
+    tamper(meta, d, name)
     Path(prefix + ".meta").write_bytes(meta.SerializeToString())
-
-
-def meta_saver_writes(d: Path) -> str:
-    """A ``.meta`` whose restore op also runs a ``SaveV2`` with a constant path."""
-    prefix = save_article(d)
-    _tamper(
-        prefix,
-        lambda: tf.raw_ops.SaveV2(
-            prefix=str(d / "stolen"),
-            tensor_names=["v"],
-            shape_and_slices=[""],
-            tensors=[tf.constant(1.0)],
-        ),
-    )
     return prefix
 
 
-def meta_exfiltrates(d: Path) -> str:
-    """A ``.meta`` whose restore op copies the secret to a file of its choosing."""
-    prefix = save_article(d)
-    _tamper(
-        prefix,
-        lambda: tf.io.write_file(str(d / "written.txt"), tf.io.read_file(str(d / "secret.txt"))),
-    )
-    return prefix
+def tampered_saved_model(d: Path, name: str) -> Path:
+    """A TF1 SavedModel of the article's graph, its restore op tampered with."""
+    path = d / "tf1_saved"
+    builder = tf.compat.v1.saved_model.Builder(str(path))
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        v = tf.Variable([1.0], name="v")
+        tf.add(v, 1.0, name="add")
+        sess.run(v.initializer)
+        builder.add_meta_graph_and_variables(sess, ["serve"])
+    builder.save()
+    model = saved_model_pb2.SavedModel()
+    model.ParseFromString((path / "saved_model.pb").read_bytes())
+    tamper(model.meta_graphs[0], d, name)
+    (path / "saved_model.pb").write_bytes(model.SerializeToString())
+    return path
 
 
 def restore_raw(prefix: str) -> None:
@@ -343,10 +371,10 @@ def restore_raw(prefix: str) -> None:
             saver.restore(sess, prefix)
 
 
-META_CASES = {
-    "restore op runs a SaveV2 with a constant path": (meta_saver_writes, _exists("stolen.index")),
-    "restore op copies a file": (meta_exfiltrates, _exists("written.txt")),
-}
+def load_tf1_raw(path: Path) -> None:
+    """Load a TF1 SavedModel with raw TensorFlow: its saver restores the variables."""
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        tf.compat.v1.saved_model.load(sess, ["serve"], str(path))
 
 
 # --- SavedModels -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import dangerous
 import numpy as np
 import pytest
 import tensorflow as tf
-from dangerous import CASES, META_CASES, SAVED_MODEL_CASES, files_in, prepare, trigger
+from dangerous import CASES, SAVED_MODEL_CASES, TAMPERINGS, files_in, prepare, trigger
 from test_graphfile import attr, field, node, number
 
 from tfpersist import _tf, freezing, graphs, meta_graph, safety
@@ -86,25 +86,48 @@ def test_a_dangerous_graph_is_refused_before_anything_runs(case, tmp_path, capsy
     assert not case.harmed(tmp_path)
 
 
-@pytest.mark.parametrize("name", sorted(META_CASES))
-def test_a_tampered_saver_harms_in_raw_tensorflow_and_is_refused(name, tmp_path):
-    build, harmed = META_CASES[name]
-    prepare(tmp_path / "raw")
-    dangerous.restore_raw(build(tmp_path / "raw"))
-    assert harmed(tmp_path / "raw", None)
-
-    prepare(tmp_path / "ours")
-    prefix = build(tmp_path / "ours")
-    before = files_in(tmp_path / "ours")
+def refused_by_the_meta_graph_loaders(prefix: str, d: Path) -> None:
     with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
         with pytest.raises(UnsafeGraphError):
             meta_graph.restore_meta_graph(sess, prefix)
         assert graph.get_operations() == []
     with pytest.raises(UnsafeGraphError):
-        freezing.freeze_checkpoint(prefix, tmp_path / "ours" / "frozen.pb", ["add"])
+        freezing.freeze_checkpoint(prefix, d / "frozen.pb", ["add"])
     assert audited(Path(prefix + ".meta")).verdict == "refused"
-    assert main(["freeze", prefix, "-o", str(tmp_path / "ours" / "f.pb")]) == 2
+    assert main(["freeze", prefix, "-o", str(d / "f.pb")]) == 2
+
+
+def refused_by_the_saved_model_loaders(path: Path, d: Path) -> None:
+    with pytest.raises(UnsafeGraphError):
+        freezing.freeze_checkpoint(path, d / "frozen.pb", ["add"])
+    assert audited(path).verdict == "refused"
+
+
+TAMPERED = {
+    ".meta": (dangerous.tampered_meta, dangerous.restore_raw, refused_by_the_meta_graph_loaders),
+    "TF1 SavedModel": (
+        dangerous.tampered_saved_model,
+        dangerous.load_tf1_raw,
+        refused_by_the_saved_model_loaders,
+    ),
+}
+
+
+@pytest.mark.parametrize("container", sorted(TAMPERED))
+@pytest.mark.parametrize("name", sorted(TAMPERINGS))
+def test_a_tampered_saver_harms_in_raw_tensorflow_and_is_refused(container, name, tmp_path):
+    build, load_raw, refused_by_loaders = TAMPERED[container]
+    harmed = TAMPERINGS[name][1]
+    prepare(tmp_path / "raw")
+    load_raw(build(tmp_path / "raw", name))
+    assert harmed(tmp_path / "raw", None)
+
+    prepare(tmp_path / "ours")
+    built = build(tmp_path / "ours", name)
+    before = files_in(tmp_path / "ours")
+    refused_by_loaders(built, tmp_path / "ours")
     assert files_in(tmp_path / "ours") == before
+    assert not harmed(tmp_path / "ours", None)
 
 
 @pytest.mark.parametrize("name", SAVED_MODEL_CASES)
@@ -170,19 +193,9 @@ def refusals(meta) -> list[str]:
     return []
 
 
-def add_to_graph(graph_def, build):
-    """Add the nodes *build* makes, in a graph holding *graph_def*; return the last one."""
-    with tf.Graph().as_default() as graph:
-        tf.graph_util.import_graph_def(graph_def, name="")
-        made = build()
-    old = {n.name for n in graph_def.node}
-    graph_def.node.extend(n for n in graph.as_graph_def().node if n.name not in old)
-    return getattr(made, "op", made).name
-
-
 def test_a_saver_writing_outside_its_file_name_is_refused(tmp_path):
     meta = saver_meta(tmp_path)
-    name = add_to_graph(
+    name = dangerous.extend_graph(
         meta.graph_def,
         lambda: tf.strings.join(
             [tf.compat.v1.get_default_graph().get_tensor_by_name("save/Const:0"), "/../../x"]
@@ -199,7 +212,7 @@ def test_a_saver_writing_outside_its_file_name_is_refused(tmp_path):
 def test_restoring_may_not_write_nor_merge_the_checkpoint_away(tmp_path):
     meta = saver_meta(tmp_path)
     filename = meta.saver_def.filename_tensor_name
-    name = add_to_graph(
+    name = dangerous.extend_graph(
         meta.graph_def,
         lambda: tf.raw_ops.MergeV2Checkpoints(
             checkpoint_prefixes=[tf.compat.v1.get_default_graph().get_tensor_by_name(filename)],
@@ -217,7 +230,7 @@ def test_restoring_may_not_write_nor_merge_the_checkpoint_away(tmp_path):
 
 def test_restored_values_reaching_an_output_are_refused(tmp_path):
     meta = saver_meta(tmp_path)
-    add_to_graph(
+    dangerous.extend_graph(
         meta.graph_def,
         lambda: tf.identity(
             tf.compat.v1.get_default_graph().get_tensor_by_name("save/RestoreV2:0"), name="leak"
@@ -255,7 +268,7 @@ def test_a_leftover_second_saver_passes_but_may_not_feed_the_model(tmp_path):
     meta = graphs.read_meta_graph(benign.meta_files(tmp_path)["two savers"])
     assert meta.saver_def.restore_op_name == "save_1/restore_all"
     assert refusals(meta) == []
-    add_to_graph(
+    dangerous.extend_graph(
         meta.graph_def,
         lambda: tf.add(
             tf.compat.v1.get_default_graph().get_tensor_by_name("save/RestoreV2:0"), 1.0, name="m"

@@ -18,16 +18,12 @@ from typing import Any, NamedTuple
 from tfpersist import _fs
 from tfpersist._protobuf import (
     MAX_DEPTH,
-    MESSAGE,
-    SCALAR,
-    STRING,
     TYPES,
     DecodeError,
-    _decode_cached,
-    _scalar,
     _skip,
     check,
     decode,
+    map_entry,
     read_varint,
 )
 from tfpersist.errors import CheckpointNotFoundError, GraphFormatError
@@ -237,12 +233,12 @@ def _node(buf: bytes, message: Any, pos: int, end: int, depth: int) -> Node:
                 inputs.append(buf[start:pos].decode())
             elif tag == 0x2A:  # attr
                 if size > 512:  # a constant's value, say: unique, and costly to hash
-                    entry = _attr_entry(buf, start, pos, inner)
+                    entry = map_entry(buf, _ATTR_ENTRY, start, pos, inner)
                 else:
                     key = (inner, buf[start:pos])
                     entry = cache.get(key, _MISSING)
                     if entry is _MISSING:
-                        entry = cache[key] = _attr_entry(buf, start, pos, inner)
+                        entry = cache[key] = map_entry(buf, _ATTR_ENTRY, start, pos, inner)
                 if entry is not None:
                     attrs[entry[0]] = entry[1]
             elif tag == 0x12:
@@ -263,90 +259,6 @@ def _node(buf: bytes, message: Any, pos: int, end: int, depth: int) -> Node:
 
 
 _NODE.decoder = _node
-_ATTR_VALUE = TYPES["tensorflow.AttrValue"]
-_ATTR_TAGS = _ATTR_VALUE.tags
-
-
-def _attr_value(buf: bytes, message: Any, pos: int, end: int, depth: int) -> dict[str, Any]:
-    """Decode one ``AttrValue``, a oneof: the last member set wins, a message member merges."""
-    if depth > MAX_DEPTH:
-        raise DecodeError("messages are nested too deeply")
-    kind, value, parts, sub = None, None, None, None
-    while pos < end:
-        tag = buf[pos]
-        pos += 1
-        if tag >= 0x80:
-            tag, pos = read_varint(buf, pos - 1, end)
-        spec = _ATTR_TAGS.get(tag)
-        if spec is None:
-            pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
-            continue
-        code, field, sub_type = spec
-        if code == SCALAR:
-            value, pos = _scalar(field, tag & 7, buf, pos, end)
-            kind, parts = field.name, None
-            continue
-        size, pos = read_varint(buf, pos, end)
-        start, pos = pos, pos + size
-        if pos > end:
-            raise DecodeError(f"field {field.name!r} runs past the end of its message")
-        if code == MESSAGE:
-            if kind == field.name and parts is not None:
-                parts.append((start, pos))
-            else:
-                kind, parts, sub = field.name, [(start, pos)], sub_type
-        else:
-            try:
-                value = buf[start:pos].decode() if code == STRING else buf[start:pos]
-            except UnicodeDecodeError:
-                raise DecodeError(f"the string field {field.name!r} is not UTF-8") from None
-            kind, parts = field.name, None
-    if kind is None:
-        return {}
-    if parts is not None:
-        if len(parts) == 1:
-            value = _decode_cached(buf, sub, parts[0][0], parts[0][1], depth + 1)
-        else:
-            joined = b"".join(buf[a:b] for a, b in parts)
-            value = _decode_cached(joined, sub, 0, len(joined), depth + 1)
-    return {kind: value}
-
-
-_ATTR_VALUE.decoder = _attr_value
-
-
-def _attr_entry(buf: bytes, start: int, end: int, depth: int) -> tuple[str, Any] | None:
-    """Decode a node's attribute entry; ``None`` if it holds an unknown field (protobuf drops it)."""
-    key, parts, known, pos = "", [], True, start
-    while pos < end:
-        tag = buf[pos]
-        if tag == 0x0A or tag == 0x12:
-            size = buf[pos + 1]
-            pos += 2
-            if size >= 0x80:
-                size, pos = read_varint(buf, pos - 1, end)
-            first, pos = pos, pos + size
-            if pos > end:
-                raise DecodeError("an attribute runs past the end of its entry")
-            if tag == 0x0A:
-                try:
-                    key = buf[first:pos].decode()
-                except UnicodeDecodeError:
-                    raise DecodeError("an attribute name is not UTF-8") from None
-            else:
-                parts.append((first, pos))
-        else:
-            known = False
-            tag, pos = read_varint(buf, pos, end)
-            pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
-    if not parts:
-        value: dict[str, Any] = {}
-    elif len(parts) == 1:
-        value = _attr_value(buf, _ATTR_VALUE, parts[0][0], parts[0][1], depth + 1)
-    else:
-        joined = b"".join(buf[a:b] for a, b in parts)
-        value = _attr_value(joined, _ATTR_VALUE, 0, len(joined), depth + 1)
-    return (key, value) if known else None
 
 
 def _graph(value: dict[str, Any]) -> Graph:

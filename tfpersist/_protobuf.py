@@ -241,72 +241,18 @@ def _skip(buf: bytes, pos: int, end: int, wire: int, number: int, depth: int) ->
     raise DecodeError(f"a field has wire type {wire}")
 
 
-def _utf8(buf: bytes, start: int, end: int, field: _Field) -> str:
-    try:
-        return buf[start:end].decode("utf-8")
-    except UnicodeDecodeError:
-        raise DecodeError(f"the string field {field.name!r} is not UTF-8") from None
-
-
 def check(buf: bytes, pos: int, end: int, message: _Message, depth: int, keep: int = 0) -> str:
     """Check that ``buf[pos:end]`` is a well-formed *message*, as protobuf's parser would.
 
     Returns the last value of the string field whose tag is *keep*, or ``""``.
     """
-    if depth > MAX_DEPTH:
-        raise DecodeError("messages are nested too deeply")
     seen = message.seen
     if seen is not None:
         key = (depth, buf[pos:end])
         if key in seen:
             return ""
         seen.add(key)
-    kept = ""
-    tags = message.tags
-    try:
-        while pos < end:
-            tag = buf[pos]
-            pos += 1
-            if tag >= 0x80:
-                tag, pos = read_varint(buf, pos - 1, end)
-            spec = tags.get(tag)
-            if spec is None:
-                pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
-                continue
-            code = spec[0]
-            if code == SCALAR:
-                wire = tag & 7
-                if wire == 0:
-                    if buf[pos] < 0x80:
-                        pos += 1
-                    else:
-                        pos = read_varint(buf, pos, end)[1]
-                else:
-                    pos += 4 if wire == 5 else 8
-                if pos > end:
-                    raise DecodeError(f"field {spec[1].name!r} runs past the end of its message")
-                continue
-            size = buf[pos]
-            pos += 1
-            if size >= 0x80:
-                size, pos = read_varint(buf, pos - 1, end)
-            start = pos
-            pos += size
-            if pos > end:
-                raise DecodeError(f"field {spec[1].name!r} runs past the end of its message")
-            if code == MESSAGE:
-                check(buf, start, pos, spec[2], depth + 1)
-            elif code == STRING:
-                text = buf[start:pos].decode()
-                if tag == keep:
-                    kept = text
-            elif code == PACKED:
-                _packed(spec[1], buf, start, pos, False)
-    except UnicodeDecodeError:
-        raise DecodeError(f"a string field of {message.name} is not UTF-8") from None
-    except IndexError:
-        raise DecodeError(f"a {message.name} ends in the middle of a field") from None
-    return kept
+    return _walk(buf, pos, end, message, depth, None, keep)
 
 
 def decode(
@@ -323,65 +269,100 @@ def decode(
     >>> decode(b"\\x0a\\x01a\\x12\\x05Const", TYPES["tensorflow.NodeDef"])
     {'name': 'a', 'op': 'Const'}
     """
-    end = len(buf) if end is None else end
+    out: dict[str, Any] = {}
+    _walk(buf, start, len(buf) if end is None else end, message, depth, out, 0)
+    return out
+
+
+def _walk(
+    buf: bytes,
+    pos: int,
+    end: int,
+    message: _Message,
+    depth: int,
+    out: dict[str, Any] | None,
+    keep: int,
+) -> str:
+    """Walk one message: check every field, and fill *out* unless it is ``None``."""
     if depth > MAX_DEPTH:
         raise DecodeError("messages are nested too deeply")
-    out: dict[str, Any] = {}
+    tags = message.tags
     spans: dict[_Field, list[tuple[int, int]]] = {}
     cases: dict[str, _Field] = {}
-    tags = message.tags
-    pos = start
-    while pos < end:
-        tag = buf[pos]
-        pos += 1
-        if tag >= 0x80:
-            tag, pos = read_varint(buf, pos - 1, end)
-        spec = tags.get(tag)
-        if spec is None:
-            pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
-            continue
-        code, field, sub = spec
-        if field.oneof is not None and cases.get(field.oneof) is not field:
-            old = cases.get(field.oneof)
-            if old is not None:
-                out.pop(old.name, None)
-                spans.pop(old, None)
-            cases[field.oneof] = field
-        if code == SCALAR:
-            value, pos = _scalar(field, tag & 7, buf, pos, end)
-            if field.repeated:
-                out.setdefault(field.name, []).append(value)
-            else:
-                out[field.name] = value
-            continue
-        size = buf[pos] if pos < end else 0x80
-        if size < 0x80:
+    kept = ""
+    try:
+        while pos < end:
+            tag = buf[pos]
             pos += 1
-        else:
-            size, pos = read_varint(buf, pos, end)
-        first, pos = pos, pos + size
-        if pos > end:
-            raise DecodeError(f"field {field.name!r} runs past the end of its message")
-        if code == MESSAGE:
-            if sub.build:
-                spans.setdefault(field, []).append((first, pos))
-            else:
-                check(buf, first, pos, sub, depth + 1)
-            continue
-        if code == PACKED:
-            out.setdefault(field.name, []).extend(_packed(field, buf, first, pos, True))
-            continue
-        if code == STRING:
-            value = _utf8(buf, first, pos, field)
-        else:
-            value = memoryview(buf)[first:pos] if field.view else buf[first:pos]
-        if field.repeated:
-            out.setdefault(field.name, []).append(value)
-        else:
-            out[field.name] = value
-    for field, places in spans.items():
-        out[field.name] = _message_value(buf, field, places, depth + 1)
-    return out
+            if tag >= 0x80:
+                tag, pos = read_varint(buf, pos - 1, end)
+            spec = tags.get(tag)
+            if spec is None:
+                pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
+                continue
+            code, field, sub = spec
+            if out is not None and field.oneof is not None and cases.get(field.oneof) is not field:
+                old = cases.get(field.oneof)
+                if old is not None:  # setting one member of a oneof clears the others
+                    out.pop(old.name, None)
+                    spans.pop(old, None)
+                cases[field.oneof] = field
+            if code == SCALAR:
+                if out is None:
+                    wire = tag & 7
+                    if wire == 0:
+                        pos = pos + 1 if buf[pos] < 0x80 else read_varint(buf, pos, end)[1]
+                    else:
+                        pos += 4 if wire == 5 else 8
+                    if pos > end:
+                        raise DecodeError(f"field {field.name!r} runs past the end of its message")
+                    continue
+                value, pos = _scalar(field, tag & 7, buf, pos, end)
+                if field.repeated:
+                    out.setdefault(field.name, []).append(value)
+                else:
+                    out[field.name] = value
+                continue
+            size = buf[pos]
+            pos += 1
+            if size >= 0x80:
+                size, pos = read_varint(buf, pos - 1, end)
+            start = pos
+            pos += size
+            if pos > end:
+                raise DecodeError(f"field {field.name!r} runs past the end of its message")
+            if code == MESSAGE:
+                if out is not None and sub.build:
+                    spans.setdefault(field, []).append((start, pos))
+                else:
+                    check(buf, start, pos, sub, depth + 1)
+            elif code == STRING:
+                value = buf[start:pos].decode()
+                if out is None:
+                    if tag == keep:
+                        kept = value
+                elif field.repeated:
+                    out.setdefault(field.name, []).append(value)
+                else:
+                    out[field.name] = value
+            elif code == PACKED:
+                values = _packed(field, buf, start, pos, out is not None)
+                if out is not None:
+                    out.setdefault(field.name, []).extend(values)
+            elif out is not None:
+                value = memoryview(buf)[start:pos] if field.view else buf[start:pos]
+                if field.repeated:
+                    out.setdefault(field.name, []).append(value)
+                else:
+                    out[field.name] = value
+    except UnicodeDecodeError:
+        raise DecodeError(f"a string field of {message.name} is not UTF-8") from None
+    except IndexError:
+        raise DecodeError(f"a {message.name} ends in the middle of a field") from None
+    if out is not None:
+        for field, places in spans.items():
+            out[field.name] = _message_value(buf, field, places, depth + 1)
+    return kept
 
 
 def _message_value(buf: bytes, field: _Field, places: list[tuple[int, int]], depth: int) -> Any:
@@ -408,32 +389,51 @@ def map_entry(
 
     As protobuf's parsers do, an entry that holds any field besides its key
     and value (or either with the wrong wire type) is left out of the map:
-    ``None``.
+    ``None``. A value message sent twice is the merge of both.
     """
-    cache = entry.cache
-    if cache is not None:
-        key = (depth, buf[start:end])
-        if key in cache:
-            return cache[key]
-    tags = entry.tags
-    pos = start
-    while pos < end:
-        tag, pos = read_varint(buf, pos, end)
-        if tag in tags:
-            pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
-        else:
-            _skip(buf, pos, end, tag & 7, tag >> 3, depth)  # checked all the same
-            decode(buf, entry, start, end, depth)
-            result = None
-            break
-    else:
-        value = decode(buf, entry, start, end, depth)
-        key_field, value_field = entry.fields[1], entry.fields[2]
-        default = {} if value_field.kind == "message" else _default(value_field)
-        result = (value.get("key", _default(key_field)), value.get("value", default))
-    if cache is not None:
-        cache[(depth, buf[start:end])] = result
-    return result
+    key_field, value_field = entry.fields[1], entry.fields[2]
+    key_tag, value_tag = 1 << 3 | key_field.wire, 2 << 3 | value_field.wire
+    key, value, parts, known, pos = _default(key_field), _default(value_field), [], True, start
+    try:
+        while pos < end:
+            tag = buf[pos]  # both tags are one byte
+            pos += 1
+            if tag != key_tag and tag != value_tag:
+                if tag >= 0x80:
+                    tag, pos = read_varint(buf, pos - 1, end)
+                known = False
+                pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
+                continue
+            field = key_field if tag == key_tag else value_field
+            if field.wire != 2:
+                found, pos = _scalar(field, tag & 7, buf, pos, end)
+            else:
+                size = buf[pos]
+                pos += 1
+                if size >= 0x80:
+                    size, pos = read_varint(buf, pos - 1, end)
+                first, pos = pos, pos + size
+                if pos > end:
+                    raise DecodeError(f"a map entry of {entry.name} runs past its end")
+                if field.kind == "message":
+                    parts.append((first, pos))
+                    continue
+                found = buf[first:pos].decode() if field.kind == "string" else buf[first:pos]
+            if tag == key_tag:
+                key = found
+            else:
+                value = found
+    except UnicodeDecodeError:
+        raise DecodeError(f"a string in a map entry of {entry.name} is not UTF-8") from None
+    except IndexError:
+        raise DecodeError(f"a map entry of {entry.name} ends in the middle of a field") from None
+    if parts:
+        joined = b"".join(buf[a:b] for a, b in parts) if len(parts) > 1 else buf
+        first, last = (0, len(joined)) if len(parts) > 1 else parts[0]
+        value = _decode_cached(joined, value_field.message, first, last, depth + 1)
+    elif value_field.kind == "message":
+        value = {}
+    return (key, value) if known else None
 
 
 def _default(field: _Field) -> Any:

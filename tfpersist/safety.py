@@ -98,6 +98,7 @@ import functools
 import json
 import os
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -293,23 +294,31 @@ def _recorded_ops(release: str) -> frozenset[str]:
     return frozenset(ops)
 
 
+#: The distributions TensorFlow ships as, by their ``.dist-info`` folders.
+_DISTRIBUTION = re.compile(
+    r"(tensorflow|tensorflow_cpu|tensorflow_gpu|tensorflow_intel|tensorflow_macos|"
+    r"tensorflow_aarch64|tensorflow_rocm|tf_nightly|tf_nightly_cpu)-(\d+)\.(\d+)\..*\.dist-info"
+)
+
+
 def installed_release() -> str | None:
     """The installed TensorFlow's release (``2.21``), read without importing it; ``None`` if none.
+
+    It is read off the first ``.dist-info`` folder of a TensorFlow
+    distribution on ``sys.path``, the way Python finds installed packages.
 
     >>> installed_release() is None or installed_release().count(".") == 1
     True
     """
-    from importlib import metadata
-
-    for dist in ("tensorflow", "tensorflow-cpu", "tf-nightly", "tf-nightly-cpu",
-                 "tensorflow-intel", "tensorflow-macos", "tensorflow-aarch64", "tensorflow-gpu",
-                 "tensorflow-rocm"):  # fmt: skip
+    for entry in sys.path:
         try:
-            version = metadata.version(dist)
-        except metadata.PackageNotFoundError:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
             continue
-        key = _key(version.split("rc")[0].split(".dev")[0])
-        return f"{key[0]}.{key[1]}" if key else None
+        for name in names:
+            found = _DISTRIBUTION.fullmatch(name)
+            if found:
+                return f"{found[2]}.{found[3]}"
     return None
 
 

@@ -256,6 +256,85 @@ def train(saves: str, out: str, steps: int = 20, every: int = 5) -> dict:
     return timer.figures
 
 
+def audit_setup(out: str) -> dict:
+    """The SavedModels the audit scenario reads: a small model, and a graph of 12.5 MB."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    small = tf.keras.applications.MobileNetV3Small(weights=None)
+    tf.saved_model.save(small, f"{out}/small")
+    large = tf.Module()
+    large.nasnet = tf.keras.applications.NASNetLarge(weights=None)
+    large.efficientnet = tf.keras.applications.EfficientNetB0(weights=None)
+    large.classify = tf.function(
+        lambda x: {"probabilities": large.nasnet(x)},
+        input_signature=[tf.TensorSpec([None, 331, 331, 3], tf.float32)],
+    )
+    large.classify_small = tf.function(
+        lambda x: {"probabilities": large.efficientnet(x)},
+        input_signature=[tf.TensorSpec([None, 224, 224, 3], tf.float32)],
+    )
+    tf.saved_model.save(
+        large,
+        f"{out}/large",
+        signatures={"serving_default": large.classify, "small": large.classify_small},
+    )
+    return {}
+
+
+def scanner_corpus(out: str, realworld: str = "") -> dict:
+    """Write the SavedModels the scanners are compared on; list them with what they are.
+
+    The dangerous ones are the cases of tests/dangerous.py, which the tests show
+    harming in raw TensorFlow; the real ones TensorFlow writes (tests/benign.py),
+    plus any SavedModel under *realworld*, named by its folder's MANIFEST.txt.
+    """
+    import tensorflow as tf
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import benign
+    import dangerous
+
+    files = []
+    for name in dangerous.SAVED_MODEL_CASES:
+        case = Path(out) / "dangerous" / name.replace(" ", "_").replace("/", "_")
+        dangerous.prepare(case)
+        path = dangerous.saved_model(case, name)
+        files.append({"name": name, "path": str(path), "kind": "dangerous", "source": "built"})
+    for name in dangerous.TAMPERINGS:
+        case = Path(out) / "dangerous" / name.replace(" ", "_")
+        dangerous.prepare(case)
+        path = dangerous.tampered_saved_model(case, name)
+        files.append({"name": f"TF1 SavedModel: {name}", "path": str(path), "kind": "dangerous",
+                      "source": "built"})  # fmt: skip
+    for name, path in benign.saved_models(Path(out) / "real").items():
+        files.append({"name": name, "path": str(path), "kind": "real", "source": "built"})
+
+    def printed(x):
+        tf.print("x:", x)  # to standard error: no scanner should mind
+        return {"y": x * 2.0}
+
+    printing = tf.Module()
+    printing.f = tf.function(printed, input_signature=[tf.TensorSpec([None], tf.float32)])
+    tf.saved_model.save(printing, f"{out}/real/print", signatures={"serving_default": printing.f})
+    files.append({"name": "module that prints to stderr", "path": f"{out}/real/print",
+                  "kind": "real", "source": "built"})  # fmt: skip
+    for manifest in sorted(Path(realworld).glob("*/MANIFEST.txt")) if realworld else []:
+        sources = dict(
+            line.split("  <-  ") for line in manifest.read_text().splitlines() if "  <-  " in line
+        )
+        for saved in sorted(manifest.parent.rglob("saved_model.pb")):
+            relative = str(saved.relative_to(manifest.parent))
+            repository = manifest.parent.name.removeprefix("tensorflow-")
+            files.append({
+                "name": f"{repository}: {saved.parent.relative_to(manifest.parent)}",
+                "path": str(saved.parent),
+                "kind": "real",
+                "source": sources.get(relative, manifest.parent.name),
+            })  # fmt: skip
+    return {"files": files}
+
+
 def main() -> None:
     benchmark, *args = sys.argv[1:]
     if benchmark == "setup":
@@ -267,6 +346,10 @@ def main() -> None:
         figures = freeze(*args)
     elif benchmark == "train":
         figures = train(*args)
+    elif benchmark == "audit-setup":
+        figures = audit_setup(*args)
+    elif benchmark == "scanner-corpus":
+        figures = scanner_corpus(*args)
     else:
         raise SystemExit(f"unknown benchmark {benchmark!r}")
     print(json.dumps(figures))

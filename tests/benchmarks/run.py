@@ -6,7 +6,9 @@ figure is the median of its runs, and each ratio compares two medians of the
 same run on the same machine. The results go to ``docs/benchmarks/``:
 ``results.json`` (every run's figures), ``results.txt`` (the table the docs
 include) and ``results.png`` (the chart); the training-step scenario, sync
-against async saves, goes to ``async.json`` and ``async.txt``.
+against async saves, goes to ``async.json`` and ``async.txt``; the audit's
+speed to ``audit.json`` and ``audit.txt``; and the comparison of scanners on
+the same SavedModels to ``scanners.json`` and ``scanners.txt``.
 """
 
 from __future__ import annotations
@@ -231,6 +233,150 @@ def train_steps(work: Path, runs: int) -> dict:
     }
 
 
+TENSORFLOW_AUDIT = """
+import sys
+import tensorflow
+from tfpersist import graphs, safety
+for meta in graphs.read_saved_model(sys.argv[1]).meta_graphs:
+    safety.audit_graph(meta.graph_def, saver_def=meta.saver_def)
+"""
+SAVED_MODEL_CLI = ["-m", "tensorflow.python.tools.saved_model_cli", "scan", "--dir"]
+
+
+def audit_speed(work: Path, runs: int) -> dict:
+    """Audit two SavedModels, each contender a whole process, TensorFlow's start included."""
+    python(CHILD, "audit-setup", str(work))
+    rows = []
+    for model in ("small", "large"):
+        path = str(work / model)
+        contenders = {
+            "tfpersist audit": ["-m", "tfpersist", "audit", path],
+            "tfpersist summarize": ["-m", "tfpersist", "summarize", path],
+            "audit through TensorFlow": ["-c", TENSORFLOW_AUDIT, path],
+            "saved_model_cli scan": [*SAVED_MODEL_CLI, path],
+        }
+        figures = rounds(
+            list(contenders), lambda who, c=contenders: {"seconds": python(*c[who])[0]}, runs
+        )
+        graph = os.path.getsize(work / model / "saved_model.pb")
+        total = sum(p.stat().st_size for p in (work / model).rglob("*") if p.is_file())
+        rows.append({
+            "model": model,
+            "graph_bytes": graph,
+            "total_bytes": total,
+            "seconds": {who: median(figures[who], "seconds") for who in contenders},
+            "runs": figures,
+        })  # fmt: skip
+    return {"scenario": "audit", "rows": rows}
+
+
+AUDIT_NAMES = {
+    "small": "MobileNetV3Small (Keras, weights=None)",
+    "large": "NASNetLarge and EfficientNetB0 in one module (Keras, weights=None)",
+}
+
+
+def audit_table(result: dict, machine: dict, day: str, runs: int) -> str:
+    """The audit scenario as plain text for the docs."""
+    lines = ["Audit a SavedModel, whole process / 审查一个 SavedModel（整个进程）", ""]
+    for row in result["rows"]:
+        s = row["seconds"]
+        mb = 1e6
+        lines.append(
+            f"{AUDIT_NAMES[row['model']]}: {row['total_bytes'] / mb:.1f} MB in all, "
+            f"saved_model.pb {row['graph_bytes'] / mb:.1f} MB"
+        )
+        for who, seconds in s.items():
+            ratio = s["audit through TensorFlow"] / seconds
+            lines.append(f"  {who:<28}{seconds:>8.3f}s{ratio:>9.1f}x")
+        lines.append("")
+    lines += [
+        "  x: how many times faster than the audit through TensorFlow (its import included)",
+        "  x：相对“通过 TensorFlow 审查”（含导入 TensorFlow）的速度倍数",
+        "",
+        f"{day}: median of {runs} runs per contender, each a fresh process; "
+        f"{machine['cpu']}, {machine['cores']} cores; TensorFlow {machine['tensorflow']}",
+        "reproduce: tox -e bench -- --only audit",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def scan_verdicts(path: str) -> dict:
+    """What each scanner says of one SavedModel: True when it reports something."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tfpersist", "audit", path], env=ENV, capture_output=True, text=True
+    )
+    ours = done.returncode != 0
+    done = subprocess.run(
+        [sys.executable, *SAVED_MODEL_CLI, path], env=ENV, capture_output=True, text=True
+    )
+    cli = "contains the following denylisted ops" in done.stdout
+    modelscan = shutil.which("modelscan", path=os.path.dirname(sys.executable))
+    done = subprocess.run(
+        [modelscan or "modelscan", "-p", path], env=ENV, capture_output=True, text=True
+    )
+    flagged = "No issues found" not in done.stdout
+    return {"tfpersist audit": ours, "saved_model_cli scan": cli, "modelscan": flagged}
+
+
+def scanners(work: Path, realworld: str) -> dict:
+    """Run tfpersist audit, saved_model_cli scan and modelscan over the same SavedModels."""
+    _, corpus = python(CHILD, "scanner-corpus", str(work), realworld)
+    for entry in corpus["files"]:
+        entry["flagged"] = scan_verdicts(entry["path"])
+        print(f"  {entry['kind']:<10}{entry['name'][:50]:<52}{entry['flagged']}", file=sys.stderr)
+    return {"scenario": "scanners", "files": corpus["files"], "versions": scanner_versions()}
+
+
+def scanner_versions() -> dict:
+    from importlib import metadata
+
+    import tensorflow as tf
+
+    return {
+        "tfpersist audit": metadata.version("tfpersist"),
+        "saved_model_cli scan": f"TensorFlow {tf.__version__}",
+        "modelscan": metadata.version("modelscan"),
+    }
+
+
+def scanners_table(result: dict, day: str) -> str:
+    """The scanner comparison as plain text for the docs: what each caught, what it flagged."""
+    names = list(result["versions"])
+    lines = [
+        "The same SavedModels through three scanners / 三个扫描器审查同一组 SavedModel",
+        "",
+        "  " + "  ".join(f"{n} ({v})" for n, v in result["versions"].items()),
+        "",
+        f"  {'file 文件':<64}" + "".join(f"{n.split()[0]:>16}" for n in names),
+    ]
+    for kind, title, good in (
+        ("dangerous", "dangerous: reads, writes or runs what it should not / 危险文件", True),
+        ("real", "real: written by TensorFlow / TensorFlow 写出的真实文件", False),
+    ):
+        files = [f for f in result["files"] if f["kind"] == kind]
+        lines += ["", f"  {title}"]
+        for f in files:
+            marks = [
+                ("caught" if f["flagged"][n] else "MISSED")
+                if good
+                else ("FALSE ALARM" if f["flagged"][n] else "passed")
+                for n in names
+            ]
+            lines.append(f"    {f['name']:<62}" + "".join(f"{m:>16}" for m in marks))
+        counts = [sum(f["flagged"][n] for f in files) for n in names]
+        label = "caught 检出" if good else "false alarms 误报"
+        lines.append(
+            f"    {label + f' (of {len(files)})':<46}" + "".join(f"{c:>16}" for c in counts)
+        )
+    sources = sorted({f["source"] for f in result["files"] if f["source"] != "built"})
+    lines += ["", f"{day}; reproduce: tox -e bench -- --only scanners [--realworld DIR]"]
+    if sources:
+        lines += ["real files from public repositories / 来自公开仓库的真实文件:"]
+        lines += [f"  {s}" for s in sources]
+    return "\n".join(lines) + "\n"
+
+
 def async_table(result: dict, machine: dict, day: str, runs: int) -> str:
     """The asynchronous-saving scenario as plain text for the docs."""
     steps, saves, loop, per_save = (
@@ -432,17 +578,41 @@ def chart(results: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only", choices=["async"], help="run one scenario alone")
+    parser.add_argument(
+        "--only", choices=["async", "audit", "scanners"], help="run one scenario alone"
+    )
+    parser.add_argument(
+        "--realworld", default="", help="add the SavedModels of this folder to the scanners"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)
     day, here = date.today().isoformat(), machine()
-    with tempfile.TemporaryDirectory(prefix="tfpersist-bench-") as tmp:  # a disk, not tmpfs
-        result = train_steps(Path(tmp), args.runs)
-    result.update(date=day, machine=here, rounds=args.runs)
-    (OUT / "async.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    (OUT / "async.txt").write_text(async_table(result, here, day, args.runs), encoding="utf-8")
-    print(async_table(result, here, day, args.runs))
+    if args.only in (None, "audit"):
+        with tempfile.TemporaryDirectory(prefix="tfpersist-bench-", dir=scratch()) as tmp:
+            result = audit_speed(Path(tmp), args.runs)
+        result.update(date=day, machine=here, rounds=args.runs)
+        text = audit_table(result, here, day, args.runs)
+        (OUT / "audit.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+        (OUT / "audit.txt").write_text(text, encoding="utf-8")
+        print(text)
+    if args.only in (None, "scanners"):
+        with tempfile.TemporaryDirectory(prefix="tfpersist-bench-") as tmp:
+            result = scanners(Path(tmp), args.realworld)
+        for entry in result["files"]:
+            entry["path"] = os.path.basename(entry["path"])
+        result.update(date=day, machine=here)
+        text = scanners_table(result, day)
+        (OUT / "scanners.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+        (OUT / "scanners.txt").write_text(text, encoding="utf-8")
+        print(text)
+    if args.only in (None, "async"):
+        with tempfile.TemporaryDirectory(prefix="tfpersist-bench-") as tmp:  # a disk, not tmpfs
+            result = train_steps(Path(tmp), args.runs)
+        result.update(date=day, machine=here, rounds=args.runs)
+        (OUT / "async.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+        (OUT / "async.txt").write_text(async_table(result, here, day, args.runs), encoding="utf-8")
+        print(async_table(result, here, day, args.runs))
     if args.only:
         return
     with tempfile.TemporaryDirectory(prefix="tfpersist-bench-", dir=scratch()) as tmp:
