@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+from docutils import nodes
+from docutils.parsers.rst import Directive
+
 import tfpersist
 
 project = "tfpersist"
@@ -87,8 +90,59 @@ def _setup_language(app, config):
     config.html_title = "tfpersist" + (" 文档" if other == "en" else " documentation")
 
 
+class OpPolicy(Directive):
+    """``.. op-policy::``: the groups of tfpersist/op_policy.json, in the build's language."""
+
+    has_content = False
+
+    def run(self):
+        import json
+
+        from tfpersist import safety
+
+        chinese = (self.state.document.settings.env.config.language or "en").startswith("zh")
+        with open(safety.POLICY_FILE, encoding="utf-8") as f:
+            groups = json.load(f)["groups"]
+        verdicts = {
+            "allow": ("allowed", "允许"),
+            "saver": ("saver rule", "按 Saver 规则"),
+            "refuse": ("refused", "拒绝"),
+        }
+        heads = (
+            ("family", "verdict", "ops", "why")
+            if not chinese
+            else ("类别", "结论", "运算数", "原因")
+        )
+        table = nodes.table(classes=["op-policy"])
+        group = nodes.tgroup(cols=4)
+        table += group
+        for width in (18, 12, 6, 64):
+            group += nodes.colspec(colwidth=width)
+        head, body = nodes.thead(), nodes.tbody()
+        group += head
+        group += body
+        head += nodes.row("", *(nodes.entry("", nodes.paragraph(text=h)) for h in heads))
+        details = []
+        for g in groups:
+            family = g["family_zh_CN"] if chinese else g["family"]
+            reason = g["reason_zh_CN"] if chinese else g["reason"]
+            cells = (family, verdicts[g["verdict"]][chinese], str(len(g["ops"])), reason)
+            body += nodes.row("", *(nodes.entry("", nodes.paragraph(text=c)) for c in cells))
+            item = nodes.definition_list_item()
+            item += nodes.term(text=f"{family} ({len(g['ops'])})")
+            ops = nodes.paragraph()
+            for i, op in enumerate(g["ops"]):
+                ops += nodes.literal(text=op)
+                if i < len(g["ops"]) - 1:
+                    ops += nodes.Text(" ")
+            item += nodes.definition("", ops)
+            details.append(item)
+        return [table, nodes.definition_list("", *details, classes=["op-list"])]
+
+
 def setup(app):
     app.connect("config-inited", _setup_language)
+    app.add_directive("op-policy", OpPolicy)
     return {"parallel_read_safe": True}
 
 

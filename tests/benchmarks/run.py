@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -340,6 +341,12 @@ def scanner_versions() -> dict:
     }
 
 
+def pad(text: str, width: int) -> str:
+    """*text* padded to *width* columns of a terminal, where a Chinese character takes two."""
+    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(width - shown, 0)
+
+
 def scanners_table(result: dict, day: str) -> str:
     """The scanner comparison as plain text for the docs: what each caught, what it flagged."""
     names = list(result["versions"])
@@ -348,7 +355,7 @@ def scanners_table(result: dict, day: str) -> str:
         "",
         "  " + "  ".join(f"{n} ({v})" for n, v in result["versions"].items()),
         "",
-        f"  {'file 文件':<64}" + "".join(f"{n.split()[0]:>16}" for n in names),
+        "  " + pad("file 文件", 64) + "".join(f"{n.split()[0]:>16}" for n in names),
     ]
     for kind, title, good in (
         ("dangerous", "dangerous: reads, writes or runs what it should not / 危险文件", True),
@@ -363,11 +370,11 @@ def scanners_table(result: dict, day: str) -> str:
                 else ("FALSE ALARM" if f["flagged"][n] else "passed")
                 for n in names
             ]
-            lines.append(f"    {f['name']:<62}" + "".join(f"{m:>16}" for m in marks))
+            lines.append("    " + pad(f["name"], 62) + "".join(f"{m:>16}" for m in marks))
         counts = [sum(f["flagged"][n] for f in files) for n in names]
         label = "caught 检出" if good else "false alarms 误报"
         lines.append(
-            f"    {label + f' (of {len(files)})':<46}" + "".join(f"{c:>16}" for c in counts)
+            "    " + pad(f"{label} (of {len(files)})", 62) + "".join(f"{c:>16}" for c in counts)
         )
     sources = sorted({f["source"] for f in result["files"] if f["source"] != "built"})
     lines += ["", f"{day}; reproduce: tox -e bench -- --only scanners [--realworld DIR]"]
