@@ -113,21 +113,11 @@ class OpPolicy(Directive):
             if not chinese
             else ("类别", "结论", "运算数", "原因")
         )
-        table = nodes.table(classes=["op-policy"])
-        group = nodes.tgroup(cols=4)
-        table += group
-        for width in (18, 12, 6, 64):
-            group += nodes.colspec(colwidth=width)
-        head, body = nodes.thead(), nodes.tbody()
-        group += head
-        group += body
-        head += nodes.row("", *(nodes.entry("", nodes.paragraph(text=h)) for h in heads))
-        details = []
+        rows, details = [], []
         for g in groups:
             family = g["family_zh_CN"] if chinese else g["family"]
             reason = g["reason_zh_CN"] if chinese else g["reason"]
-            cells = (family, verdicts[g["verdict"]][chinese], str(len(g["ops"])), reason)
-            body += nodes.row("", *(nodes.entry("", nodes.paragraph(text=c)) for c in cells))
+            rows.append((family, verdicts[g["verdict"]][chinese], str(len(g["ops"])), reason))
             item = nodes.definition_list_item()
             item += nodes.term(text=f"{family} ({len(g['ops'])})")
             ops = nodes.paragraph()
@@ -137,12 +127,103 @@ class OpPolicy(Directive):
                     ops += nodes.Text(" ")
             item += nodes.definition("", ops)
             details.append(item)
-        return [table, nodes.definition_list("", *details, classes=["op-list"])]
+        table = _table(heads, rows, [18, 12, 6, 64], ["op-policy"])
+        return _generated([table, nodes.definition_list("", *details, classes=["op-list"])])
+
+
+def _generated(found):
+    """Mark generated text as already in the reader's language: gettext leaves it alone."""
+    for top in found:
+        for node in top.findall(nodes.TextElement):
+            node["translatable"] = False
+    return found
+
+
+def _table(heads, rows, widths, classes):
+    """A docutils table: a header row, then rows of cells; a one-cell row is a title row."""
+    table = nodes.table(classes=classes)
+    group = nodes.tgroup(cols=len(heads))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+    head, body = nodes.thead(), nodes.tbody()
+    group += head
+    group += body
+    head += nodes.row("", *(nodes.entry("", nodes.paragraph(text=h)) for h in heads))
+    for cells in rows:
+        if len(cells) == 1:
+            body += nodes.row(
+                "", nodes.entry("", nodes.strong(text=cells[0]), morecols=len(heads) - 1)
+            )
+        else:
+            body += nodes.row("", *(nodes.entry("", nodes.paragraph(text=c)) for c in cells))
+    return table
+
+
+class ScannerResults(Directive):
+    """``.. scanner-results::``: docs/benchmarks/scanners.json as a table, in the build's language."""
+
+    def run(self):
+        import json
+
+        chinese = (self.state.document.settings.env.config.language or "en").startswith("zh")
+        path = os.path.join(os.path.dirname(__file__), "benchmarks", "scanners.json")
+        with open(path, encoding="utf-8") as f:
+            result = json.load(f)
+        marks = {  # (dangerous, flagged) -> English, Chinese
+            (True, True): ("caught", "检出"),
+            (True, False): ("missed", "漏报"),
+            (False, True): ("false alarm", "误报"),
+            (False, False): ("passed", "通过"),
+        }
+        titles = {
+            "dangerous": (
+                "dangerous: reads, writes or runs what it should not",
+                "危险文件：读写或运行不该动的东西",
+            ),
+            "real": ("real: written by TensorFlow", "真实文件：由 TensorFlow 写出"),
+        }
+        totals = {
+            "dangerous": ("caught, of {}", "检出（共 {} 个）"),
+            "real": ("false alarms, of {}", "误报（共 {} 个）"),
+        }
+        names = list(result["versions"])
+        heads = ["文件" if chinese else "file"] + [
+            f"{n} ({v})" for n, v in result["versions"].items()
+        ]
+        rows = []
+        for kind in ("dangerous", "real"):
+            files = [f for f in result["files"] if f["kind"] == kind]
+            rows.append([titles[kind][chinese]])
+            for f in files:
+                rows.append(
+                    [
+                        f["name"],
+                        *(marks[kind == "dangerous", f["flagged"][n]][chinese] for n in names),
+                    ]
+                )
+            counts = [str(sum(f["flagged"][n] for f in files)) for n in names]
+            rows.append([totals[kind][chinese].format(len(files)), *counts])
+        found = [_table(heads, rows, [46, 18, 18, 18], ["scanner-results"])]
+        sources = sorted({f["source"] for f in result["files"] if f["source"] != "built"})
+        if sources:
+            intro = (
+                "来自公开仓库的真实文件："
+                if chinese
+                else "The real files from public repositories:"
+            )
+            found.append(nodes.paragraph(text=intro))
+            items = [
+                nodes.list_item("", nodes.paragraph("", "", nodes.literal(text=s))) for s in sources
+            ]
+            found.append(nodes.bullet_list("", *items))
+        return _generated(found)
 
 
 def setup(app):
     app.connect("config-inited", _setup_language)
     app.add_directive("op-policy", OpPolicy)
+    app.add_directive("scanner-results", ScannerResults)
     return {"parallel_read_safe": True}
 
 
