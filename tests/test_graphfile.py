@@ -266,6 +266,12 @@ CRAFTED = {
     ),
     "library sent twice: merged": field(2, field(1, field(1, field(1, b"f1"))))
     + field(2, field(1, field(1, field(1, b"f2")))),
+    "library sent twice, the first cut inside a field": field(2, b"\x72\x04ab") + field(2, b"cd"),
+    "library sent twice, each whole": field(2, b"\x72\x02ab") + field(2, b"\x72\x00"),
+    "attr value sent twice in an entry, the first cut inside a field": node(
+        NAME, OP, field(5, field(1, b"k") + field(2, b"\x12\x04ab") + field(2, b"cd"))
+    ),
+    "debug info, which 2.12 does not know, holding a damaged field": field(5, b"\x12\x05ab"),
     "unknown group at the top": b"\x1b" + number(1, 5) + b"\x1c" + node(NAME, OP),
     "group that never ends": b"\x1b" + number(1, 5),
     "group ended by the wrong field": b"\x1b\x24",
@@ -283,6 +289,26 @@ CRAFTED = {
     "nesting just under the limit": nested_funcs(32),
     "nesting at the limit": nested_funcs(33),
     "versions with an unknown field": field(4, number(1, 5) + number(9, 1)),
+    "op behind an overlong tag": node(NAME, b"\x92\x00" + varint(8) + b"ReadFile"),
+    "node behind a tag of 5 bytes": b"\x8a\x80\x80\x80\x00" + node(NAME, OP)[1:],
+    "node behind a tag of 6 bytes": b"\x8a\x80\x80\x80\x80\x00" + node(NAME, OP)[1:],
+    "tag past 32 bits": b"\x8a\x80\x80\x80\x70" + node(NAME, OP)[1:],
+    "attr key behind an overlong tag": node(
+        NAME, OP, field(5, b"\x8a\x00\x01k" + field(2, TYPE_FLOAT))
+    ),
+    "attr value behind an overlong tag": node(
+        NAME, OP, field(5, field(1, b"k") + b"\x92\x80\x00" + varint(2) + TYPE_FLOAT)
+    ),
+    "length in 5 bytes": b"\x0a\x89\x80\x80\x80\x00" + NAME + field(2, b"NoOp"),
+    "length in 6 bytes": b"\x0a\x89\x80\x80\x80\x80\x00" + NAME + field(2, b"NoOp"),
+    "length in 10 bytes": b"\x0a\x89" + b"\x80" * 8 + b"\x00" + NAME + field(2, b"NoOp"),
+    "node length in 6 bytes": node(NAME, b"\x12\x84\x80\x80\x80\x80\x00NoOp"),
+    "unknown field with a length in 6 bytes": b"\x7a\x81\x80\x80\x80\x80\x00x",
+    "unknown group holding field number 0": b"\x73\x05abcd\x74" + node(NAME, OP),
+    "unknown group holding a group of field number 0": b"\x73\x03\x04\x74",
+    "unknown group holding an end tag of field number 0": b"\x73\x04\x74",
+    "unknown group ended by an overlong tag": b"\x73\x08\x01\xf4\x00" + node(NAME, OP),
+    "unknown group holding a length in 6 bytes": b"\x73\x7a\x81\x80\x80\x80\x80\x00x\x74",
     "debug info with a string that is not UTF-8": field(5, field(1, b"\xff")),
 }
 
@@ -317,7 +343,7 @@ def test_crafted_meta_graphs_decode_as_tensorflow_does(name):
 
 
 def test_schema_matches_tensorflow_descriptors():
-    """Every field TensorFlow's graph protos have is in tfpersist's schema, the same way."""
+    """The fields tfpersist decodes are those this TensorFlow's graph protos have, the same way."""
     from google.protobuf import descriptor, descriptor_pb2
 
     kinds = {
@@ -331,7 +357,9 @@ def test_schema_matches_tensorflow_descriptors():
         if message.full_name in seen:
             continue
         seen.add(message.full_name)
-        ours = _proto_schema.SCHEMA[message.full_name]
+        ours = {n: f for n, f in TYPES[message.full_name].fields.items()}
+        assert sorted(ours) == sorted(f.number for f in message.fields), message.full_name
+        ours = {n: _proto_schema.SCHEMA[message.full_name][n] for n in ours}
         file = descriptor_pb2.FileDescriptorProto()
         message.file.CopyToProto(file)
         for f in message.fields:

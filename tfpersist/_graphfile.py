@@ -24,7 +24,8 @@ from tfpersist._protobuf import (
     check,
     decode,
     map_entry,
-    read_varint,
+    read_size,
+    read_tag,
 )
 from tfpersist.errors import CheckpointNotFoundError, GraphFormatError
 
@@ -213,9 +214,9 @@ def _node(buf: bytes, message: Any, pos: int, end: int, depth: int) -> Node:
         while pos < end:
             tag = buf[pos]
             pos += 1
-            if tag >= 0x80 or tag & 7 != 2 or tag > 0x3A:  # a field of NodeDef's is 1 byte
-                if tag >= 0x80:
-                    tag, pos = read_varint(buf, pos - 1, end)
+            if tag >= 0x80:  # NodeDef's fields fit one byte, but a longer tag is valid too
+                tag, pos = read_tag(buf, pos - 1, end)
+            if tag & 7 != 2 or not 0x0A <= tag <= 0x3A:
                 pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
                 continue
             size = buf[pos]
@@ -225,7 +226,7 @@ def _node(buf: bytes, message: Any, pos: int, end: int, depth: int) -> Node:
                 size = (size & 0x7F) | buf[pos + 1] << 7
                 start = pos + 2
             else:
-                size, start = read_varint(buf, pos, end)
+                size, start = read_size(buf, pos, end)
             pos = start + size
             if pos > end:
                 raise DecodeError("a node runs past the end of its message")

@@ -3,6 +3,7 @@
 Generated from TensorFlow's own descriptors by ``tox -e registry``; do not edit.
 Each message maps a field number to ``[name, kind, repeated, oneof, message, map]``.
 A string of a proto2 file is ``bytes``: protobuf checks UTF-8 in proto3 files only.
+``SINCE`` gives the release that added a field, for fields 2.12 lacks.
 """
 
 # fmt: off
@@ -500,5 +501,18 @@ SCHEMA: dict[str, dict[int, list]] = {
         2: ['min_consumer', 'int32', False, None, None, False],
         3: ['bad_consumers', 'int32', True, None, None, False],
     },
+}
+SINCE: dict[str, dict[int, str]] = {
+    'tensorflow.GraphDebugInfo': {1: '2.13', 2: '2.13', 4: '2.14', 5: '2.14', 6: '2.14'},
+    'tensorflow.GraphDebugInfo.FileLineCol': {1: '2.13', 2: '2.13', 3: '2.13', 4: '2.13', 5: '2.13'},
+    'tensorflow.GraphDebugInfo.FramesByIdEntry': {1: '2.14', 2: '2.14'},
+    'tensorflow.GraphDebugInfo.NameToTraceIdEntry': {1: '2.14', 2: '2.14'},
+    'tensorflow.GraphDebugInfo.StackTrace': {1: '2.13', 2: '2.14'},
+    'tensorflow.GraphDebugInfo.TracesByIdEntry': {1: '2.14', 2: '2.14'},
+    'tensorflow.GraphDebugInfo.TracesEntry': {1: '2.13', 2: '2.13'},
+    'tensorflow.GraphDef': {5: '2.13'},
+    'tensorflow.SignatureDef': {4: '2.14'},
+    'tensorflow.SignatureDef.DefaultsEntry': {1: '2.14', 2: '2.14'},
+    'tensorflow.StructuredValue': {55: '2.13', 56: '2.14'},
 }
 # fmt: on

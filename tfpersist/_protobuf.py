@@ -18,12 +18,31 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tfpersist._proto_schema import SCHEMA
+from tfpersist._installed import installed_release, protobuf_major, release_key
+from tfpersist._proto_schema import SCHEMA, SINCE
 
-__all__ = ["DecodeError", "check", "decode", "fields", "int64", "map_entry", "read_varint"]
+__all__ = [
+    "DecodeError",
+    "check",
+    "decode",
+    "fields",
+    "int64",
+    "map_entry",
+    "read_size",
+    "read_tag",
+    "read_varint",
+]
 
 #: protobuf's parsers refuse messages nested deeper than this.
 MAX_DEPTH = 100
+
+
+#: protobuf 7's Python parser reads a length in at most 5 bytes, and skips an
+#: unknown group without looking at the field numbers inside it; earlier
+#: releases read a length in up to 10 bytes, and refuse field number 0 anywhere.
+#: The decoder follows the protobuf installed, as the TensorFlow beside it does.
+_PROTOBUF7 = (protobuf_major() or 7) >= 7
+SIZE_BYTES = 5 if _PROTOBUF7 else 10
 
 
 class DecodeError(ValueError):
@@ -50,6 +69,42 @@ def read_varint(data: bytes | memoryview, pos: int, end: int | None = None) -> t
     raise DecodeError("a varint is longer than 10 bytes")
 
 
+def read_tag(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
+    """Decode a field tag at *pos*: a varint of at most 5 bytes that fits 32 bits.
+
+    An overlong encoding (``0x92 0x00`` for ``0x12``) is a valid tag, as
+    protobuf's parsers read it; a longer one, or one past 32 bits, is not.
+
+    >>> read_tag(b"\\x92\\x00", 0, 2)
+    (18, 2)
+    """
+    result = shift = 0
+    while shift < 35:
+        if pos >= end:
+            raise DecodeError("a field tag runs past the end of its message")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            if result > 0xFFFFFFFF:
+                raise DecodeError("a field tag does not fit 32 bits")
+            return result, pos
+        shift += 7
+    raise DecodeError("a field tag is longer than 5 bytes")
+
+
+def read_size(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
+    """Decode the length of a length-delimited field, in at most :data:`SIZE_BYTES` bytes.
+
+    >>> read_size(b"\\x81\\x80\\x00", 0, 3)
+    (1, 3)
+    """
+    size, after = read_varint(data, pos, end)
+    if after - pos > SIZE_BYTES:
+        raise DecodeError(f"a length is longer than {SIZE_BYTES} bytes")
+    return size, after
+
+
 def int64(value: int) -> int:
     """Read an unsigned 64-bit varint as the signed ``int64`` it encodes.
 
@@ -72,7 +127,7 @@ def fields(data: bytes | memoryview) -> Iterator[tuple[int, int, Any]]:
         if tag < 0x80:  # one-byte varints are the rule: skip the general decoder
             pos += 1
         else:
-            tag, pos = read_varint(data, pos)
+            tag, pos = read_tag(data, pos, end)
         wire = tag & 7
         if wire == 0:
             if pos < end and data[pos] < 0x80:
@@ -144,11 +199,15 @@ class _Message:
         self.decoder: Callable[[bytes, _Message, int, int, int], Any] | None = None
 
 
-def _types() -> dict[str, _Message]:
+def _types(release: str) -> dict[str, _Message]:
+    """The message types as *release* defines them: a field it lacks is an unknown field."""
     types = {name: _Message(name) for name in SCHEMA}
     for name, specs in SCHEMA.items():
         message = types[name]
         for number, spec in specs.items():
+            since = SINCE.get(name, {}).get(number)
+            if since and release_key(since) > release_key(release):
+                continue
             field = _Field(spec)
             sub = types[field.message] if field.message else None
             field.message = sub
@@ -164,8 +223,10 @@ def _types() -> dict[str, _Message]:
     return types
 
 
+#: The TensorFlow release whose graph protos the decoder reads: the one installed.
+RELEASE = installed_release() or "99.0"
 #: Every message type of a graph file, by its full name.
-TYPES = _types()
+TYPES = _types(RELEASE)
 
 
 def _scalar(field: _Field, wire: int, buf: bytes, pos: int, end: int) -> tuple[Any, int]:
@@ -209,25 +270,30 @@ def _skip_group(buf: bytes, pos: int, end: int, number: int, depth: int) -> int:
     if depth >= MAX_DEPTH:
         raise DecodeError("messages are nested too deeply")
     while pos < end:
-        tag, pos = read_varint(buf, pos, end)
-        if not 0 < tag >> 3 < 1 << 29:
-            raise DecodeError(f"a field has number {tag >> 3}")
+        tag, pos = read_tag(buf, pos, end)
         if tag & 7 == 4:
             if tag >> 3 != number:
                 raise DecodeError("a group ends with the wrong field number")
             return pos
-        pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth + 1)
+        if not _PROTOBUF7 and tag >> 3 == 0:
+            raise DecodeError("a field has number 0")
+        pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth + 1, _PROTOBUF7)
     raise DecodeError("a group has no end")
 
 
-def _skip(buf: bytes, pos: int, end: int, wire: int, number: int, depth: int) -> int:
-    """Skip the value of a field the schema does not know (or knows with another wire type)."""
-    if not 0 < number < 1 << 29:
+def _skip(
+    buf: bytes, pos: int, end: int, wire: int, number: int, depth: int, in_group: bool = False
+) -> int:
+    """Skip the value of a field the schema does not know (or knows with another wire type).
+
+    *in_group*: inside an unknown group, where protobuf 7 takes any field number.
+    """
+    if not in_group and not 0 < number < 1 << 29:
         raise DecodeError(f"a field has number {number}")
     if wire == 0:
         return read_varint(buf, pos, end)[1]
     if wire == 2:
-        size, pos = read_varint(buf, pos, end)
+        size, pos = read_size(buf, pos, end)
         if pos + size > end:
             raise DecodeError("a field runs past the end of its message")
         return pos + size
@@ -295,7 +361,7 @@ def _walk(
             tag = buf[pos]
             pos += 1
             if tag >= 0x80:
-                tag, pos = read_varint(buf, pos - 1, end)
+                tag, pos = read_tag(buf, pos - 1, end)
             spec = tags.get(tag)
             if spec is None:
                 pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
@@ -305,7 +371,8 @@ def _walk(
                 old = cases.get(field.oneof)
                 if old is not None:  # setting one member of a oneof clears the others
                     out.pop(old.name, None)
-                    spans.pop(old, None)
+                    for first, last in spans.pop(old, ()):  # parsed all the same
+                        check(buf, first, last, old.message, depth + 1)
                 cases[field.oneof] = field
             if code == SCALAR:
                 if out is None:
@@ -326,7 +393,7 @@ def _walk(
             size = buf[pos]
             pos += 1
             if size >= 0x80:
-                size, pos = read_varint(buf, pos - 1, end)
+                size, pos = read_size(buf, pos - 1, end)
             start = pos
             pos += size
             if pos > end:
@@ -370,6 +437,8 @@ def _message_value(buf: bytes, field: _Field, places: list[tuple[int, int]], dep
     if not field.repeated:  # set twice, a message field holds the merge of both
         if len(places) == 1:
             return _decode_cached(buf, sub, *places[0], depth)
+        for a, b in places:  # each whole on its own: a field may not run on into the next
+            check(buf, a, b, sub, depth)
         joined = b"".join(buf[a:b] for a, b in places)
         return _decode_cached(joined, sub, 0, len(joined), depth)
     if not field.map:
@@ -396,11 +465,11 @@ def map_entry(
     key, value, parts, known, pos = _default(key_field), _default(value_field), [], True, start
     try:
         while pos < end:
-            tag = buf[pos]  # both tags are one byte
+            tag = buf[pos]
             pos += 1
+            if tag >= 0x80:
+                tag, pos = read_tag(buf, pos - 1, end)
             if tag != key_tag and tag != value_tag:
-                if tag >= 0x80:
-                    tag, pos = read_varint(buf, pos - 1, end)
                 known = False
                 pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
                 continue
@@ -411,7 +480,7 @@ def map_entry(
                 size = buf[pos]
                 pos += 1
                 if size >= 0x80:
-                    size, pos = read_varint(buf, pos - 1, end)
+                    size, pos = read_size(buf, pos - 1, end)
                 first, pos = pos, pos + size
                 if pos > end:
                     raise DecodeError(f"a map entry of {entry.name} runs past its end")
@@ -428,6 +497,8 @@ def map_entry(
     except IndexError:
         raise DecodeError(f"a map entry of {entry.name} ends in the middle of a field") from None
     if parts:
+        for a, b in parts if len(parts) > 1 else ():  # each whole on its own, as above
+            check(buf, a, b, value_field.message, depth + 1)
         joined = b"".join(buf[a:b] for a, b in parts) if len(parts) > 1 else buf
         first, last = (0, len(joined)) if len(parts) > 1 else parts[0]
         value = _decode_cached(joined, value_field.message, first, last, depth + 1)

@@ -98,13 +98,13 @@ import functools
 import json
 import os
 import re
-import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tfpersist._graphfile import Function, Graph, MetaGraph, Node, Saver, node_name
+from tfpersist._installed import installed_release
 from tfpersist.errors import GraphFormatError, UnsafeGraphError, UnsupportedReleaseError
 
 __all__ = [
@@ -292,34 +292,6 @@ def _recorded_ops(release: str) -> frozenset[str]:
             if releases.index(first) <= index <= releases.index(last or first):
                 ops.add(op)
     return frozenset(ops)
-
-
-#: The distributions TensorFlow ships as, by their ``.dist-info`` folders.
-_DISTRIBUTION = re.compile(
-    r"(tensorflow|tensorflow_cpu|tensorflow_gpu|tensorflow_intel|tensorflow_macos|"
-    r"tensorflow_aarch64|tensorflow_rocm|tf_nightly|tf_nightly_cpu)-(\d+)\.(\d+)\..*\.dist-info"
-)
-
-
-def installed_release() -> str | None:
-    """The installed TensorFlow's release (``2.21``), read without importing it; ``None`` if none.
-
-    It is read off the first ``.dist-info`` folder of a TensorFlow
-    distribution on ``sys.path``, the way Python finds installed packages.
-
-    >>> installed_release() is None or installed_release().count(".") == 1
-    True
-    """
-    for entry in sys.path:
-        try:
-            names = sorted(os.listdir(entry or "."))
-        except OSError:
-            continue
-        for name in names:
-            found = _DISTRIBUTION.fullmatch(name)
-            if found:
-                return f"{found[2]}.{found[3]}"
-    return None
 
 
 # --- the checks ----------------------------------------------------------------------------

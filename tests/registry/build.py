@@ -102,15 +102,22 @@ def write_registry(dumps: dict[str, dict]) -> None:
 
 def write_schema(dumps: dict[str, dict]) -> None:
     merged: dict[str, dict] = {}
-    for d in dumps.values():  # oldest first: a later release's definition wins
+    since: dict[str, dict[int, str]] = {}
+    first = next(iter(dumps))
+    for release, d in dumps.items():  # oldest first: a later release's definition wins
         for message, fields in d["schema"].items():
-            merged.setdefault(message, {}).update({int(k): v for k, v in fields.items()})
+            known = merged.setdefault(message, {})
+            for number, spec in fields.items():
+                if int(number) not in known and release != first:
+                    since.setdefault(message, {})[int(number)] = release
+                merged[message][int(number)] = spec
     lines = [
         '"""The protocol buffer messages of a graph file, from SavedModel down.',
         "",
         "Generated from TensorFlow's own descriptors by ``tox -e registry``; do not edit.",
         "Each message maps a field number to ``[name, kind, repeated, oneof, message, map]``.",
         "A string of a proto2 file is ``bytes``: protobuf checks UTF-8 in proto3 files only.",
+        f"``SINCE`` gives the release that added a field, for fields {first} lacks.",
         '"""',
         "",
         "# fmt: off",
@@ -120,6 +127,9 @@ def write_schema(dumps: dict[str, dict]) -> None:
         lines.append(f"    {message!r}: {{")
         lines += [f"        {n}: {merged[message][n]!r}," for n in sorted(merged[message])]
         lines.append("    },")
+    lines += ["}", "SINCE: dict[str, dict[int, str]] = {"]
+    for message in sorted(since):
+        lines.append(f"    {message!r}: {dict(sorted(since[message].items()))!r},")
     lines += ["}", "# fmt: on", ""]
     (PACKAGE / "_proto_schema.py").write_text("\n".join(lines), encoding="utf-8")
 
