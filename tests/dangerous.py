@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 from article import save_article
 from tensorflow.core.protobuf import saved_model_pb2
@@ -312,6 +313,24 @@ def extend_graph(graph_def: Any, build: Callable[[], Any]) -> str:
     return getattr(made, "op", made).name
 
 
+def _tensor(name: str) -> tf.Tensor:
+    return tf.compat.v1.get_default_graph().get_tensor_by_name(name)
+
+
+def _node(meta: Any, name: str) -> Any:
+    return next(n for n in meta.graph_def.node if n.name == name.split(":")[0])
+
+
+def _wire_into_restore(build: Callable[[Path], Callable[[], Any]]) -> Callable:
+    """A tampering that makes the restore op also run what *build* makes."""
+
+    def tamper(meta: Any, d: Path, prefix: str) -> None:
+        extra = extend_graph(meta.graph_def, build(d))
+        _node(meta, meta.saver_def.restore_op_name).input.append("^" + extra)
+
+    return tamper
+
+
 def _stolen_save(d: Path) -> Callable[[], Any]:
     return lambda: tf.raw_ops.SaveV2(
         prefix=str(d / "stolen"), tensor_names=["v"], shape_and_slices=[""], tensors=[1.0]
@@ -322,18 +341,105 @@ def _copy_secret(d: Path) -> Callable[[], Any]:
     return lambda: tf.io.write_file(str(d / "written.txt"), tf.io.read_file(str(d / "secret.txt")))
 
 
-#: name -> (what to wire into the restore op, harm check)
-TAMPERINGS: dict[str, tuple[Callable[[Path], Callable[[], Any]], Callable[[Path, Any], bool]]] = {
-    "restore op runs a SaveV2 with a constant path": (_stolen_save, _exists("stolen.index")),
-    "restore op copies a file": (_copy_secret, _exists("written.txt")),
+#: What every number in the checkpoint the user never named holds.
+PLANTED = 666.0
+
+
+def _planted_checkpoint(d: Path, prefix: str) -> str:
+    """Copy the checkpoint at *prefix* to ``other/ckpt``, every number made :data:`PLANTED`."""
+    reader = tf.train.load_checkpoint(prefix)
+    names = sorted(reader.get_variable_to_dtype_map())
+    values = [np.asarray(reader.get_tensor(n)) for n in names]
+    values = [v * 0 + PLANTED if v.dtype.kind in "fiu" else v for v in values]
+    other = str(d / "other" / "ckpt")
+    tf.raw_ops.SaveV2(
+        prefix=other, tensor_names=names, shape_and_slices=[""] * len(names), tensors=values
+    )
+    return other
+
+
+def _escape(path: str) -> str:
+    """A suffix that climbs from any file name to ``/`` and comes down to *path*."""
+    return "/.." * 40 + path
+
+
+def _read_through_split_dots(meta: Any, d: Path, prefix: str) -> None:
+    """The restore reads ``filename + "/." + "./." + ...``: no constant holds ``..``."""
+    pieces = _escape(_planted_checkpoint(d, prefix)).replace("..", ".\0.").split("\0")
+    restore = next(n for n in meta.graph_def.node if n.op == "RestoreV2")
+    filename = restore.input[0]
+    restore.input[0] = extend_graph(
+        meta.graph_def, lambda: tf.strings.join([_tensor(filename + ":0"), *pieces])
+    )
+
+
+def _read_through_packed_dots(meta: Any, d: Path, prefix: str) -> None:
+    """The restore reads ``filename + suffix``, the suffix packed in ``tensor_content``."""
+    escape = _escape(_planted_checkpoint(d, prefix)).encode()
+    restore = next(n for n in meta.graph_def.node if n.op == "RestoreV2")
+    filename = restore.input[0]
+    joined = extend_graph(
+        meta.graph_def,
+        lambda: tf.strings.join([_tensor(filename + ":0"), tf.constant("", name="suffix")]),
+    )
+    value = _node(meta, "suffix").attr["value"].tensor
+    value.ClearField("string_val")
+    value.tensor_content = bytes([len(escape) & 0x7F | 0x80, len(escape) >> 7]) + escape
+    restore.input[0] = joined
+
+
+def _read_second_output(meta: Any, d: Path, prefix: str) -> None:
+    """The file name tensor is output 0 of an ``IdentityN``; the restore reads output 1."""
+    other = _planted_checkpoint(d, prefix)
+    filename = meta.saver_def.filename_tensor_name
+    names = extend_graph(
+        meta.graph_def,
+        lambda: tf.raw_ops.IdentityN(input=[_tensor(filename), tf.constant(other)], name="names")[
+            0
+        ],
+    )
+    for n in meta.graph_def.node:
+        if n.name != names:
+            n.input[:] = [f"{names}:0" if i in (filename, filename[:-2]) else i for i in n.input]
+    next(n for n in meta.graph_def.node if n.op == "RestoreV2").input[0] = f"{names}:1"
+    meta.saver_def.filename_tensor_name = f"{names}:0"
+
+
+def _restored_planted(d: Path, out: Any) -> bool:
+    return any(PLANTED in v for v in out or [])
+
+
+_OUTSIDE = "RestoreV2 (a file name that is not built from a filename tensor)"
+
+#: name -> (tampering of a MetaGraphDef (meta, directory, checkpoint prefix), harm check,
+#: the refusal that names it)
+TAMPERINGS: dict[str, tuple[Callable[[Any, Path, str], None], Callable[[Path, Any], bool], str]] = {
+    "restore op runs a SaveV2 with a constant path": (
+        _wire_into_restore(_stolen_save),
+        _exists("stolen.index"),
+        "SaveV2 (writes files while the checkpoint is restored)",
+    ),
+    "restore op copies a file": (
+        _wire_into_restore(_copy_secret),
+        _exists("written.txt"),
+        "ReadFile (reads, writes or lists files)",
+    ),
+    "restore reads through '..' split across constants": (
+        _read_through_split_dots,
+        _restored_planted,
+        _OUTSIDE,
+    ),
+    "restore reads through '..' packed in a string's bytes": (
+        _read_through_packed_dots,
+        _restored_planted,
+        _OUTSIDE,
+    ),
+    "restore reads another output of the file name's node": (
+        _read_second_output,
+        _restored_planted,
+        _OUTSIDE,
+    ),
 }
-
-
-def tamper(meta: Any, d: Path, name: str) -> None:
-    """Make the restore op of *meta* also run the tampering *name*."""
-    extra = extend_graph(meta.graph_def, TAMPERINGS[name][0](d))
-    restore = next(n for n in meta.graph_def.node if n.name == meta.saver_def.restore_op_name)
-    restore.input.append("^" + extra)
 
 
 def tampered_meta(d: Path, name: str) -> str:
@@ -341,40 +447,187 @@ def tampered_meta(d: Path, name: str) -> str:
     prefix = save_article(d)
     meta = tf.compat.v1.MetaGraphDef()
     meta.ParseFromString(Path(prefix + ".meta").read_bytes())
-    tamper(meta, d, name)
+    TAMPERINGS[name][0](meta, d, prefix)
     Path(prefix + ".meta").write_bytes(meta.SerializeToString())
     return prefix
 
 
-def tampered_saved_model(d: Path, name: str) -> Path:
-    """A TF1 SavedModel of the article's graph, its restore op tampered with."""
+def _tf1_saved_model(d: Path, main_op: Callable[[], Any] | None = None) -> Path:
+    """A TF1 SavedModel of ``v`` and ``add``; *main_op* builds what its loader runs last."""
     path = d / "tf1_saved"
     builder = tf.compat.v1.saved_model.Builder(str(path))
     with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
         v = tf.Variable([1.0], name="v")
         tf.add(v, 1.0, name="add")
         sess.run(v.initializer)
-        builder.add_meta_graph_and_variables(sess, ["serve"])
+        builder.add_meta_graph_and_variables(
+            sess, ["serve"], main_op=main_op() if main_op else None
+        )
     builder.save()
-    model = saved_model_pb2.SavedModel()
-    model.ParseFromString((path / "saved_model.pb").read_bytes())
-    tamper(model.meta_graphs[0], d, name)
-    (path / "saved_model.pb").write_bytes(model.SerializeToString())
     return path
 
 
-def restore_raw(prefix: str) -> None:
-    """Restore a ``.meta`` checkpoint with raw TensorFlow, as the article does."""
+def _edit_saved_model(path: Path, edit: Callable[[Any], None]) -> None:
+    model = saved_model_pb2.SavedModel()
+    model.ParseFromString((path / "saved_model.pb").read_bytes())
+    edit(model.meta_graphs[0])
+    (path / "saved_model.pb").write_bytes(model.SerializeToString())
+
+
+def tampered_saved_model(d: Path, name: str) -> Path:
+    """A TF1 SavedModel of the article's graph, its saver tampered with."""
+    path = _tf1_saved_model(d)
+    prefix = str(path / "variables" / "variables")
+    _edit_saved_model(path, lambda meta: TAMPERINGS[name][0](meta, d, prefix))
+    return path
+
+
+def _variables(sess: Any) -> list[Any]:
+    return sess.run(tf.compat.v1.global_variables())
+
+
+def restore_raw(prefix: str) -> list[Any]:
+    """Restore a ``.meta`` checkpoint with raw TensorFlow, as the article does: the values."""
     with tf.Graph().as_default() as graph:
         saver = tf.compat.v1.train.import_meta_graph(prefix + ".meta")
         with tf.compat.v1.Session(graph=graph) as sess:
             saver.restore(sess, prefix)
+            return _variables(sess)
 
 
-def load_tf1_raw(path: Path) -> None:
-    """Load a TF1 SavedModel with raw TensorFlow: its saver restores the variables."""
+def load_tf1_raw(path: Path) -> list[Any]:
+    """Load a TF1 SavedModel with raw TensorFlow, which restores and runs its main op."""
     with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
         tf.compat.v1.saved_model.load(sess, ["serve"], str(path))
+        return _variables(sess)
+
+
+# --- what a SavedModel's loader runs -----------------------------------------------------
+
+
+def _overwritten(d: Path, out: Any) -> bool:
+    """The checkpoint the user never named no longer holds what was planted there."""
+    reader = tf.train.load_checkpoint(str(d / "other" / "ckpt"))
+    values = [np.asarray(reader.get_tensor(n)) for n in reader.get_variable_to_dtype_map()]
+    return any(v.dtype.kind in "fiu" and PLANTED not in v for v in values)
+
+
+def _main_op_saves_to_the_default(d: Path) -> Path:
+    """The main op is the saver's save; the file name's default names another checkpoint."""
+    path = _tf1_saved_model(d)
+    other = _planted_checkpoint(d, str(path / "variables" / "variables"))
+
+    def edit(meta: Any) -> None:
+        default = _node(meta, meta.saver_def.filename_tensor_name)
+        while default.op != "Const":
+            default = _node(meta, default.input[0])
+        default.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(other))
+        main_op = meta.collection_def["saved_model_main_op"].node_list.value
+        main_op.append(meta.saver_def.save_tensor_name.split(":")[0])
+
+    _edit_saved_model(path, edit)
+    return path
+
+
+def _main_op_waits_on_a_save(d: Path) -> Path:
+    """The main op is a ``NoOp`` that runs a leftover ``SaveV2`` first."""
+
+    def main_op() -> Any:
+        with tf.control_dependencies([_stolen_save(d)()]):
+            return tf.no_op(name="main_op")
+
+    return _tf1_saved_model(d, main_op)
+
+
+def _initializer_saves(d: Path) -> Path:
+    """A TF2 SavedModel whose table initializer is the traced save function, bound to a path."""
+    module = tf.Module()
+    module.v = tf.Variable([1.0, 2.0])
+    module.table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer([b"a"], [1]), -1)
+    module.f = tf.function(
+        lambda x: {
+            "y": x * module.v[0] + tf.cast(module.table.lookup(tf.constant(b"a")), tf.float32)
+        },
+        input_signature=[tf.TensorSpec([None], tf.float32)],
+    )
+    path = d / "saved"
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.f})
+    other = _planted_checkpoint(d, str(path / "variables" / "variables"))
+
+    def edit(meta: Any) -> None:
+        objects, graph_def = meta.object_graph_def, meta.graph_def
+        save = next(
+            f.signature.name
+            for f in graph_def.library.function
+            if "traced_save" in f.signature.name
+        )
+        graph_def.node.add(name="planted_path", op="Const").attr["value"].tensor.CopyFrom(
+            tf.make_tensor_proto(other)
+        )
+        graph_def.node[-1].attr["dtype"].type = tf.string.as_datatype_enum
+        constant = len(objects.nodes)
+        objects.nodes.add().constant.operation = "planted_path"
+        variable = next(
+            i for i, n in enumerate(objects.nodes) if n.WhichOneof("kind") == "variable"
+        )
+        bound = [constant]  # the file prefix, then what the saver's own call passes
+        for name in _node(meta, meta.saver_def.save_tensor_name).input[1:]:
+            if _node(meta, name).op == "Const":
+                bound.append(len(objects.nodes))
+                objects.nodes.add().constant.operation = name
+            else:
+                bound.append(variable)
+        resource = next(n for n in objects.nodes if n.WhichOneof("kind") == "resource")
+        init = objects.nodes[
+            next(c.node_id for c in resource.children if c.local_name == "_initialize")
+        ]
+        old = init.function.concrete_functions[0]
+        init.function.concrete_functions[0] = save
+        for n in objects.nodes:
+            if (
+                n.WhichOneof("kind") == "bare_concrete_function"
+                and n.bare_concrete_function.concrete_function_name == old
+            ):
+                n.bare_concrete_function.concrete_function_name = save
+                del n.children[:]
+        spec = objects.concrete_functions[save]
+        spec.CopyFrom(objects.concrete_functions[old])
+        del spec.bound_inputs[:]
+        spec.bound_inputs.extend(bound)
+        spec.output_signature.tensor_spec_value.dtype = tf.string.as_datatype_enum
+
+    _edit_saved_model(path, edit)
+    return path
+
+
+def load_tf2_raw(path: Path) -> Any:
+    """Load a SavedModel with raw TensorFlow's ``tf.saved_model.load``."""
+    return tf.saved_model.load(str(path))
+
+
+_RUN = "(a saver's node that the file asks a loader to run, without the file name"
+
+#: name -> (build in a directory, load with raw TensorFlow, harm check, the refusal)
+RUN_AT_LOAD: dict[str, tuple[Callable[[Path], Path], Callable[[Path], Any], Callable, str]] = {
+    "TF1 main op is the saver's save, its file name's default elsewhere": (
+        _main_op_saves_to_the_default,
+        load_tf1_raw,
+        _overwritten,
+        f"node 'save/Identity' runs Identity {_RUN}",
+    ),
+    "TF1 main op waits on a leftover SaveV2": (
+        _main_op_waits_on_a_save,
+        load_tf1_raw,
+        _exists("stolen.index"),
+        f"node 'main_op' runs NoOp {_RUN}",
+    ),
+    "TF2 table initializer is the traced save function": (
+        _initializer_saves,
+        load_tf2_raw,
+        _overwritten,
+        "runs SaveV2 (a checkpoint file op in a function the file asks a loader to run)",
+    ),
+}
 
 
 # --- SavedModels -------------------------------------------------------------------------

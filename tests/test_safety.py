@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import re
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +27,7 @@ from dangerous import CASES, SAVED_MODEL_CASES, TAMPERINGS, files_in, prepare, t
 from test_graphfile import attr, field, node, number
 
 from tfpersist import _tf, freezing, graphs, meta_graph, safety
-from tfpersist._graphfile import parse_graph_def
+from tfpersist._graphfile import parse_graph_def, parse_meta_graph
 from tfpersist.cli import main
 from tfpersist.errors import GraphFormatError, UnsafeGraphError
 from tfpersist.safety import audit_graph
@@ -43,8 +46,7 @@ def tensorflow_verdict(path: Path) -> str:
             graph_def = freezing.read_graph_def(path)
             metas = [tf.compat.v1.MetaGraphDef(graph_def=graph_def)]
         for meta in metas:
-            saver = meta.saver_def if meta.HasField("saver_def") else None
-            audit_graph(meta.graph_def, saver_def=saver)
+            audit_graph(meta)
     except UnsafeGraphError:
         return "refused"
     except GraphFormatError:
@@ -117,15 +119,34 @@ TAMPERED = {
 @pytest.mark.parametrize("name", sorted(TAMPERINGS))
 def test_a_tampered_saver_harms_in_raw_tensorflow_and_is_refused(container, name, tmp_path):
     build, load_raw, refused_by_loaders = TAMPERED[container]
-    harmed = TAMPERINGS[name][1]
+    _, harmed, refusal = TAMPERINGS[name]
     prepare(tmp_path / "raw")
-    load_raw(build(tmp_path / "raw", name))
-    assert harmed(tmp_path / "raw", None)
+    assert harmed(tmp_path / "raw", load_raw(build(tmp_path / "raw", name)))
 
     prepare(tmp_path / "ours")
     built = build(tmp_path / "ours", name)
     before = files_in(tmp_path / "ours")
     refused_by_loaders(built, tmp_path / "ours")
+    assert refusal in str(safety.audit_file(built if container != ".meta" else built + ".meta"))
+    assert files_in(tmp_path / "ours") == before
+    assert not harmed(tmp_path / "ours", None)
+
+
+@pytest.mark.parametrize("name", sorted(dangerous.RUN_AT_LOAD))
+def test_a_saved_model_that_saves_as_it_loads_harms_in_raw_tensorflow_and_is_refused(
+    name, tmp_path
+):
+    build, load_raw, harmed, refusal = dangerous.RUN_AT_LOAD[name]
+    prepare(tmp_path / "raw")
+    load_raw(build(tmp_path / "raw"))
+    assert harmed(tmp_path / "raw", None)
+
+    prepare(tmp_path / "ours")
+    path = build(tmp_path / "ours")
+    before = files_in(tmp_path / "ours")
+    with pytest.raises(UnsafeGraphError, match=re.escape(refusal)):
+        freezing.freeze_checkpoint(path, tmp_path / "ours" / "frozen.pb")
+    assert audited(path).verdict == "refused"
     assert files_in(tmp_path / "ours") == before
     assert not harmed(tmp_path / "ours", None)
 
@@ -187,7 +208,7 @@ def saver_meta(tmp_path: Path) -> tf.compat.v1.MetaGraphDef:
 
 def refusals(meta) -> list[str]:
     try:
-        audit_graph(meta.graph_def, saver_def=meta.saver_def)
+        audit_graph(meta)
     except UnsafeGraphError as e:
         return [str(e)]
     return []
@@ -392,6 +413,228 @@ def test_recursion_and_missing_functions():
         audit_graph(graph([("call", "PartitionedCall", {"f": "gone"})]))
 
 
+F32 = tf.float32.as_datatype_enum
+
+
+def _call(into, name: str, op: str, inputs: list[str], function: str = ""):
+    """A node of one float in and out, calling *function* through its ``f`` attribute."""
+    call = into.add(name=name, op=op, input=inputs)
+    call.attr["Tin"].list.type.extend([F32] * len(inputs))
+    call.attr["Tout"].list.type.append(F32)
+    if function:
+        call.attr["f"].func.name = function
+    return call
+
+
+def _function(graph_def, name: str, args: list[str]):
+    f = graph_def.library.function.add()
+    f.signature.name = name
+    for arg in args:
+        f.signature.input_arg.add(name=arg, type=F32)
+    f.signature.output_arg.add(name="y", type=F32)
+    return f
+
+
+def _with_input(graph_def):
+    one = graph_def.node.add(name="one", op="Const")
+    one.attr["dtype"].type = F32
+    one.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(1.0))
+    graph_def.versions.producer = 1500
+    return graph_def
+
+
+def recursion_through_a_gradient():
+    """``myfn``'s registered gradient runs ``SymbolicGradient(f=myfn)``."""
+    g = tf.compat.v1.GraphDef()
+    _function(g, "myfn", ["x"]).ret["y"] = "x"
+    grad = _function(g, "gradfn", ["x", "dy"])
+    _call(grad.node_def, "again", "SymbolicGradient", ["x", "dy"], "myfn")
+    grad.ret["y"] = "again:output:0"
+    g.library.gradient.add(function_name="myfn", gradient_func="gradfn")
+    _call(g.node, "out", "SymbolicGradient", ["one", "one"], "myfn")
+    return _with_input(g)
+
+
+def recursion_through_a_placeholder():
+    """``rec`` calls whatever function its attribute ``g`` names; the caller names ``rec``."""
+    g = tf.compat.v1.GraphDef()
+    rec = _function(g, "rec", ["x"])
+    rec.signature.attr.add(name="g", type="func")
+    _call(rec.node_def, "again", "PartitionedCall", ["x"]).attr["f"].placeholder = "g"
+    rec.ret["y"] = "again:output:0"
+    f = _call(g.node, "out", "PartitionedCall", ["one"], "rec").attr["f"].func
+    f.attr["g"].func.name = "rec"
+    f.attr["g"].func.attr["g"].placeholder = "g"
+    return _with_input(g)
+
+
+#: Run ``out:0`` of a frozen graph with raw TensorFlow.
+RUN_RAW = (
+    "import sys, tensorflow as tf\n"
+    "g = tf.compat.v1.GraphDef.FromString(open(sys.argv[1], 'rb').read())\n"
+    "with tf.Graph().as_default():\n"
+    "    tf.graph_util.import_graph_def(g, name='')\n"
+    "    tf.compat.v1.Session().run('out:0')\n"
+)
+
+
+def run_raw(path: Path) -> int:
+    """Run ``out:0`` of *path* with raw TensorFlow in a process of 2 GiB at most: its exit code.
+
+    A recursion without end then dies within seconds instead of filling the machine.
+    """
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2**31, 2**31))
+
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_RAW, str(path)], capture_output=True, preexec_fn=limit
+    )
+    return done.returncode
+
+
+@pytest.mark.parametrize("build", [recursion_through_a_gradient, recursion_through_a_placeholder])
+def test_recursion_tensorflow_follows_kills_it_and_is_refused(build, tmp_path, capsys):
+    path = tmp_path / "recursive.pb"
+    graph_def = build()
+    path.write_bytes(graph_def.SerializeToString())
+    assert run_raw(path) < 0  # killed by a signal: it recursed until memory ran out
+    with pytest.raises(UnsafeGraphError, match="calls itself") as e:
+        freezing.load_frozen_function(path, [], ["out:0"])
+    assert "allow_ops" not in str(e.value)  # no op to allow makes it safe
+    assert main(["audit", str(path)]) == 1
+    assert "and TensorFlow would recurse without end" in capsys.readouterr().out
+    # the same graph, the cycle broken, runs in the same limits
+    if graph_def.library.gradient:
+        del graph_def.library.gradient[:]
+    else:
+        bound = graph_def.node[0].attr["f"].func.attr["g"].func
+        bound.name = "leaf"
+        bound.ClearField("attr")
+        _function(graph_def, "leaf", ["x"]).ret["y"] = "x"
+    path.write_bytes(graph_def.SerializeToString())
+    assert run_raw(path) == 0
+
+
+def test_a_long_call_chain_is_audited_without_recursion(tmp_path, capsys):
+    """3,000 functions deep, the last writing a checkpoint: refused, and briefly."""
+    g = tf.compat.v1.GraphDef()
+    for i in range(3000):
+        f = _function(g, f"f{i}", ["x"])
+        if i < 2999:
+            _call(f.node_def, "c", "PartitionedCall", ["x"], f"f{i + 1}")
+        else:
+            f.node_def.add(name="s", op="SaveV2", input=["x", "x", "x", "x"])
+    path = tmp_path / "chain.pb"
+    path.write_bytes(g.SerializeToString())
+    assert main(["audit", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("3000 to look at") and len(out) == 1 + 20 + 1
+    assert out[-1] == "  and 2980 more (--json lists them all)"
+    assert main(["audit", "--json", str(path)]) == 1
+    assert len(json.loads(capsys.readouterr().out)["files"][0]["refusals"]) == 3000
+
+
+def test_two_functions_of_one_name_are_refused_as_tensorflow_refuses_them(tmp_path, capsys):
+    g = tf.compat.v1.GraphDef()
+    _function(g, "a", ["x"]).ret["y"] = "x"
+    _call(_function(g, "a", ["x"]).node_def, "again", "a", ["x"])
+    with tf.Graph().as_default(), pytest.raises(ValueError):
+        tf.graph_util.import_graph_def(g, name="")
+    with pytest.raises(GraphFormatError, match="two different functions named 'a'"):
+        audit_graph(g)
+    path = tmp_path / "twice.pb"
+    path.write_bytes(g.SerializeToString())
+    assert main(["audit", str(path)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_file_names_built_in_cycles_towers_and_long_chains_get_a_verdict():
+    """Each node is worked out once: none of these takes more than linear time."""
+
+    def saver_reading(name: str, *nodes: tuple[str, str, list[str]]) -> list[str]:
+        g = tf.compat.v1.GraphDef()
+        g.node.add(name="f", op="PlaceholderWithDefault", input=["c"])
+        suffix = g.node.add(name="c", op="Const")
+        suffix.attr["value"].tensor.CopyFrom(tf.make_tensor_proto("_temp"))
+        many = g.node.add(name="m", op="Const")  # 60 values: too many to join 1,000 times
+        many.attr["value"].tensor.CopyFrom(tf.make_tensor_proto([f"_{i}" for i in range(60)]))
+        for node_name, op, inputs in nodes:
+            g.node.add(name=node_name, op=op, input=inputs)
+        g.node.add(name="s", op="SaveV2", input=[name, "n", "sl", "x"])
+        return [r.reason for r in safety.check_graph(parse_graph_def(g.SerializeToString()))]
+
+    cycle = saver_reading("p", ("p", "Pack", ["f", "p"]))
+    assert cycle == ["a file name that is not built from a filename tensor"]
+    tower = [(f"t{i}", "Pack", [f"t{i - 1}" if i else "f"] * 2) for i in range(64)]
+    assert saver_reading("t63", *tower) == []
+    selects = [(f"c{i}", "Select", ["b", *[f"c{i - 1}" if i else "c"] * 2]) for i in range(64)]
+    assert saver_reading("j", *selects, ("j", "StringJoin", ["f", "c63"])) == []
+    assert saver_reading("j", ("j", "StringJoin", ["f", "c", "m"])) == []
+    wide = saver_reading("j", ("j", "StringJoin", ["f", *["m"] * 1000]))
+    assert wide == ["a file name that is not built from a filename tensor"]
+    g = tf.compat.v1.GraphDef()
+    g.node.add(name="f", op="PlaceholderWithDefault", input=["c"])
+    g.node.add(name="r", op="RestoreV2", input=["f", "n", "sl"])
+    for i in range(20_000):
+        g.node.add(name=f"i{i}", op="Identity", input=[f"i{i - 1}" if i else "r"])
+    [refusal] = safety.check_graph(parse_graph_def(g.SerializeToString()))
+    assert "node 'i19999' (Identity) takes its restored values" in refusal.reason
+
+
+def test_a_saver_whose_file_name_node_is_missing_is_refused(tmp_path):
+    meta = tf.compat.v1.MetaGraphDef()
+    meta.saver_def.filename_tensor_name = "ghost:0"
+    meta.saver_def.restore_op_name = "r"
+    meta.graph_def.node.add(name="leftover", op="SaveV2", input=["ghost", "n", "s", "x"])
+    assert (
+        "runs SaveV2 (a file name that is not built from a filename tensor)" in (refusals(meta)[0])
+    )
+
+
+def test_an_op_behind_an_overlong_tag_is_seen():
+    """``0x92 0x00`` is the tag of ``NodeDef.op`` too, as protobuf reads it."""
+    data = node(field(1, b"n"), b"\x92\x00" + bytes([8]) + b"ReadFile")
+    assert tf.compat.v1.GraphDef.FromString(data).node[0].op == "ReadFile"
+    assert refused(data) == [("ReadFile", "n", None)]
+
+
+def test_an_attribute_left_to_the_caller_does_not_meet_a_condition():
+    """A vocabulary file or print stream a caller fills in could name any file."""
+    for op, key in (("FixedUnigramCandidateSampler", "vocab_file"), ("PrintV2", "output_stream")):
+        g = graph([("call", "PartitionedCall", {"f": "inner"})], {"inner": [("x", op, {})]})
+        g.node[0].attr["f"].func.attr["where"].s = b"/etc/passwd"
+        g.library.function[0].node_def[0].attr[key].placeholder = "where"
+        assert refused(g) == [(op, "x", "inner")]
+
+
+def test_what_the_audit_cannot_see_a_shared_name_reaches_the_process(tmp_path):
+    """As documented: a graph naming a table the process holds reads it, with safe ops."""
+    words = tmp_path / "private.txt"
+    words.write_text("alice\nbob\n")
+    lookup = tf.lookup.TextFileIndex
+    held = tf.lookup.StaticHashTable(  # noqa: F841 - the process's own table, alive
+        tf.lookup.TextFileInitializer(
+            str(words), tf.string, lookup.WHOLE_LINE, tf.int64, lookup.LINE_NUMBER
+        ),
+        -1,
+    )
+    g = tf.compat.v1.GraphDef()
+    table = g.node.add(name="t", op="HashTableV2")
+    table.attr["shared_name"].s = f"hash_table_{words}_-2_-1".encode()
+    table.attr["key_dtype"].type = tf.string.as_datatype_enum
+    table.attr["value_dtype"].type = tf.int64.as_datatype_enum
+    dump = g.node.add(name="dump", op="LookupTableExportV2", input=["t"])
+    dump.attr["Tkeys"].type = tf.string.as_datatype_enum
+    dump.attr["Tvalues"].type = tf.int64.as_datatype_enum
+    g.versions.producer = 1500
+    path = tmp_path / "peek.pb"
+    path.write_bytes(g.SerializeToString())
+    assert audited(path).verdict == "clean"
+    keys = freezing.load_frozen_function(path, [], ["dump:0"])()
+    assert sorted(keys.numpy()) == [b"alice", b"bob"]
+
+
 def const_body(name: str, tensor: bytes, op: bytes = b"Const") -> bytes:
     """A NodeDef holding a constant."""
     return field(1, name.encode()) + field(2, op) + attr(b"value", field(8, tensor))
@@ -422,6 +665,25 @@ BOMBS = {
     "a bomb inside a function": field(
         2, field(1, field(1, field(1, b"f")) + field(3, const_body("c", tensor(1, [2**40]))))
     ),
+    "variants holding nothing": const_node("c", tensor(21, [2**26])),
+    "resource handles": const_node("c", tensor(20, [2**24])),
+    "a tensor attribute of a node that calls a function by name": field(
+        1, const_body("n", tensor(1, [2**40]), b"holder")
+    )
+    + field(2, field(1, field(1, field(1, b"holder")))),
+    "a function signature's attribute default": field(
+        2,
+        field(
+            1,
+            field(
+                1,
+                field(1, b"holder")
+                + field(
+                    4, field(1, b"a") + field(2, b"tensor") + field(3, field(8, tensor(1, [2**40])))
+                ),
+            ),
+        ),
+    ),
     "a bomb inside a function attribute's attributes": node(
         field(1, b"n"),
         field(2, b"PartitionedCall"),
@@ -445,6 +707,18 @@ def test_constant_bombs_count_what_they_cost(name, tmp_path):
     reasons = [r.reason for r in safety.check_graph(parse_graph_def(data))]
     assert any("constant" in r for r in reasons), reasons
     assert main(["audit", str(path)]) == 1
+
+
+def test_a_signature_default_is_a_constant_where_tensorflow_reads_it():
+    signature = field(4, field(1, b"x") + field(2, tensor(1, [2**40])))  # SignatureDef.defaults
+    data = field(5, field(1, b"serving_default") + field(2, signature))
+    read = tf.compat.v1.MetaGraphDef.FromString(data).signature_def["serving_default"]
+    found = safety.check_graph(parse_meta_graph(data))
+    if "defaults" in read.DESCRIPTOR.fields_by_name:  # 2.14 and later
+        [refusal] = found
+        assert "a constant that expands to 4096.0 GiB" in refusal.reason and not refusal.allowable
+    else:
+        assert found == []  # an unknown field to this release: never read
 
 
 def test_constant_sizes_agree_with_tensorflow(record_property):
@@ -479,12 +753,98 @@ def test_constant_sizes_agree_with_tensorflow(record_property):
         )
         ours = safety.tensor_bytes(decoded.graph.nodes[0].attrs["value"]["tensor"])
         if dtype is object:
-            expected = expanded.size * 24 + sum(len(s) for s in expanded.flat)
+            expected = expanded.size * safety._ELEMENT_BYTES[7] + sum(len(s) for s in expanded.flat)
         else:
             expected = expanded.nbytes
         assert ours == expected, (dtype, shape, splat)
         rounds += 1
     record_property("rounds", rounds)
+
+
+def random_meta_graph(rng: random.Random, ops: list[str]) -> tf.compat.v1.MetaGraphDef:
+    """A graph of random ops, calls, attributes, inputs, savers and run points, valid or not."""
+    meta = tf.compat.v1.MetaGraphDef()
+    functions = [f"f{i}" for i in range(rng.randrange(4))]
+    names = [f"n{i}" for i in range(rng.randrange(1, 12))]
+
+    def fill(into, scope_names):
+        for name in scope_names:
+            saver = rng.random() < 0.15
+            op = rng.choice(sorted(safety.SAVER_OPS) if saver else ops + functions + ["StringJoin"])
+            n = into.add(name=name, op=op)
+            for _ in range(rng.randrange(5)):
+                target = rng.choice([*scope_names, "missing", "x", "^" + rng.choice(scope_names)])
+                n.input.append(target + rng.choice(["", ":0", ":1", ":7"]))
+            for _ in range(rng.randrange(3)):
+                value = n.attr[
+                    rng.choice(["f", "body", "T", "output_stream", "vocab_file", "value"])
+                ]
+                kind = rng.randrange(6)
+                if kind == 0:
+                    value.func.name = rng.choice(
+                        functions + ops[:3] + ["gone"] * (rng.random() < 0.1)
+                    )
+                    value.func.attr["g"].func.name = rng.choice(functions + ops[:1])
+                elif kind == 1:
+                    value.placeholder = "g"
+                elif kind == 2:
+                    value.list.func.add(name=rng.choice(functions + ops[:1]))
+                elif kind == 3:
+                    value.s = rng.choice([b"file:///tmp/x", b"stderr", b"..", b"\xff"])
+                elif kind == 4:
+                    value.tensor.CopyFrom(
+                        tf.make_tensor_proto(rng.choice([1.0, "a/..", [b"x"] * 3]))
+                    )
+                else:
+                    value.tensor.dtype = rng.choice([1, 7, 20, 21])
+                    value.tensor.tensor_shape.dim.add(size=rng.choice([-1, 0, 3, 2**40]))
+
+    fill(meta.graph_def.node, names)
+    for fname in functions:
+        f = meta.graph_def.library.function.add()
+        f.signature.name = fname
+        f.signature.input_arg.add(name="x", type=tf.string.as_datatype_enum)
+        inner = [f"m{i}" for i in range(rng.randrange(4))]
+        fill(f.node_def, inner)
+        if inner:
+            f.ret["y"] = rng.choice(inner) + ":output:0"
+        if rng.random() < 0.3:
+            f.signature.attr.add(name="g", type="func").default_value.func.name = fname
+    if functions and rng.random() < 0.3:
+        meta.graph_def.library.gradient.add(
+            function_name=rng.choice(functions), gradient_func=rng.choice(functions)
+        )
+    if rng.random() < 0.6:
+        meta.saver_def.filename_tensor_name = rng.choice([*names, "ghost"]) + rng.choice(
+            [":0", ":1"]
+        )
+        meta.saver_def.save_tensor_name = rng.choice(names) + ":0"
+        meta.saver_def.restore_op_name = rng.choice([*names, "ghost"])
+    for key in rng.sample(
+        ["saved_model_main_op", "table_initializer", "train_op"], rng.randrange(3)
+    ):
+        meta.collection_def[key].node_list.value.append(rng.choice([*names, "ghost:3"]))
+    if rng.random() < 0.3:
+        meta.signature_def["s"].inputs["x"].name = rng.choice(names) + ":0"
+    return meta
+
+
+def test_any_graph_gets_a_verdict_not_a_crash(record_property):
+    """Random graphs: the audit returns refusals or names the damage, and nothing else."""
+    rng = random.Random(15)
+    ops = sorted(safety._recorded_ops(safety.resolve_release(None)))
+    verdicts = {"clean": 0, "refused": 0, "damaged": 0}
+    for _ in range(400):
+        meta = random_meta_graph(rng, [rng.choice(ops) for _ in range(2)] + ["Identity", "AddV2"])
+        try:
+            found = safety.check_graph(parse_meta_graph(meta.SerializeToString()))
+        except GraphFormatError:
+            verdicts["damaged"] += 1
+            continue
+        assert all(isinstance(r, safety.Refusal) and r.reason for r in found)
+        verdicts["refused" if found else "clean"] += 1
+    record_property("rounds", 400)
+    assert min(verdicts.values()) >= 5, verdicts
 
 
 # --- the policy and the registry ---------------------------------------------------------

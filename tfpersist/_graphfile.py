@@ -65,6 +65,30 @@ for _name in (
     "tensorflow.TensorShapeProto.Dim",
     "tensorflow.VariantTensorDataProto",
     "tensorflow.SaverDef",
+    # what a loader runs or may call: collections, signatures, the object graph's functions
+    "tensorflow.MetaGraphDef.CollectionDefEntry",
+    "tensorflow.CollectionDef",
+    "tensorflow.CollectionDef.NodeList",
+    "tensorflow.MetaGraphDef.SignatureDefEntry",
+    "tensorflow.SignatureDef",
+    "tensorflow.SignatureDef.InputsEntry",
+    "tensorflow.SignatureDef.OutputsEntry",
+    "tensorflow.SignatureDef.DefaultsEntry",
+    "tensorflow.TensorInfo",
+    "tensorflow.TensorInfo.CooSparse",
+    "tensorflow.TensorInfo.CompositeTensor",
+    "tensorflow.MetaGraphDef.MetaInfoDef.FunctionAliasesEntry",
+    "tensorflow.SavedObjectGraph",
+    "tensorflow.SavedObjectGraph.ConcreteFunctionsEntry",
+    "tensorflow.SavedObject",
+    "tensorflow.SavedFunction",
+    "tensorflow.SavedBareConcreteFunction",
+    "tensorflow.SavedConstant",
+    "tensorflow.CapturedTensor",
+    # what a function brings besides its body: gradients, attribute defaults
+    "tensorflow.GradientDef",
+    "tensorflow.RegisteredGradient",
+    "tensorflow.OpDef.AttrDef",
 ):
     TYPES[_name].build = True
 # Attributes repeat across nodes (T: float, padding: SAME): decode each once.
@@ -155,6 +179,8 @@ class Function:
     nodes: list[Node]
     ret: dict[str, str]
     control_ret: dict[str, str]
+    #: The attribute values its signature names as defaults or allowed values.
+    attr_values: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -163,6 +189,8 @@ class Graph:
 
     nodes: list[Node] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)
+    #: ``(function, gradient function)`` pairs: taking the gradient of one runs the other.
+    gradients: list[tuple[str, str]] = field(default_factory=list)
 
     def walk(self) -> Iterator[tuple[Node, Function | None]]:
         """Every node with the function it sits in (``None`` at the top level)."""
@@ -190,6 +218,12 @@ class MetaGraph:
     saver: Saver | None = None
     tags: tuple[str, ...] = ()
     tensorflow_version: str = ""
+    #: Top-level nodes a loader runs or hands out by name: collections, signatures, constants.
+    run_nodes: set[str] = field(default_factory=set)
+    #: Functions a loader calls or hands out: those of the object graph and the aliases.
+    run_functions: set[str] = field(default_factory=set)
+    #: Tensors the file keeps outside the graph: the defaults of its signatures.
+    tensors: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --- the hot path: NodeDef, decoded by hand with protobuf's rules -----------------------------
@@ -267,6 +301,12 @@ def _graph(value: dict[str, Any]) -> Graph:
     functions = []
     for f in library.get("function", []):
         signature = f.get("signature", {})
+        attr_values = [
+            a[key]
+            for a in signature.get("attr", [])
+            for key in ("default_value", "allowed_values")
+            if key in a
+        ]
         functions.append(
             Function(
                 name=signature.get("name", ""),
@@ -275,9 +315,51 @@ def _graph(value: dict[str, Any]) -> Graph:
                 nodes=f.get("node_def", []),
                 ret=f.get("ret", {}),
                 control_ret=f.get("control_ret", {}),
+                attr_values=attr_values,
             )
         )
-    return Graph(value.get("node", []), functions)
+    gradients = [
+        (g.get("function_name", ""), g.get("gradient_func", ""))
+        for g in library.get("gradient", [])
+    ]
+    gradients += [
+        (g.get("registered_op_type", ""), g.get("gradient_func", ""))
+        for g in library.get("registered_gradients", [])
+    ]
+    return Graph(value.get("node", []), functions, gradients)
+
+
+def _tensor_names(info: dict[str, Any]) -> list[str]:
+    """The graph tensors a ``TensorInfo`` names, a sparse or composite tensor's parts included."""
+    names = [info["name"]] if info.get("name") else []
+    names += [v for v in info.get("coo_sparse", {}).values() if isinstance(v, str) and v]
+    for part in info.get("composite_tensor", {}).get("components", []):
+        names += _tensor_names(part)
+    return names
+
+
+def _loaded(value: dict[str, Any], meta: MetaGraph) -> None:
+    """Fill in what a loader of *value*, a ``MetaGraphDef``, runs or hands out."""
+    for collection in value.get("collection_def", {}).values():
+        meta.run_nodes.update(map(node_name, collection.get("node_list", {}).get("value", [])))
+    for signature in value.get("signature_def", {}).values():
+        for group in ("inputs", "outputs"):
+            for info in signature.get(group, {}).values():
+                meta.run_nodes.update(map(node_name, _tensor_names(info)))
+        meta.tensors.extend(signature.get("defaults", {}).values())
+    objects = value.get("object_graph_def", {})
+    meta.run_functions.update(objects.get("concrete_functions", {}))
+    for obj in objects.get("nodes", []):
+        meta.run_functions.update(obj.get("function", {}).get("concrete_functions", []))
+        for kind, key in (
+            ("bare_concrete_function", "concrete_function_name"),
+            ("captured_tensor", "concrete_function"),
+        ):
+            if obj.get(kind, {}).get(key):
+                meta.run_functions.add(obj[kind][key])
+        if obj.get("constant", {}).get("operation"):
+            meta.run_nodes.add(node_name(obj["constant"]["operation"]))
+    meta.run_functions.update(value.get("meta_info_def", {}).get("function_aliases", {}))
 
 
 def _meta_graph(value: dict[str, Any]) -> MetaGraph:
@@ -293,12 +375,14 @@ def _meta_graph(value: dict[str, Any]) -> MetaGraph:
         if not (saver.filename or saver.save or saver.restore):
             saver = None
     info = value.get("meta_info_def", {})
-    return MetaGraph(
+    meta = MetaGraph(
         _graph(value.get("graph_def", {})),
         saver,
         tuple(info.get("tags", ())),
         info.get("tensorflow_version", ""),
     )
+    _loaded(value, meta)
+    return meta
 
 
 def _parse(data: bytes, kind: str, where: str, hint: str) -> dict[str, Any]:

@@ -415,7 +415,7 @@ def _freeze_saved_model(
     metas = read_saved_model(path).meta_graphs
     for meta in metas:
         where = repr(os.path.join(path, "saved_model.pb"))
-        audit_graph(meta.graph_def, allow_ops=allow_ops, saver_def=meta.saver_def, where=where)
+        audit_graph(meta, allow_ops=allow_ops, where=where)
     tags = None
     if len(metas) > 1:  # TensorFlow Serving loads the graph tagged "serve"
         serving = [list(m.meta_info_def.tags) for m in metas if "serve" in m.meta_info_def.tags]

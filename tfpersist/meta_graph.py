@@ -141,12 +141,7 @@ def restore_meta_graph(
     meta_graph_def = read_meta_graph(meta)
     if not clear_devices:
         _check_devices(meta_graph_def.graph_def, meta)
-    audit_graph(
-        meta_graph_def.graph_def,
-        allow_ops=allow_ops,
-        saver_def=meta_graph_def.saver_def,
-        where=repr(meta),
-    )
+    audit_graph(meta_graph_def, allow_ops=allow_ops, where=repr(meta))
     with sess.graph.as_default():
         saver = tf.compat.v1.train.import_meta_graph(meta_graph_def, clear_devices=clear_devices)
     restore_session(sess, prefix, saver=saver)  # a second saver is slow in an imported graph

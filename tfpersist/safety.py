@@ -16,14 +16,24 @@ ops, each with its reason; the "Auditing graphs" page of the docs shows it.
 
 The audit walks every node of the graph and of every function in its
 library, so nothing hides in the body of a ``While``, a branch of an ``If``
-or the ``map`` function of a dataset. It also refuses:
+or the ``map`` function of a dataset. An op whose safety depends on an
+attribute (``PrintV2`` prints to a file only if ``output_stream`` says so)
+passes only if the attribute is set in the file: one left for a caller to
+fill in could say anything. The audit also refuses:
 
 * ops this TensorFlow does not know;
-* constants that expand to more than 2 GiB each, or 4 GiB together, counting
-  strings by the bytes they hold and refusing shapes that overflow;
-* functions that call themselves.
+* constants that expand to more than 2 GiB each, or 4 GiB together. Every
+  constant counts: a node's attributes, a function signature's attribute
+  defaults, a signature's default inputs. Strings count the bytes they hold,
+  each element of a string, variant or resource tensor what TensorFlow
+  keeps for it, and a shape that overflows is refused;
+* functions that call themselves, whether through a call, a function
+  attribute, a function a caller binds to an attribute, or the gradient
+  the library registers for a function: TensorFlow recurses until its stack
+  overflows, and no ``allow_ops`` can accept that.
 
-A graph that refers to a function its library lacks is damaged, and raises
+A graph that refers to a function its library lacks, or holds two different
+functions of one name, is damaged, and raises
 :class:`~tfpersist.errors.GraphFormatError`.
 
 >>> import tensorflow as tf
@@ -70,12 +80,17 @@ is accepted in the same shape as long as nothing depends on it, as
 TensorFlow 1 left behind when a graph gained a second saver: it runs only if
 you run it by name. Inside a function, where every stateful op runs when the
 function does, saver ops are accepted only in the functions the declared
-saver calls.
+saver calls. A file also names what its loader runs or hands
+out: the collections of a ``.meta`` or a TF1 SavedModel (its main op, its
+table initializers), the tensors of its signatures, and every function of a
+TF2 SavedModel's object graph, some of which run as it loads. None of them
+may reach a saver op, which would then run without the file name tfpersist
+feeds.
 
 >>> with tf.Graph().as_default() as graph:
 ...     v = tf.Variable(1.0, name="v")
 ...     meta = tf.compat.v1.train.Saver().export_meta_graph()
->>> safety.audit_graph(meta.graph_def, saver_def=meta.saver_def)
+>>> safety.audit_graph(meta)
 >>> with tf.Graph().as_default() as graph:
 ...     secret = tf.raw_ops.RestoreV2(
 ...         prefix="/home/user/other.ckpt", tensor_names=["w"],
@@ -89,7 +104,18 @@ tfpersist.errors.UnsafeGraphError: the graph holds 1 op tfpersist will not impor
 :func:`audit_file` does all of this without TensorFlow: it decodes the file
 itself (:mod:`tfpersist._graphfile`) and checks the ops against those each
 TensorFlow release knows (``tfpersist/op_registry.json``). ``tfpersist audit``
-runs it on the command line.
+runs it on the command line. The decoder reads a file as the TensorFlow and
+protobuf installed beside it do: a field the installed release's protos lack
+is skipped, as TensorFlow skips it, and the few wire-format rules protobuf 7
+changed follow the protobuf installed.
+
+.. rubric:: What the audit cannot see
+
+An op may name a resource that lives in the process rather than in the
+graph: a lookup table or a variable with a ``shared_name``. A graph that
+names one reads what other code in the same process has put there, with ops
+that touch no file. If your process holds tables or variables an untrusted
+graph must not read, load that graph in a process of its own.
 """
 
 from __future__ import annotations
@@ -99,11 +125,11 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from tfpersist._graphfile import Function, Graph, MetaGraph, Node, Saver, node_name
+from tfpersist._graphfile import Function, MetaGraph, Node, Saver, node_name
 from tfpersist._installed import installed_release
 from tfpersist.errors import GraphFormatError, UnsafeGraphError, UnsupportedReleaseError
 
@@ -147,14 +173,12 @@ _FILENAME_OPS = frozenset({"Const", "Placeholder", "PlaceholderV2", "Placeholder
 #: What may depend on a saver op: its assignments, the NoOps grouping them, the name.
 _PLUMBING = frozenset({"Identity", "NoOp", "Assign", "AssignVariableOp", "Pack"}) | SAVER_OPS
 _CALLS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
-#: TensorFlow's string tensors cost this much per element, before their bytes.
-_STRING_OVERHEAD = 24
 _DTYPE_SIZES = {
     1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 8: 8, 9: 8, 10: 1, 11: 1, 12: 1, 13: 4, 14: 2,
-    15: 2, 16: 2, 17: 2, 18: 16, 19: 2, 20: 64, 22: 4, 23: 8, 24: 1, 25: 1, 26: 1, 27: 1,
+    15: 2, 16: 2, 17: 2, 18: 16, 19: 2, 22: 4, 23: 8, 24: 1, 25: 1, 26: 1, 27: 1,
     28: 1, 29: 1, 30: 1, 31: 1, 32: 1,
 }  # fmt: skip
-_STRING, _VARIANT = 7, 21
+_STRING, _RESOURCE, _VARIANT = 7, 20, 21
 
 
 @dataclass(frozen=True)
@@ -180,7 +204,9 @@ class Group:
 class Refusal:
     """One thing the audit refuses: the *op*, its *node*, the *function* it sits in, *reason*.
 
-    *function* is ``None`` for a node at the top level.
+    *function* is ``None`` for a node at the top level. *allowable* is
+    ``False`` where naming the op in ``allow_ops`` cannot accept it: a
+    function that calls itself, or a constant held outside any node.
 
     >>> print(Refusal("ReadFile", "steal", "load", "reads, writes or lists files"))
     node 'steal' in function 'load' runs ReadFile (reads, writes or lists files)
@@ -190,6 +216,7 @@ class Refusal:
     node: str
     function: str | None
     reason: str
+    allowable: bool = field(default=True, repr=False)
 
     def __str__(self) -> str:
         inside = f" in function {self.function!r}" if self.function else ""
@@ -197,7 +224,13 @@ class Refusal:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form used by ``tfpersist audit --json`` and ``summarize --json``."""
-        return {"op": self.op, "node": self.node, "function": self.function, "reason": self.reason}
+        return {
+            "op": self.op,
+            "node": self.node,
+            "function": self.function,
+            "reason": self.reason,
+            "allowable": self.allowable,
+        }
 
 
 @functools.cache
@@ -306,6 +339,8 @@ class _Scope:
     args: dict[str, int] = field(default_factory=dict)
     returned: set[str] = field(default_factory=set)
     _consumers: dict[str, list[Node]] | None = None
+    #: What :func:`_roots` found for each tensor, per filename tensor it was asked about.
+    roots: dict[Any, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def name(self) -> str | None:
@@ -325,40 +360,55 @@ def _data(node: Node) -> list[str]:
     return [i for i in node.inputs if not i.startswith("^")]
 
 
-def _value_calls(value: dict[str, Any]) -> list[str]:
-    """The functions an attribute value names, those in its own attributes included."""
-    funcs = [value["func"]] if "func" in value else []
-    if "list" in value:
-        funcs += value["list"].get("func", [])
-    names = []
-    for f in funcs:
-        names.append(f.get("name", ""))
-        for nested in f.get("attr", {}).values():
-            names += _value_calls(nested)
-    return names
+def _output(tensor: str) -> int:
+    """The output index a top-level tensor name gives: ``"a:1"`` is 1, ``"a"`` is 0."""
+    _, _, index = tensor.partition(":")
+    return int(index) if index.isdigit() else 0
 
 
-def _tensors(value: dict[str, Any]) -> list[dict[str, Any]]:
-    """The tensors an attribute value holds, function attributes' own included."""
-    found = [value["tensor"]] if "tensor" in value else []
-    if "list" in value:
-        found += value["list"].get("tensor", [])
-    for f in ([value["func"]] if "func" in value else []) + value.get("list", {}).get("func", []):
+class _Value(NamedTuple):
+    """What an attribute value holds that the audit looks at."""
+
+    calls: list[str]  # functions or ops it names
+    bindings: list[tuple[str, str]]  # (function, function bound to one of its attributes)
+    tensors: list[dict[str, Any]]
+
+
+def _inspect_value(value: dict[str, Any]) -> _Value:
+    """The functions, bindings and tensors of an attribute value, nested attributes included."""
+    found = _Value([], [], [value["tensor"]] if "tensor" in value else [])
+    listed = value.get("list", {})
+    found.tensors.extend(listed.get("tensor", []))
+    for f in ([value["func"]] if "func" in value else []) + listed.get("func", []):
+        name = f.get("name", "")
+        found.calls.append(name)
         for nested in f.get("attr", {}).values():
-            found += _tensors(nested)
+            inner = _inspect_value(nested)
+            found.calls.extend(inner.calls)
+            found.bindings.extend(inner.bindings)
+            found.bindings.extend((name, bound) for bound in inner.calls)
+            found.tensors.extend(inner.tensors)
     return found
+
+
+#: What TensorFlow keeps per element of a string, variant or resource tensor,
+#: rounded up from the resident memory measured on 2.21 (about 26, 67 and 209 bytes).
+_ELEMENT_BYTES = {_STRING: 32, _VARIANT: 96, _RESOURCE: 256}
 
 
 def tensor_bytes(tensor: dict[str, Any]) -> int | None:
     """The bytes a ``TensorProto`` takes once TensorFlow expands it; ``None`` if its shape is invalid.
 
     A few values can declare a huge shape: the last value fills the rest.
-    Strings count the bytes they hold.
+    Strings count the bytes they hold, and every element of a string,
+    variant or resource tensor costs what TensorFlow keeps for it.
 
     >>> tensor_bytes({"dtype": 1, "tensor_shape": {"dim": [{"size": 1000}, {"size": 1000}]}})
     4000000
+    >>> tensor_bytes({"dtype": 20, "tensor_shape": {"dim": [{"size": 2**23}]}}) >= 2**31
+    True
     >>> tensor_bytes({"dtype": 7, "tensor_shape": {"dim": [{"size": 3}]}, "string_val": [b"abcd"]})
-    84
+    108
     >>> tensor_bytes({"dtype": 1, "tensor_shape": {"dim": [{"size": -1}]}}) is None
     True
     """
@@ -373,18 +423,23 @@ def tensor_bytes(tensor: dict[str, Any]) -> int | None:
         count *= size
         if count >= 2**63:
             return None  # TensorFlow refuses a shape of more than 2**63 - 1 elements
-    dtype = tensor.get("dtype", 0)
+    dtype = tensor.get("dtype", 0) % 100
     if dtype == _STRING:
-        values = [len(v) for v in tensor.get("string_val", [])]
-        held = sum(values[:count]) + max(count - len(values), 0) * (values[-1] if values else 0)
-        return count * _STRING_OVERHEAD + held
-    if dtype == _VARIANT:
-        costs = [
+        held = [len(v) for v in tensor.get("string_val", [])]
+    elif dtype == _VARIANT:
+        held = [
             sum(tensor_bytes(t) or 2**63 for t in v.get("tensors", []))
             for v in tensor.get("variant_val", [])
         ]
-        return sum(costs[:count]) + max(count - len(costs), 0) * (costs[-1] if costs else 0)
-    return count * _DTYPE_SIZES.get(dtype, 8)
+    elif dtype == _RESOURCE:
+        held = [
+            sum(len(v.get(k, b"")) for k in ("device", "container", "name", "maybe_type_name"))
+            for v in tensor.get("resource_handle_val", [])
+        ]
+    else:
+        return count * _DTYPE_SIZES.get(dtype, 8)
+    filled = sum(held[:count]) + max(count - len(held), 0) * (held[-1] if held else 0)
+    return count * _ELEMENT_BYTES.get(dtype, 0) + filled
 
 
 def _gib(n: int) -> str:
@@ -395,16 +450,10 @@ class _Audit:
     """One audit of one graph: collects refusals as it goes."""
 
     def __init__(
-        self,
-        graph: Graph,
-        saver: Saver | None,
-        allow: set[str],
-        known: frozenset[str],
-        release: str,
-        where: str,
+        self, meta: MetaGraph, allow: set[str], known: frozenset[str], release: str, where: str
     ) -> None:
-        self.graph, self.saver, self.allow = graph, saver, allow
-        self.known, self.release, self.where = known, release, where
+        self.meta, self.graph, self.saver = meta, meta.graph, meta.saver
+        self.allow, self.known, self.release, self.where = allow, known, release, where
         self.policy = _policy()
         #: Ops that pass on sight: allowed without a condition, and known to this release.
         self.plain = (_plainly_allowed() & known) | allow
@@ -412,32 +461,41 @@ class _Audit:
         self.saver_ops: dict[int | None, list[Node]] = defaultdict(list)
         self.callers: dict[int | None, list[Node]] = defaultdict(list)
         self.refusals: list[Refusal] = []
-        self.library: dict[str, list[Function]] = defaultdict(list)
-        for f in graph.functions:
-            self.library[f.name].append(f)
-        self.top = _Scope({n.name: n for n in graph.nodes})
+        self.library: dict[str, Function] = {}
+        for f in self.graph.functions:
+            if self.library.setdefault(f.name, f) != f:
+                raise GraphFormatError(
+                    f"{where}: the library holds two different functions named {f.name!r}; "
+                    "TensorFlow refuses such a graph, and so the file is damaged"
+                )
+        self.top = _Scope({n.name: n for n in self.graph.nodes})
         #: What each node calls (by id), where it calls anything.
         self._calls: dict[int, list[str]] = {}
-        #: The library functions each function's nodes call.
+        #: The library functions each function may run: its calls, the functions bound
+        #: to its attributes, its gradient.
         self.callees: dict[str, set[str]] = defaultdict(set)
+        for function, gradient in self.graph.gradients:
+            self.callees[function].add(gradient)
         #: The functions (``None``: the top level) that hold saver ops of their own.
         self.direct_savers: set[str | None] = set()
-        self._values: dict[int, tuple[list[str], list[dict[str, Any]]]] = {}
+        self._values: dict[int, _Value] = {}
 
     def calls(self, node: Node) -> list[str]:
         """What *node* calls: its op if a library function has that name, and its function attrs."""
         return self._calls.get(id(node), [])
 
-    def _value(self, value: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    def _value(self, value: dict[str, Any]) -> _Value:
         # the decoder shares attribute values between nodes: work each out once
         known = self._values.get(id(value))
         if known is None:
-            known = self._values[id(value)] = (_value_calls(value), _tensors(value))
+            known = self._values[id(value)] = _inspect_value(value)
         return known
 
-    def refuse(self, node: Node, scope: _Scope | Function | None, reason: str) -> None:
+    def refuse(
+        self, node: Node, scope: _Scope | Function | None, reason: str, allowable: bool = True
+    ) -> None:
         name = scope.name if scope is not None else None
-        self.refusals.append(Refusal(node.op, node.name, name, reason))
+        self.refusals.append(Refusal(node.op, node.name, name, reason, allowable))
 
     # ops, constants and calls
 
@@ -445,19 +503,27 @@ class _Audit:
         self._total = 0
         self._largest: tuple[int, Node, Function | None] | None = None
         self._scan(self.graph.nodes, None)
-        for function in self.graph.functions:
+        for function in self.library.values():
             self._scan(function.nodes, function)
+            defaults = Node(f"{function.name} (signature)", "attribute default", [], "", {})
+            for value in function.attr_values:
+                self._constants(defaults, self._value(value).tensors, function, False)
+        kept = Node("signature defaults", "SignatureDef", [], "", {})
+        self._constants(kept, self.meta.tensors, None, False)
         if self._total > MAX_TOTAL_CONSTANT_BYTES and self._largest is not None:
             _, node, where = self._largest
             self.refuse(
-                node, where, f"the largest of constants that together expand to {_gib(self._total)}"
+                node,
+                where,
+                f"the largest of constants that together expand to {_gib(self._total)}",
+                node.op in self.known,
             )
         if self._check_recursion():
             self._check_savers()
         return self.refusals
 
     def _scan(self, nodes: list[Node], function: Function | None) -> None:
-        library, allow, plain = self.library, self.allow, self.plain
+        library, plain = self.library, self.plain
         scope = id(function) if function else None
         callees = self.callees[function.name] if function else set()
         for node in nodes:
@@ -467,8 +533,11 @@ class _Audit:
             for value in node.attrs.values():
                 if "func" in value or "list" in value or "tensor" in value:
                     found = self._value(value)
-                    names += found[0]
-                    tensors += found[1]
+                    names += found.calls
+                    tensors += found.tensors
+                    for callee, bound in found.bindings:
+                        if callee in library and bound in library:
+                            self.callees[callee].add(bound)  # it may run what is bound to it
             if names:
                 self._calls[id(node)] = names
                 self.callers[scope].append(node)
@@ -477,11 +546,8 @@ class _Audit:
                         callees.add(called)
                     else:
                         self._called_op(node, called, function)
-            if op in allow or op in library:
-                continue
-            for tensor in tensors:
-                self._check_constant(node, tensor, function)
-            if op in plain:
+            self._constants(node, tensors, function)
+            if op in plain or op in library:
                 continue
             if op in SAVER_OPS:
                 self.direct_savers.add(function.name if function else None)
@@ -498,16 +564,26 @@ class _Audit:
             )
         self._check_op(Node(node.name, op, [], "", {}), function)
 
-    def _check_constant(self, node: Node, tensor: dict[str, Any], where: Function | None) -> None:
-        size = tensor_bytes(tensor)
-        if size is None:
-            self.refuse(node, where, "a constant with an invalid shape")
-        elif size > MAX_CONSTANT_BYTES:
-            self.refuse(node, where, f"a constant that expands to {_gib(size)}")
-        else:
-            self._total += size
-            if self._largest is None or size > self._largest[0]:
-                self._largest = (size, node, where)
+    def _constants(
+        self,
+        node: Node,
+        tensors: list[dict[str, Any]],
+        where: Function | None,
+        in_node: bool = True,
+    ) -> None:
+        """Size the constants a node holds, or (not *in_node*) a signature holds."""
+        if in_node and node.op in self.allow:
+            return
+        for tensor in tensors:
+            size = tensor_bytes(tensor)
+            if size is None:
+                self.refuse(node, where, "a constant with an invalid shape", in_node)
+            elif size > MAX_CONSTANT_BYTES:
+                self.refuse(node, where, f"a constant that expands to {_gib(size)}", in_node)
+            else:
+                self._total += size
+                if self._largest is None or size > self._largest[0]:
+                    self._largest = (size, node, where)
 
     def _check_op(self, node: Node, where: Function | None) -> None:
         op = node.op
@@ -530,7 +606,7 @@ class _Audit:
             if state.get(root) == 2:
                 continue
             state[root] = 1
-            stack = [(root, iter(sorted(self.callees[root])))]
+            stack = [(root, iter(sorted(self.callees[root] & self.library.keys())))]
             while stack:
                 name, callees = stack[-1]
                 callee = next(callees, None)
@@ -538,56 +614,81 @@ class _Audit:
                     state[name] = 2
                     stack.pop()
                 elif state.get(callee) == 1:
-                    function = self.library[name][0]
-                    node = next(n for n in function.nodes if callee in self.calls(n))
+                    function = self.library[name]
+                    node = next(
+                        (n for n in function.nodes if callee in self.calls(n)),
+                        Node(name, "function", [], "", {}),
+                    )
                     self.refuse(
                         node,
                         function,
                         f"calls itself: function {callee!r} is reached again through "
                         f"{name!r}, and TensorFlow would recurse without end",
+                        False,
                     )
                     return False
                 elif callee not in state:
                     state[callee] = 1
-                    stack.append((callee, iter(sorted(self.callees[callee]))))
+                    stack.append((callee, iter(sorted(self.callees[callee] & self.library.keys()))))
         return True
 
     # the saver rule
 
+    def _holding(self) -> set[str]:
+        """The functions that run saver ops, of their own or through what they call."""
+        callers: dict[str, set[str]] = defaultdict(set)
+        for name, callees in self.callees.items():
+            for callee in callees:
+                callers[callee].add(name)
+        holding: set[str] = set()
+        todo = [name for name in self.direct_savers if name is not None]
+        while todo:
+            name = todo.pop()
+            if name in holding:
+                continue
+            holding.add(name)
+            todo.extend(callers[name])
+        return holding
+
     def _check_savers(self) -> None:
-        holding: set[str] = set()  # functions holding saver ops, directly or through calls
-
-        def holds(name: str) -> bool:
-            if name not in checked:
-                checked.add(name)
-                if name in self.direct_savers or any(holds(c) for c in self.callees[name]):
-                    holding.add(name)
-            return name in holding
-
-        checked: set[str] = set()
-        for name in self.library:
-            holds(name)
+        holding = self._holding()
         if not holding and None not in self.direct_savers:
             return
-        summaries: dict[str, tuple[set[int], bool] | None] = {}
-        for name in sorted(holding):
-            self._summary(name, summaries, holding)
-        filename = node_name(self.saver.filename) if self.saver else None
+        summaries = self._summaries(holding)
+        filename = None
         declared: set[str] = set()
         restoring: set[str] = set()
         if self.saver:
+            filename = (node_name(self.saver.filename), _output(self.saver.filename))
             restoring = self._ancestors(node_name(self.saver.restore))
             declared = restoring | self._ancestors(node_name(self.saver.save))
         owned = self._reachable(declared)
         for name in sorted(holding - owned):
-            for function in self.library[name]:
-                for node in self._saver_nodes(id(function), holding):
-                    self.refuse(
-                        node, function, "a checkpoint file op in a function the saver does not call"
-                    )
+            function = self.library[name]
+            for node in self._saver_nodes(id(function), holding):
+                self.refuse(
+                    node, function, "a checkpoint file op in a function the saver does not call"
+                )
+        for name in sorted(holding & self.meta.run_functions):
+            function = self.library[name]
+            for node in self._saver_nodes(id(function), holding):
+                self.refuse(
+                    node,
+                    function,
+                    "a checkpoint file op in a function the file asks a loader to run",
+                )
+        region: set[str] = set()
         for node in self._saver_nodes(None, holding):
-            self._check_saver_node(
+            _, reached = self._check_saver_node(
                 node, self.top, summaries, filename, node.name in declared, node.name in restoring
+            )
+            region |= reached | {node.name}
+        for name in sorted(region & self.meta.run_nodes):
+            self.refuse(
+                self.top.nodes[name],
+                None,
+                "a saver's node that the file asks a loader to run, without the file name "
+                "tfpersist would give it",
             )
 
     def _saver_nodes(self, scope: int | None, holding: set[str]) -> list[Node]:
@@ -606,45 +707,64 @@ class _Audit:
         args, writes = summaries[callees[0]]
         return sorted(args), writes
 
-    def _summary(
-        self, name: str, summaries: dict[str, Any], holding: set[str]
-    ) -> tuple[set[int], bool] | None:
-        """For a function holding saver ops: the arguments that name files, and if it writes."""
-        if name in summaries:
-            return summaries[name]
-        summaries[name] = None  # recursion was refused before this runs
-        for callee in sorted(self.callees[name] & holding):
-            self._summary(callee, summaries, holding)
-        result: tuple[set[int], bool] = (set(), False)
-        for function in self.library[name]:
+    def _summaries(self, holding: set[str]) -> dict[str, tuple[set[int], bool] | None]:
+        """For each function holding saver ops: the arguments that name files, and if it writes.
+
+        Callees come before callers (recursion was refused before this runs).
+        """
+        summaries: dict[str, tuple[set[int], bool] | None] = {}
+        order: list[str] = []
+        state: dict[str, int] = {}
+        for root in sorted(holding):
+            stack = [(root, iter(sorted(self.callees[root] & holding)))]
+            state.setdefault(root, 1)
+            while stack:
+                name, callees = stack[-1]
+                callee = next(callees, None)
+                if callee is None:
+                    order.append(name)
+                    stack.pop()
+                elif callee not in state:
+                    state[callee] = 1
+                    stack.append((callee, iter(sorted(self.callees[callee] & holding))))
+        for name in order:
+            if name in summaries:
+                continue
+            function = self.library[name]
             scope = _Scope(
                 {n.name: n for n in function.nodes},
                 function,
                 {a: i for i, a in enumerate(function.args)},
                 {node_name(t) for t in function.ret.values()},
             )
+            result: tuple[set[int], bool] = (set(), False)
             for node in self._saver_nodes(id(function), holding):
-                args, writes = self._check_saver_node(node, scope, summaries, None, True, False)
+                args, writes = self._check_saver_node(node, scope, summaries, None, True, False)[0]
                 result = (result[0] | args, result[1] or writes)
-        summaries[name] = result
-        return result
+            summaries[name] = result
+        return summaries
 
     def _check_saver_node(
         self,
         node: Node,
         scope: _Scope,
         summaries: dict[str, Any],
-        filename: str | None,
+        filename: tuple[str, int] | None,
         declared: bool,
         restoring: bool,
-    ) -> tuple[set[int], bool]:
-        """Check one saver op or call of a saver function against the saver rule."""
+    ) -> tuple[tuple[set[int], bool], set[str]]:
+        """Check one saver op or call of a saver function against the saver rule.
+
+        Returns the function arguments its file names come from and whether it
+        writes, and the nodes that depend on it.
+        """
         args: set[int] = set()
         paths = self._path_inputs(node, summaries)
         if paths is None:
             self.refuse(node, scope, "runs a function holding checkpoint file ops")
-            return args, False
+            return (args, False), set()
         positions, writes = paths
+        refused = len(self.refusals)
         data = _data(node)
         names: set[str] = set()
         for position in positions:
@@ -662,12 +782,14 @@ class _Audit:
                         args.add(scope.args[root])
                     else:
                         self.refuse(node, scope, "a file name fixed inside the function")
-                elif declared and root != filename:
+                elif declared and (filename is None or root != filename[0]):
                     shown = self.saver.filename if self.saver else ""
                     self.refuse(
                         node, scope, f"a file name that does not come from the saver's {shown!r}"
                     )
-                elif not declared and scope.nodes[root].op not in _FILENAME_OPS:
+                elif not declared and (
+                    root not in scope.nodes or scope.nodes[root].op not in _FILENAME_OPS
+                ):
                     self.refuse(node, scope, "a file name that is not built from a filename tensor")
                 if node.op == "MergeV2Checkpoints" and position == 0 and not suffixed:
                     self.refuse(
@@ -679,10 +801,10 @@ class _Audit:
             self.refuse(node, scope, "calls a saver function from outside the saver")
         if restoring and writes:
             self.refuse(node, scope, "writes files while the checkpoint is restored")
-        problem = _dependents(scope, node, names)
-        if problem:
+        problem, reached = _dependents(scope, node, names)
+        if problem and len(self.refusals) == refused:  # a bad file name says enough
             self.refuse(node, scope, problem)
-        return args, writes
+        return (args, writes), reached
 
     def _ancestors(self, name: str) -> set[str]:
         seen: set[str] = set()
@@ -705,89 +827,140 @@ class _Audit:
             if name in seen or name not in self.library:
                 continue
             seen.add(name)
-            todo.extend(c for f in self.library[name] for n in f.nodes for c in self.calls(n))
+            todo.extend(self.callees[name])
         return seen
 
 
 def _holds(node: Node, when: dict[str, Any]) -> bool:
-    """Whether the condition of an allowed group holds for *node*."""
+    """Whether the condition of an allowed group holds for *node*.
+
+    An attribute left to a placeholder, filled in by whoever calls the
+    function, could hold anything: the condition does not hold.
+    """
     value = node.attrs.get(when["attr"])
     if value is None:
         text = when.get("default", "")
     elif "s" in value:
         text = value["s"].decode("utf-8", "replace")
-    elif "list" in value:
-        return not value["list"].get("s") and when.get("empty", False)
     else:
-        text = ""
+        return False
     return text in when.get("in", ()) or any(text.startswith(p) for p in when.get("prefix", ()))
 
 
-def _const_strings(node: Node) -> list[bytes] | None:
-    if node.op != "Const":
-        return None
-    tensor = node.attr("value", "tensor", {})
-    return list(tensor.get("string_val", [])) if tensor.get("dtype") == _STRING else None
+#: A suffix built from constants has at most this many possible values.
+_MAX_SUFFIXES = 64
 
 
-def _suffix(scope: _Scope, tensor: str, depth: int = 0) -> bool:
-    """Whether *tensor* is a constant suffix with no ``..`` in it, built by string ops alone."""
-    node = scope.nodes.get(node_name(tensor))
-    if node is None or depth > 32:
-        return False
-    data = _data(node)
-    if node.op == "Const":
-        values = _const_strings(node)
-        return values is not None and not any(b".." in v for v in values)
-    if node.op == "Identity" and data:
-        return _suffix(scope, data[0], depth + 1)
-    if node.op in ("Select", "SelectV2") and len(data) == 3:
-        return _suffix(scope, data[1], depth + 1) and _suffix(scope, data[2], depth + 1)
-    if node.op == "StringJoin":
-        return b".." not in node.attr("separator", "s", b"") and all(
-            _suffix(scope, d, depth + 1) for d in data
-        )
-    return False
+def _constant_strings(
+    scope: _Scope, tensor: str, memo: dict[str, set[bytes] | None] | None = None
+) -> set[bytes] | None:
+    """Every value *tensor* can take, if string ops build it from constants alone; else ``None``.
+
+    Each node is worked out once (*memo*), so a chain of nodes that each use
+    the next twice costs no more than a chain that uses it once; a cycle, or
+    more than :data:`_MAX_SUFFIXES` values, gives ``None``.
+    """
+    memo = {} if memo is None else memo
+    name = node_name(tensor)
+    if name in memo or len(memo) > 4 * _MAX_SUFFIXES:
+        return memo.get(name)
+    memo[name] = None  # until worked out: a cycle back here finds None
+    node = scope.nodes.get(name)
+    data = _data(node) if node else []
+    found: set[bytes] | None = None
+    if node is None:
+        pass
+    elif node.op == "Const":
+        value = node.attr("value", "tensor", {})
+        if value.get("dtype") == _STRING and not value.get("tensor_content"):
+            found = set(value.get("string_val", [])) or {b""}
+        # strings packed in tensor_content are not read here: not a suffix
+    elif node.op == "Identity" and data:
+        found = _constant_strings(scope, data[0], memo)
+    elif node.op in ("Select", "SelectV2") and len(data) == 3:
+        sides = [_constant_strings(scope, d, memo) for d in data[1:]]
+        found = None if None in sides else sides[0] | sides[1]  # type: ignore[operator]
+    elif node.op == "StringJoin":
+        found = _joined([_constant_strings(scope, d, memo) for d in data], node)
+    memo[name] = found if found is None or len(found) <= _MAX_SUFFIXES else None
+    return memo[name]
 
 
-def _roots(scope: _Scope, tensor: str, filename: str | None) -> list[tuple[str, bool]] | None:
+def _joined(parts: list[set[bytes] | None], join: Node) -> set[bytes] | None:
+    """Every string ``StringJoin`` makes of *parts*, or ``None`` if there are too many."""
+    separator = join.attr("separator", "s", b"")
+    found: set[bytes] = {b""}
+    for i, part in enumerate(parts):
+        if part is None:
+            return None
+        found = {a + (separator if i else b"") + b for a in found for b in part}
+        if len(found) > _MAX_SUFFIXES:
+            return None
+    return found
+
+
+_PENDING = object()
+
+
+def _roots(
+    scope: _Scope, tensor: str, filename: tuple[str, int] | None
+) -> list[tuple[str, bool]] | None:
     """Where a file name comes from: ``(root, suffixed)`` per name, or ``None`` if not a name.
 
-    A root is the saver's filename tensor, a function argument, or a constant
-    or placeholder; the name may pass through ``Identity``, ``StringJoin``
-    (root first, then constant suffixes), ``ShardedFilename`` and ``Pack``.
+    A root is the saver's filename tensor (that very output), a function
+    argument, or a constant or placeholder; the name may pass through
+    ``Identity``, ``StringJoin`` (root first, then constant suffixes that hold
+    no ``..``), ``ShardedFilename`` and ``Pack``. A cycle is not a file name.
+    Each tensor is worked out once per scope, so long chains cost linear time.
     """
-    name, suffixed = node_name(tensor), False
-    for _ in range(64):
-        if name == filename or name in scope.args:
-            return [(name, suffixed)]
-        node = scope.nodes.get(name)
-        if node is None:
-            return None
-        data = _data(node)
-        if node.op in _FILENAME_OPS:
-            return [(name, suffixed)]
-        if node.op == "Pack" and data:
-            found = [_roots(scope, d, filename) for d in data]
-            if any(f is None for f in found):
-                return None
-            return [(r, s or suffixed) for f in found for r, s in f]  # type: ignore[union-attr]
-        if node.op == "Identity" and data:
-            name = node_name(data[0])
-        elif (
-            node.op == "StringJoin"
-            and data
-            and node.attr("separator", "s", b"") == b""
-            and all(_suffix(scope, d) for d in data[1:])
-        ):
-            suffixed = suffixed or len(data) > 1
-            name = node_name(data[0])
-        elif node.op in ("ShardedFilename", "ShardedFilespec") and data:
-            suffixed = True
-            name = node_name(data[0])
-        else:
-            return None
-    return None
+    memo = scope.roots.setdefault(filename, {})
+    stack = [tensor]
+    while stack:
+        current = stack[-1]
+        if memo.get(current, _PENDING) is not _PENDING:
+            stack.pop()
+            continue
+        inputs, combine = _name_step(scope, current, filename)
+        if current not in memo:
+            memo[current] = _PENDING
+            missing = [i for i in inputs if i not in memo]
+            if missing:
+                stack.extend(missing)
+                continue
+        parts = [memo[i] for i in inputs]
+        ok = all(p is not None and p is not _PENDING for p in parts)  # pending: a cycle
+        memo[current] = combine(parts) if ok else None
+        stack.pop()
+    return memo[tensor]
+
+
+def _name_step(
+    scope: _Scope, tensor: str, filename: tuple[str, int] | None
+) -> tuple[list[str], Callable[[list[Any]], list[tuple[str, bool]] | None]]:
+    """What a file name at *tensor* is made of, and how its roots follow from theirs."""
+    name = node_name(tensor)
+    if filename is not None and name == filename[0]:
+        leaf = [(name, False)] if _output(tensor) == filename[1] else None
+        return [], lambda _: leaf
+    node = scope.nodes.get(name)
+    if name in scope.args or (node is not None and node.op in _FILENAME_OPS):
+        return [], lambda _: [(name, False)]
+    data = _data(node) if node is not None else []
+    if not data:
+        return [], lambda _: None
+    if node.op == "Pack":
+        return data, lambda parts: list(dict.fromkeys(root for part in parts for root in part))
+    if node.op == "Identity":
+        return data[:1], lambda parts: parts[0]
+    if node.op in ("ShardedFilename", "ShardedFilespec"):
+        return data[:1], lambda parts: [(r, True) for r, _ in parts[0]]
+    if node.op == "StringJoin" and node.attr("separator", "s", b"") == b"":
+        memo: dict[str, set[bytes] | None] = {}
+        suffixes = _joined([_constant_strings(scope, d, memo) for d in data[1:]], node)
+        if suffixes is None or any(b".." in s for s in suffixes):
+            return [], lambda _: None
+        return data[:1], lambda parts: [(r, s or len(data) > 1) for r, s in parts[0]]
+    return [], lambda _: None
 
 
 def _names_file(scope: _Scope, node: Node, roots: set[str]) -> bool:
@@ -801,11 +974,12 @@ def _names_file(scope: _Scope, node: Node, roots: set[str]) -> bool:
     return all(f is not None and {r for r, _ in f} <= roots for f in found)
 
 
-def _dependents(scope: _Scope, saver_node: Node, roots: set[str]) -> str | None:
-    """Why what depends on *saver_node* is more than the saver's own plumbing, or ``None``.
+def _dependents(scope: _Scope, saver_node: Node, roots: set[str]) -> tuple[str | None, set[str]]:
+    """Why what depends on *saver_node* is more than the saver's own plumbing (or ``None``).
 
     *roots* are where the saver op's file names come from: what follows it
     may pass those names along, and assign what it restored, nothing more.
+    Also returns the names of the nodes that depend on it.
     """
     seen: dict[str, Node] = {}
     todo = [saver_node.name]
@@ -813,9 +987,9 @@ def _dependents(scope: _Scope, saver_node: Node, roots: set[str]) -> str | None:
         for consumer in scope.consumers(todo.pop()):
             if consumer.name in seen:
                 continue
-            if consumer.op not in _PLUMBING:
-                return f"node {consumer.name!r} ({consumer.op}) depends on it"
             seen[consumer.name] = consumer
+            if consumer.op not in _PLUMBING:
+                return f"node {consumer.name!r} ({consumer.op}) depends on it", set(seen)
             todo.append(consumer.name)
     for name, node in seen.items():
         if node.op in ("Identity", "Pack") and not _names_file(scope, node, roots):
@@ -827,13 +1001,11 @@ def _dependents(scope: _Scope, saver_node: Node, roots: set[str]) -> str | None:
                 or not takers
                 or any(c.op not in ("Assign", "AssignVariableOp", "Identity") for c in takers)
             ):
-                return (
-                    f"node {name!r} ({node.op}) takes its restored values, which only an "
-                    "assignment may"
-                )
+                reason = f"node {name!r} ({node.op}) takes its restored values, which only an assignment may"
+                return reason, set(seen)
         elif node.op in ("Assign", "AssignVariableOp") and name in scope.returned:
-            return f"node {name!r} returns what it restored"
-    return None
+            return f"node {name!r} returns what it restored", set(seen)
+    return None, set(seen)
 
 
 def check_graph(
@@ -854,35 +1026,35 @@ def check_graph(
     [Refusal(op='MyCustomOp', node='x', function=None, reason='an op TensorFlow 2.21 does not know')]
     """
     release = resolve_release(release)
-    return _Audit(
-        meta.graph, meta.saver, set(allow_ops), _recorded_ops(release), release, where
-    ).run()
+    return _Audit(meta, set(allow_ops), _recorded_ops(release), release, where).run()
 
 
 def _message(where: str, refusals: Sequence[Refusal]) -> str:
     n = len(refusals)
     shown = "; ".join(str(r) for r in refusals[:5]) + (f"; and {n - 5} more" if n > 5 else "")
-    ops = sorted({r.op for r in refusals})
+    ops = sorted({r.op for r in refusals if r.allowable})
     flags = " ".join(f"--allow-op {op}" for op in ops)
+    advice = f", or pass allow_ops={ops} ({flags}) if you trust this one" if ops else ""
     return (
         f"{where} holds {n} op{'s' * (n != 1)} tfpersist will not import: {shown}; "
-        f"import only graphs you trust, or pass allow_ops={ops} ({flags}) if you trust this one"
+        f"import only graphs you trust{advice}"
     )
 
 
 def audit_graph(
-    graph_def: Any,
+    graph: Any,
     *,
     allow_ops: Iterable[str] = (),
     saver_def: Any = None,
     where: str = "the graph",
 ) -> None:
-    """Refuse *graph_def* unless every op in it is on the allowlist, as TensorFlow knows it.
+    """Refuse *graph* unless every op in it is on the allowlist, as this TensorFlow knows it.
 
-    *graph_def* is a ``GraphDef`` message (or its bytes). *saver_def* is the
-    ``SaverDef`` of a ``.meta`` or SavedModel, whose saver ops are then
-    judged by the saver rule. *allow_ops* names ops to accept all the same.
-    *where* names the graph in messages. Ops are checked against this
+    *graph* is a ``MetaGraphDef`` message (from a ``.meta`` or a SavedModel),
+    whose saver, collections and signatures are judged with its graph; or a
+    ``GraphDef`` message, or its bytes. *saver_def* gives a ``GraphDef`` the
+    saver its ``.meta`` declares. *allow_ops* names ops to accept all the
+    same. *where* names the graph in messages. Ops are checked against this
     TensorFlow's own registry. Raises
     :class:`~tfpersist.errors.UnsafeGraphError` listing each refused op, its
     node and the function it sits in.
@@ -895,11 +1067,15 @@ def audit_graph(
     ...
     tfpersist.errors.UnsafeGraphError: 'model.pb' holds 1 op tfpersist will not import: node 'x' runs MyCustomOp (an op TensorFlow ... does not know); import only graphs you trust, or pass allow_ops=['MyCustomOp'] (--allow-op MyCustomOp) if you trust this one
     """
-    from tfpersist._graphfile import parse_graph_def
+    from tfpersist._graphfile import parse_graph_def, parse_meta_graph
     from tfpersist._tf import RELEASE, registered_ops
 
-    data = graph_def if isinstance(graph_def, bytes | memoryview) else graph_def.SerializeToString()
-    meta = parse_graph_def(data, where)
+    if isinstance(graph, bytes | memoryview):
+        meta = parse_graph_def(graph, where)
+    elif hasattr(graph, "graph_def"):
+        meta = parse_meta_graph(graph.SerializeToString(), where)
+    else:
+        meta = parse_graph_def(graph.SerializeToString(), where)
     if saver_def is not None and (saver_def.filename_tensor_name or saver_def.restore_op_name):
         meta.saver = Saver(
             saver_def.filename_tensor_name,
@@ -908,13 +1084,15 @@ def audit_graph(
             saver_def.version,
         )
     release = ".".join(RELEASE.split(".")[:2])
-    refusals = _Audit(
-        meta.graph, meta.saver, set(allow_ops), registered_ops(), release, where
-    ).run()
+    refusals = _Audit(meta, set(allow_ops), registered_ops(), release, where).run()
     if refusals:
         raise UnsafeGraphError(
             _message(where, refusals), [(r.op, r.node, r.function) for r in refusals]
         )
+
+
+#: How many refusals a file's verdict prints; ``--json`` lists them all.
+_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -940,7 +1118,9 @@ class FileAudit:
         if self.verdict == "clean":
             return f"{self.path}: clean ({counts})"
         lines = [f"{self.path}: refused ({counts}): {len(self.refusals)} to look at"]
-        lines += [f"  {r}" for r in self.refusals]
+        lines += [f"  {r}" for r in self.refusals[:_SHOWN]]
+        if len(self.refusals) > _SHOWN:
+            lines.append(f"  and {len(self.refusals) - _SHOWN} more (--json lists them all)")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:

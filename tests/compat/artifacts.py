@@ -137,7 +137,7 @@ def frozen(d: Path, expected: dict) -> str:
 
 def saved_model(d: Path, expected: dict) -> str:
     for meta in graphs.read_saved_model(str(d / "saved_model")).meta_graphs:
-        safety.audit_graph(meta.graph_def, saver_def=meta.saver_def)
+        safety.audit_graph(meta)
     loaded = tf.saved_model.load(str(d / "saved_model"))
     outputs = loaded.signatures["serving_default"](tf.constant(X))
     assert_close(next(iter(outputs.values())).numpy(), expected["saved_model"])
