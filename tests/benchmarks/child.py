@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import resource
 import sys
 import time
@@ -301,12 +302,14 @@ def scanner_corpus(out: str, realworld: str = "") -> dict:
         dangerous.prepare(case)
         path = dangerous.saved_model(case, name)
         files.append({"name": name, "path": str(path), "kind": "dangerous", "source": "built"})
-    for name in dangerous.TAMPERINGS:
-        case = Path(out) / "dangerous" / name.replace(" ", "_")
+    built = {f"TF1 SavedModel: {n}": lambda d, n=n: dangerous.tampered_saved_model(d, n)
+             for n in dangerous.TAMPERINGS}  # fmt: skip
+    built.update({n: build for n, (build, *_) in dangerous.RUN_AT_LOAD.items()})
+    for name, build in built.items():
+        case = Path(out) / "dangerous" / re.sub(r"\W+", "_", name)
         dangerous.prepare(case)
-        path = dangerous.tampered_saved_model(case, name)
-        files.append({"name": f"TF1 SavedModel: {name}", "path": str(path), "kind": "dangerous",
-                      "source": "built"})  # fmt: skip
+        path = build(case)
+        files.append({"name": name, "path": str(path), "kind": "dangerous", "source": "built"})
     for name, path in benign.saved_models(Path(out) / "real").items():
         files.append({"name": name, "path": str(path), "kind": "real", "source": "built"})
 
