@@ -378,6 +378,13 @@ def test_schema_matches_tensorflow_descriptors():
     assert seen <= set(_proto_schema.SCHEMA)
 
 
+def test_a_saved_model_pb_named_directly_reads_as_its_directory(samples, tmp_path: Path):
+    _, data, _ = next(s for s in samples if s[2] == "SavedModel")
+    (tmp_path / "saved_model.pb").write_bytes(data)
+    direct = _graphfile.read_graph_file(tmp_path / "saved_model.pb")
+    assert [_ours(m) for m in direct] == [_ours(m) for m in _graphfile.read_graph_file(tmp_path)]
+
+
 def test_a_directory_without_saved_model_pb_and_a_missing_file(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match=r"without saved_model\.pb"):
         _graphfile.read_graph_file(tmp_path)

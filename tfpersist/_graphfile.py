@@ -436,6 +436,8 @@ def read_graph_file(path: str | os.PathLike[str]) -> list[MetaGraph]:
     """Read the graphs of a ``.pb``, a ``.meta`` or a SavedModel directory.
 
     A SavedModel gives one :class:`MetaGraph` per tag set; the others give one.
+    A file named ``saved_model.pb`` is read as a SavedModel, the others
+    ending in ``.meta`` as a ``MetaGraphDef`` and the rest as a ``GraphDef``.
 
     >>> read_graph_file("nowhere.pb")
     Traceback (most recent call last):
@@ -452,6 +454,8 @@ def read_graph_file(path: str | os.PathLike[str]) -> list[MetaGraph]:
             )
         return parse_saved_model(_read(saved), repr(saved))
     data = _read(text)
+    if os.path.basename(text) == "saved_model.pb":
+        return parse_saved_model(data, repr(text))
     if text.endswith(".meta"):
         return [parse_meta_graph(data, repr(text))]
     return [parse_graph_def(data, repr(text))]
