@@ -78,19 +78,12 @@ def read_tag(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
     >>> read_tag(b"\\x92\\x00", 0, 2)
     (18, 2)
     """
-    result = shift = 0
-    while shift < 35:
-        if pos >= end:
-            raise DecodeError("a field tag runs past the end of its message")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            if result > 0xFFFFFFFF:
-                raise DecodeError("a field tag does not fit 32 bits")
-            return result, pos
-        shift += 7
-    raise DecodeError("a field tag is longer than 5 bytes")
+    tag, after = read_varint(data, pos, end)
+    if after - pos > 5:
+        raise DecodeError("a field tag is longer than 5 bytes")
+    if tag > 0xFFFFFFFF:
+        raise DecodeError("a field tag does not fit 32 bits")
+    return tag, after
 
 
 def read_size(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
