@@ -350,12 +350,13 @@ def pad(text: str, width: int) -> str:
 def scanners_table(result: dict, day: str) -> str:
     """The scanner comparison as plain text for the docs: what each caught, what it flagged."""
     names = list(result["versions"])
+    width = max(len(f["name"]) for f in result["files"]) + 2
     lines = [
         "The same SavedModels through three scanners / 三个扫描器审查同一组 SavedModel",
         "",
         "  " + "  ".join(f"{n} ({v})" for n, v in result["versions"].items()),
         "",
-        "  " + pad("file 文件", 64) + "".join(f"{n.split()[0]:>16}" for n in names),
+        "  " + pad("file 文件", width + 2) + "".join(f"{n.split()[0]:>16}" for n in names),
     ]
     for kind, title, good in (
         ("dangerous", "dangerous: reads, writes or runs what it should not / 危险文件", True),
@@ -370,11 +371,11 @@ def scanners_table(result: dict, day: str) -> str:
                 else ("FALSE ALARM" if f["flagged"][n] else "passed")
                 for n in names
             ]
-            lines.append("    " + pad(f["name"], 62) + "".join(f"{m:>16}" for m in marks))
+            lines.append("    " + pad(f["name"], width) + "".join(f"{m:>16}" for m in marks))
         counts = [sum(f["flagged"][n] for f in files) for n in names]
         label = "caught 检出" if good else "false alarms 误报"
         lines.append(
-            "    " + pad(f"{label} (of {len(files)})", 62) + "".join(f"{c:>16}" for c in counts)
+            "    " + pad(f"{label} (of {len(files)})", width) + "".join(f"{c:>16}" for c in counts)
         )
     sources = sorted({f["source"] for f in result["files"] if f["source"] != "built"})
     lines += ["", f"{day}; reproduce: tox -e bench -- --only scanners [--realworld DIR]"]
