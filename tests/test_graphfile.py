@@ -16,6 +16,8 @@ from pathlib import Path
 import benign
 import dangerous
 import pytest
+import tensorflow as tf
+from google.protobuf import unknown_fields
 from tensorflow.core.framework import graph_pb2
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
@@ -117,8 +119,39 @@ def _theirs(meta):
     return (nodes, functions, saver, tuple(meta.meta_info_def.tags))
 
 
+def dropped_map_entry(proto) -> bool:
+    """Whether Python's parser set aside a map entry of *proto*, or of a message inside it.
+
+    It sets aside an entry holding any field besides its key and value;
+    TensorFlow's C++ parser, which imports the graph, keeps that entry. The
+    two parsers of TensorFlow then disagree, and tfpersist refuses the file.
+    """
+    maps = {
+        f.number
+        for f in proto.DESCRIPTOR.fields
+        if f.message_type and f.message_type.GetOptions().map_entry
+    }
+    unknown = unknown_fields.UnknownFieldSet(proto)
+    if any(u.field_number in maps and u.wire_type == 2 for u in unknown):
+        return True
+    for f, value in proto.ListFields():
+        if f.message_type is None:
+            continue
+        if f.message_type.GetOptions().map_entry:
+            values = [v for v in value.values() if hasattr(v, "DESCRIPTOR")]
+        else:
+            repeated = f.label == f.LABEL_REPEATED if hasattr(f, "label") else f.is_repeated
+            values = list(value) if repeated else [value]
+        if any(dropped_map_entry(v) for v in values):
+            return True
+    return False
+
+
 def decoded(data: bytes, kind: str) -> tuple[object, object]:
-    """What tfpersist and TensorFlow make of *data*: a canonical structure each, or ``error``."""
+    """What tfpersist and TensorFlow make of *data*: a canonical structure each, or ``error``.
+
+    TensorFlow's is ``error`` where its own parsers disagree (:func:`dropped_map_entry`).
+    """
     parse, proto = KINDS[kind]
     try:
         found = parse(data)
@@ -134,7 +167,9 @@ def decoded(data: bytes, kind: str) -> tuple[object, object]:
             metas = [message]
         else:
             metas = list(message.meta_graphs)
-        theirs = [_theirs(m) for m in metas] if metas else "error"
+        theirs = (
+            [_theirs(m) for m in metas] if metas and not dropped_map_entry(message) else "error"
+        )
     except Exception:  # google.protobuf.message.DecodeError; its import path varies
         theirs = "error"
     return ours, theirs
@@ -235,13 +270,32 @@ CRAFTED = {
     "name with byte 0xFF": node(field(1, b"n\xff"), OP),
     "input with a broken UTF-8 sequence": node(NAME, OP, field(3, b"\xe2\x82")),
     "attr key that is not UTF-8": node(NAME, OP, attr(b"\xc3\x28", TYPE_FLOAT)),
-    "attr entry with an unknown field: dropped": node(
+    "attr entry with an unknown field": node(
         NAME, OP, field(5, field(1, b"k") + field(2, TYPE_FLOAT) + number(3, 1))
     ),
-    "attr entry with a group: dropped": node(
+    "attr entry with a group": node(
         NAME, OP, field(5, field(1, b"k") + field(2, TYPE_FLOAT) + b"\x1b\x1c")
     ),
     "attr entry without a key": node(NAME, OP, field(5, field(2, TYPE_FLOAT))),
+    "attr entry with its value sent as a varint": node(
+        NAME, OP, field(5, field(1, b"k") + number(2, 1))
+    ),
+    "function ret entry with an unknown field": field(
+        2,
+        field(
+            1, field(1, field(1, b"f")) + field(4, field(1, b"y") + field(2, b"x") + number(3, 1))
+        ),
+    ),
+    "a func attr's own attr entry with an unknown field": node(
+        NAME,
+        OP,
+        attr(
+            b"f",
+            field(
+                10, field(1, b"g") + field(2, field(1, b"k") + field(2, TYPE_FLOAT) + number(3, 1))
+            ),
+        ),
+    ),
     "attr set twice: the later entry wins": node(
         NAME, OP, attr(b"k", TYPE_FLOAT), attr(b"k", field(2, b"text"))
     ),
@@ -331,6 +385,14 @@ META_CRAFTED = {
         4, field(1, b"k") + field(2, field(1, field(1, b"\xff")))
     ),
     "object graph with bad UTF-8 deep inside": field(7, field(1, field(2, field(2, b"\xff")))),
+    "collection entry with an unknown field": field(
+        4, field(1, b"k") + field(2, field(1, field(1, b"n"))) + number(3, 1)
+    ),
+    "signature input entry with an unknown field": field(
+        5,
+        field(1, b"s")
+        + field(2, field(1, field(1, b"x") + field(2, field(1, b"x:0")) + number(3, 1))),
+    ),
 }
 
 
@@ -376,6 +438,22 @@ def test_schema_matches_tensorflow_descriptors():
                 assert sub == f.message_type.full_name
                 todo.append(f.message_type)
     assert seen <= set(_proto_schema.SCHEMA)
+
+
+def test_a_map_entry_python_sets_aside_is_one_tensorflow_imports(tmp_path: Path):
+    """Why tfpersist refuses such an entry: the attribute Python hides is the one that runs."""
+    entry = field(1, b"output_stream") + field(2, field(2, b"stdout"))  # key, value s
+    hidden = field(5, entry + number(3, 1))  # the entry, plus a field 3
+    text = node(field(1, b"t"), field(2, b"Const"), attr(b"dtype", number(6, 7)),
+                attr(b"value", field(8, number(1, 7) + field(8, b"hi"))))  # fmt: skip
+    printer = node(field(1, b"p"), field(2, b"PrintV2"), field(3, b"t"), hidden)
+    python = graph_pb2.GraphDef.FromString(text + printer)
+    assert "output_stream" not in python.node[1].attr
+    with tf.Graph().as_default() as graph:
+        tf.graph_util.import_graph_def(python, name="")
+    assert graph.get_operation_by_name("p").get_attr("output_stream") == b"stdout"
+    with pytest.raises(GraphFormatError, match="holds a field besides its key and value"):
+        _graphfile.parse_graph_def(text + printer)
 
 
 def test_a_saved_model_pb_named_directly_reads_as_its_directory(samples, tmp_path: Path):

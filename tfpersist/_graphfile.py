@@ -274,8 +274,7 @@ def _node(buf: bytes, message: Any, pos: int, end: int, depth: int) -> Node:
                     entry = cache.get(key, _MISSING)
                     if entry is _MISSING:
                         entry = cache[key] = map_entry(buf, _ATTR_ENTRY, start, pos, inner)
-                if entry is not None:
-                    attrs[entry[0]] = entry[1]
+                attrs[entry[0]] = entry[1]
             elif tag == 0x12:
                 op = buf[start:pos].decode()
             elif tag == 0x0A:

@@ -175,7 +175,7 @@ class _Field:
 class _Message:
     """A message type: its fields by tag, and how :func:`decode` treats it."""
 
-    __slots__ = ("build", "cache", "decoder", "fields", "name", "seen", "tags")
+    __slots__ = ("build", "cache", "decoder", "entry", "fields", "name", "seen", "tags")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -184,6 +184,8 @@ class _Message:
         self.tags: dict[int, tuple[int, _Field, _Message | None]] = {}
         #: Whether :func:`decode` builds a value for it, or only checks it.
         self.build = False
+        #: Whether it is the entry of a map field, which may hold nothing but key and value.
+        self.entry = False
         #: Decoded values by their depth and bytes, for types that repeat a lot.
         self.cache: dict[tuple[int, bytes], Any] | None = None
         #: Bytes already checked, by depth, for unbuilt types that repeat a lot.
@@ -204,6 +206,8 @@ def _types(release: str) -> dict[str, _Message]:
             field = _Field(spec)
             sub = types[field.message] if field.message else None
             field.message = sub
+            if sub is not None and field.map:
+                sub.entry = True
             message.fields[number] = field
             code = {"string": STRING, "bytes": BYTES, "message": MESSAGE}.get(field.kind, SCALAR)
             message.tags[number << 3 | field.wire] = (code, field, sub)
@@ -357,6 +361,8 @@ def _walk(
                 tag, pos = read_tag(buf, pos - 1, end)
             spec = tags.get(tag)
             if spec is None:
+                if message.entry:
+                    raise DecodeError(_MIXED_ENTRY.format(message.name))
                 pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
                 continue
             code, field, sub = spec
@@ -438,24 +444,28 @@ def _message_value(buf: bytes, field: _Field, places: list[tuple[int, int]], dep
         return [_decode_cached(buf, sub, a, b, depth) for a, b in places]
     entries: dict[Any, Any] = {}
     for a, b in places:  # a later entry for the same key replaces the earlier one
-        entry = map_entry(buf, sub, a, b, depth)
-        if entry is not None:
-            entries[entry[0]] = entry[1]
+        key, value = map_entry(buf, sub, a, b, depth)
+        entries[key] = value
     return entries
 
 
-def map_entry(
-    buf: bytes, entry: _Message, start: int, end: int, depth: int
-) -> tuple[Any, Any] | None:
-    """Decode one map entry into ``(key, value)``.
+_MIXED_ENTRY = (
+    "a map entry of {} holds a field besides its key and value, which TensorFlow's Python "
+    "and C++ parsers read differently"
+)
 
-    As protobuf's parsers do, an entry that holds any field besides its key
-    and value (or either with the wrong wire type) is left out of the map:
-    ``None``. A value message sent twice is the merge of both.
+
+def map_entry(buf: bytes, entry: _Message, start: int, end: int, depth: int) -> tuple[Any, Any]:
+    """Decode one map entry into ``(key, value)``; a value message sent twice is their merge.
+
+    An entry that holds any field besides its key and value (or either with
+    the wrong wire type) is damage: TensorFlow's Python parser leaves it out
+    of the map, and its C++ parser, which imports the graph, keeps it. What
+    the audit would see is then not what runs.
     """
     key_field, value_field = entry.fields[1], entry.fields[2]
     key_tag, value_tag = 1 << 3 | key_field.wire, 2 << 3 | value_field.wire
-    key, value, parts, known, pos = _default(key_field), _default(value_field), [], True, start
+    key, value, parts, pos = _default(key_field), _default(value_field), [], start
     try:
         while pos < end:
             tag = buf[pos]
@@ -463,9 +473,7 @@ def map_entry(
             if tag >= 0x80:
                 tag, pos = read_tag(buf, pos - 1, end)
             if tag != key_tag and tag != value_tag:
-                known = False
-                pos = _skip(buf, pos, end, tag & 7, tag >> 3, depth)
-                continue
+                raise DecodeError(_MIXED_ENTRY.format(entry.name))
             field = key_field if tag == key_tag else value_field
             if field.wire != 2:
                 found, pos = _scalar(field, tag & 7, buf, pos, end)
@@ -497,7 +505,7 @@ def map_entry(
         value = _decode_cached(joined, value_field.message, first, last, depth + 1)
     elif value_field.kind == "message":
         value = {}
-    return (key, value) if known else None
+    return key, value
 
 
 def _default(field: _Field) -> Any:
