@@ -15,9 +15,11 @@ filesystem for, or a store it cannot reach, is a
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
+import stat
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -218,9 +220,21 @@ def replace(source: str, destination: str) -> None:
 
 
 def read_bytes(path: str) -> bytes:
-    """The contents of file *path*."""
+    """The contents of file *path*, which must be a regular file.
+
+    A FIFO, a device or a socket is refused before anything is read: a
+    FIFO would block, ``/dev/zero`` would never end.
+    """
     if not is_url(path):
-        with open(path, "rb") as f:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as f:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+            if not stat.S_ISREG(mode):
+                raise OSError(
+                    errno.EINVAL, "not a regular file; pass a file, not a FIFO or a device", path
+                )
             return f.read()
     with _as_oserror(path):
         if _gfile().isdir(path):
