@@ -16,6 +16,7 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import benign
@@ -580,6 +581,61 @@ def test_file_names_built_in_cycles_towers_and_long_chains_get_a_verdict():
         g.node.add(name=f"i{i}", op="Identity", input=[f"i{i - 1}" if i else "r"])
     [refusal] = safety.check_graph(parse_graph_def(g.SerializeToString()))
     assert "node 'i19999' (Identity) takes its restored values" in refusal.reason
+    g = tf.compat.v1.GraphDef()  # 10,000 leftover savers before 10,000 NoOps in a row
+    g.node.add(name="f", op="Placeholder")
+    for i in range(10_000):
+        g.node.add(name=f"s{i}", op="SaveV2", input=["f", "n", "sl", "x"])
+        g.node.add(name=f"o{i}", op="NoOp", input=[f"^o{i - 1}" if i else "^s0", f"^s{i}"])
+    assert safety.check_graph(parse_graph_def(g.SerializeToString())) == []
+    g = tf.compat.v1.GraphDef()  # 30,000 refusals, each told once
+    for i in range(30_000):
+        g.node.add(name=f"r{i}", op="ReadFile", input=["f"])
+    path = Path(tempfile.mkdtemp()) / "many.pb"
+    path.write_bytes(g.SerializeToString())
+    assert len(safety.audit_file(path).refusals) == 30_000
+
+
+def test_a_leftover_saver_runs_only_if_asked_and_a_loader_will_not_ask(tmp_path):
+    """A leftover saver whose save tensor looks like an output: loaders refuse to run it."""
+    with tf.Graph().as_default() as graph:
+        x = tf.compat.v1.placeholder(tf.string, [], name="x")
+        save = tf.raw_ops.SaveV2(
+            prefix=x, tensor_names=["v"], shape_and_slices=[""], tensors=[tf.constant(1.0)]
+        )
+        with tf.control_dependencies([save]):
+            tf.identity(x, name="out")
+        with tf.compat.v1.Session() as sess:
+            sess.run("out:0", {x: str(tmp_path / "raw")})
+    assert (tmp_path / "raw.index").exists()  # running "out" saved where the input said
+    path = tmp_path / "model.pb"
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    assert audited(path).verdict == "clean"  # nothing runs it unless asked
+    with pytest.raises(UnsafeGraphError, match="running it, as asked, runs the saver"):
+        freezing.load_frozen_function(path, ["x:0"], ["out:0"])
+    freezing.load_frozen_function(path, ["x:0"], ["x:0"])  # the rest of the graph loads
+
+
+def test_gradients_name_functions_the_library_holds(tmp_path):
+    g = tf.compat.v1.GraphDef()
+    holder = g.library.function.add()
+    holder.signature.name = "G"
+    holder.signature.input_arg.add(name="p", type=tf.string.as_datatype_enum)
+    holder.node_def.add(name="s", op="SaveV2", input=["p", "p", "p", "p"])
+    g.library.registered_gradients.add(gradient_func="G", registered_op_type="Add")
+    assert refused(g) == [("SaveV2", "s", "G")]  # an op type: no call, and G is still judged
+    g.library.gradient.add(function_name="Missing", gradient_func="G")
+    with tf.Graph().as_default(), pytest.raises(ValueError, match="missing 'Missing'"):
+        tf.graph_util.import_graph_def(g, name="")
+    with pytest.raises(GraphFormatError, match="gradient of or by function 'Missing'"):
+        audit_graph(g)
+
+
+def test_what_is_not_a_file_is_unreadable_at_once(tmp_path, capsys):
+    fifo = tmp_path / "model.pb"
+    os.mkfifo(fifo)
+    assert main(["audit", str(fifo), "/dev/zero"]) == 2
+    out = capsys.readouterr().out
+    assert out.count("not a regular file; pass a file, not a FIFO or a device") == 2
 
 
 def test_a_saver_whose_file_name_node_is_missing_is_refused(tmp_path):

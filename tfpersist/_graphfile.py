@@ -191,6 +191,8 @@ class Graph:
     functions: list[Function] = field(default_factory=list)
     #: ``(function, gradient function)`` pairs: taking the gradient of one runs the other.
     gradients: list[tuple[str, str]] = field(default_factory=list)
+    #: ``(op type, gradient function)`` pairs registered for ops a SavedModel defines.
+    registered_gradients: list[tuple[str, str]] = field(default_factory=list)
 
     def walk(self) -> Iterator[tuple[Node, Function | None]]:
         """Every node with the function it sits in (``None`` at the top level)."""
@@ -224,6 +226,8 @@ class MetaGraph:
     run_functions: set[str] = field(default_factory=set)
     #: Tensors the file keeps outside the graph: the defaults of its signatures.
     tensors: list[dict[str, Any]] = field(default_factory=list)
+    #: Top-level nodes the caller of an audit will run (not read from the file).
+    asked: set[str] = field(default_factory=set)
 
 
 # --- the hot path: NodeDef, decoded by hand with protobuf's rules -----------------------------
@@ -321,11 +325,11 @@ def _graph(value: dict[str, Any]) -> Graph:
         (g.get("function_name", ""), g.get("gradient_func", ""))
         for g in library.get("gradient", [])
     ]
-    gradients += [
+    registered = [
         (g.get("registered_op_type", ""), g.get("gradient_func", ""))
         for g in library.get("registered_gradients", [])
     ]
-    return Graph(value.get("node", []), functions, gradients)
+    return Graph(value.get("node", []), functions, gradients, registered)
 
 
 def _tensor_names(info: dict[str, Any]) -> list[str]:

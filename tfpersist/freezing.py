@@ -286,7 +286,8 @@ def load_frozen_function(
 ) -> Any:
     """Load a frozen graph as a TF2 callable from *inputs* to *outputs* (tensor names).
 
-    The graph is audited first, like in :func:`import_graph`.
+    The graph is audited first, like in :func:`import_graph`, and no output
+    may be a node of a saver's, which would run the saver.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -300,7 +301,8 @@ def load_frozen_function(
     if isinstance(graph_def_or_path, (str, os.PathLike)):
         data, graph_def = _read_graph_def(graph_def_or_path)
         where = repr(os.fspath(graph_def_or_path))
-    audit_graph(data, allow_ops=allow_ops, where=where)  # the file's bytes: no second encoding
+    # the file's bytes: no second encoding; the outputs run, so none may be a saver's
+    audit_graph(data, allow_ops=allow_ops, run=outputs, where=where)
     check_nodes(graph_def, [*inputs, *outputs])
     wrapped = tf.compat.v1.wrap_function(
         lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []

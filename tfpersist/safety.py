@@ -78,7 +78,8 @@ Restoring may not write, and ``MergeV2Checkpoints`` may merge (and delete)
 only the saver's temporary shards. A saver that the file does not declare
 is accepted in the same shape as long as nothing depends on it, as
 TensorFlow 1 left behind when a graph gained a second saver: it runs only if
-you run it by name. Inside a function, where every stateful op runs when the
+you run one of its nodes by name, and
+:func:`~tfpersist.freezing.load_frozen_function` refuses an output that would. Inside a function, where every stateful op runs when the
 function does, saver ops are accepted only in the functions the declared
 saver calls. A file also names what its loader runs or hands
 out: the collections of a ``.meta`` or a TF1 SavedModel (its main op, its
@@ -107,7 +108,10 @@ TensorFlow release knows (``tfpersist/op_registry.json``). ``tfpersist audit``
 runs it on the command line. The decoder reads a file as the TensorFlow and
 protobuf installed beside it do: a field the installed release's protos lack
 is skipped, as TensorFlow skips it, and the few wire-format rules protobuf 7
-changed follow the protobuf installed.
+changed follow the protobuf installed. Where TensorFlow's own two parsers
+disagree, the file is damaged: a map entry that holds anything besides its
+key and value is left out by the Python parser and kept by the C++ parser
+that imports the graph, so an attribute hidden that way would run unseen.
 
 .. rubric:: What the audit cannot see
 
@@ -124,7 +128,7 @@ import functools
 import json
 import os
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -475,7 +479,16 @@ class _Audit:
         #: to its attributes, its gradient.
         self.callees: dict[str, set[str]] = defaultdict(set)
         for function, gradient in self.graph.gradients:
+            for name in (function, gradient):
+                if name not in self.library:
+                    raise GraphFormatError(
+                        f"{where}: the library names a gradient of or by function {name!r}, "
+                        "which it does not hold; the file is damaged or incomplete"
+                    )
             self.callees[function].add(gradient)
+        for op, gradient in self.graph.registered_gradients:
+            if op in self.library and gradient in self.library:  # an op type is no call
+                self.callees[op].add(gradient)
         #: The functions (``None``: the top level) that hold saver ops of their own.
         self.direct_savers: set[str | None] = set()
         self._values: dict[int, _Value] = {}
@@ -677,18 +690,24 @@ class _Audit:
                     function,
                     "a checkpoint file op in a function the file asks a loader to run",
                 )
-        region: set[str] = set()
-        for node in self._saver_nodes(None, holding):
-            _, reached = self._check_saver_node(
+        nodes = self._saver_nodes(None, holding)
+        named = [
+            self._check_saver_node(
                 node, self.top, summaries, filename, node.name in declared, node.name in restoring
             )
-            region |= reached | {node.name}
+            for node in nodes
+        ]
+        region = self._check_dependents(self.top, nodes, named) | {n.name for n in nodes}
         for name in sorted(region & self.meta.run_nodes):
             self.refuse(
                 self.top.nodes[name],
                 None,
                 "a saver's node that the file asks a loader to run, without the file name "
                 "tfpersist would give it",
+            )
+        for name in sorted(region & self.meta.asked - self.meta.run_nodes):
+            self.refuse(
+                self.top.nodes[name], None, "a saver's node: running it, as asked, runs the saver"
             )
 
     def _saver_nodes(self, scope: int | None, holding: set[str]) -> list[Node]:
@@ -737,11 +756,13 @@ class _Audit:
                 {a: i for i, a in enumerate(function.args)},
                 {node_name(t) for t in function.ret.values()},
             )
-            result: tuple[set[int], bool] = (set(), False)
-            for node in self._saver_nodes(id(function), holding):
-                args, writes = self._check_saver_node(node, scope, summaries, None, True, False)[0]
-                result = (result[0] | args, result[1] or writes)
-            summaries[name] = result
+            nodes = self._saver_nodes(id(function), holding)
+            named = [self._check_saver_node(n, scope, summaries, None, True, False) for n in nodes]
+            self._check_dependents(scope, nodes, named)
+            summaries[name] = (
+                {a for found in named for a in found[0]},
+                any(found[1] for found in named),
+            )
         return summaries
 
     def _check_saver_node(
@@ -752,17 +773,17 @@ class _Audit:
         filename: tuple[str, int] | None,
         declared: bool,
         restoring: bool,
-    ) -> tuple[tuple[set[int], bool], set[str]]:
-        """Check one saver op or call of a saver function against the saver rule.
+    ) -> tuple[set[int], bool, bool, set[str]]:
+        """Check the file names of one saver op or call of a saver function.
 
-        Returns the function arguments its file names come from and whether it
-        writes, and the nodes that depend on it.
+        Returns the function arguments its file names come from, whether it
+        writes, whether it passed, and the roots of its file names.
         """
         args: set[int] = set()
         paths = self._path_inputs(node, summaries)
         if paths is None:
             self.refuse(node, scope, "runs a function holding checkpoint file ops")
-            return (args, False), set()
+            return args, False, False, set()
         positions, writes = paths
         refused = len(self.refusals)
         data = _data(node)
@@ -801,10 +822,21 @@ class _Audit:
             self.refuse(node, scope, "calls a saver function from outside the saver")
         if restoring and writes:
             self.refuse(node, scope, "writes files while the checkpoint is restored")
-        problem, reached = _dependents(scope, node, names)
-        if problem and len(self.refusals) == refused:  # a bad file name says enough
-            self.refuse(node, scope, problem)
-        return (args, writes), reached
+        return args, writes, len(self.refusals) == refused, names
+
+    def _check_dependents(
+        self, scope: _Scope, nodes: list[Node], named: list[tuple[set[int], bool, bool, set[str]]]
+    ) -> set[str]:
+        """Refuse saver *nodes* that more than the saver's plumbing depends on; return it all.
+
+        A node already refused for its file names (*named*) says enough.
+        """
+        roots = {node.name: found[3] for node, found in zip(nodes, named, strict=True)}
+        problems, reached = _dependents(scope, nodes, roots)
+        for node, found in zip(nodes, named, strict=True):
+            if found[2] and node.name in problems:
+                self.refuse(node, scope, problems[node.name])
+        return reached
 
     def _ancestors(self, name: str) -> set[str]:
         seen: set[str] = set()
@@ -968,31 +1000,40 @@ def _names_file(scope: _Scope, node: Node, roots: set[str]) -> bool:
     data = _data(node)
     if node.op not in ("Identity", "Pack", "ShardedFilename", "ShardedFilespec") or not data:
         return False
-    if node.op != "Pack":
-        data = data[:1]
-    found = [_roots(scope, d, None) for d in data]
+    found = [_roots(scope, d, None) for d in (data if node.op == "Pack" else data[:1])]
     return all(f is not None and {r for r, _ in f} <= roots for f in found)
 
 
-def _dependents(scope: _Scope, saver_node: Node, roots: set[str]) -> tuple[str | None, set[str]]:
-    """Why what depends on *saver_node* is more than the saver's own plumbing (or ``None``).
+def _dependents(
+    scope: _Scope, savers: list[Node], roots: dict[str, set[str]]
+) -> tuple[dict[str, str], set[str]]:
+    """Why what depends on each of *savers* is more than the saver's own plumbing.
 
-    *roots* are where the saver op's file names come from: what follows it
-    may pass those names along, and assign what it restored, nothing more.
-    Also returns the names of the nodes that depend on it.
+    What follows a saver op may pass its file names (built from its *roots*)
+    along, and assign what it restored, nothing more. Returns the reason by
+    saver node (for those with one), and the names of every node that depends
+    on them. One walk from all of them at once: each node is looked at once,
+    against the saver node that reached it first.
     """
-    seen: dict[str, Node] = {}
-    todo = [saver_node.name]
+    owner: dict[str, str] = {}
+    todo = deque((s.name, s.name) for s in savers)
     while todo:
-        for consumer in scope.consumers(todo.pop()):
-            if consumer.name in seen:
-                continue
-            seen[consumer.name] = consumer
-            if consumer.op not in _PLUMBING:
-                return f"node {consumer.name!r} ({consumer.op}) depends on it", set(seen)
-            todo.append(consumer.name)
-    for name, node in seen.items():
-        if node.op in ("Identity", "Pack") and not _names_file(scope, node, roots):
+        name, source = todo.popleft()
+        for consumer in scope.consumers(name):
+            if consumer.name not in owner:
+                owner[consumer.name] = source
+                if consumer.op in _PLUMBING:
+                    todo.append((consumer.name, source))
+    problems: dict[str, str] = {}
+    for name, source in owner.items():
+        node = scope.nodes[name]
+        if node.op not in _PLUMBING:
+            problems.setdefault(source, f"node {name!r} ({node.op}) depends on it")
+    for name, source in owner.items():
+        node = scope.nodes[name]
+        if source in problems:
+            continue
+        if node.op in ("Identity", "Pack") and not _names_file(scope, node, roots[source]):
             takers = [
                 c for c in scope.consumers(name) if any(node_name(i) == name for i in _data(c))
             ]
@@ -1001,11 +1042,13 @@ def _dependents(scope: _Scope, saver_node: Node, roots: set[str]) -> tuple[str |
                 or not takers
                 or any(c.op not in ("Assign", "AssignVariableOp", "Identity") for c in takers)
             ):
-                reason = f"node {name!r} ({node.op}) takes its restored values, which only an assignment may"
-                return reason, set(seen)
+                problems[source] = (
+                    f"node {name!r} ({node.op}) takes its restored values, which only an "
+                    "assignment may"
+                )
         elif node.op in ("Assign", "AssignVariableOp") and name in scope.returned:
-            return f"node {name!r} returns what it restored", set(seen)
-    return None, set(seen)
+            problems[source] = f"node {name!r} returns what it restored"
+    return problems, set(owner)
 
 
 def check_graph(
@@ -1046,6 +1089,7 @@ def audit_graph(
     *,
     allow_ops: Iterable[str] = (),
     saver_def: Any = None,
+    run: Iterable[str] = (),
     where: str = "the graph",
 ) -> None:
     """Refuse *graph* unless every op in it is on the allowlist, as this TensorFlow knows it.
@@ -1054,7 +1098,8 @@ def audit_graph(
     whose saver, collections and signatures are judged with its graph; or a
     ``GraphDef`` message, or its bytes. *saver_def* gives a ``GraphDef`` the
     saver its ``.meta`` declares. *allow_ops* names ops to accept all the
-    same. *where* names the graph in messages. Ops are checked against this
+    same. *run* names the tensors or ops the caller will run: none may be a
+    saver's node. *where* names the graph in messages. Ops are checked against this
     TensorFlow's own registry. Raises
     :class:`~tfpersist.errors.UnsafeGraphError` listing each refused op, its
     node and the function it sits in.
@@ -1083,6 +1128,7 @@ def audit_graph(
             saver_def.restore_op_name,
             saver_def.version,
         )
+    meta.asked = {node_name(t) for t in run}
     release = ".".join(RELEASE.split(".")[:2])
     refusals = _Audit(meta, set(allow_ops), registered_ops(), release, where).run()
     if refusals:
@@ -1158,11 +1204,11 @@ def audit_file(
     release = resolve_release(release)
     try:
         metas = read_graph_file(text)
-        refusals: list[Refusal] = []
+        found: dict[Refusal, None] = {}  # a meta graph repeats what another holds: once each
         for meta in metas:
-            for r in check_graph(meta, allow_ops=allow_ops, release=release, where=repr(text)):
-                if r not in refusals:
-                    refusals.append(r)
+            judged = check_graph(meta, allow_ops=allow_ops, release=release, where=repr(text))
+            found.update(dict.fromkeys(judged))
+        refusals = list(found)
     except (TfPersistError, OSError, ValueError) as e:
         return FileAudit(text, "unreadable", error=" ".join(str(e).split()), release=release)
     return FileAudit(
