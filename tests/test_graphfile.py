@@ -18,8 +18,14 @@ import dangerous
 import pytest
 import tensorflow as tf
 from google.protobuf import unknown_fields
-from tensorflow.core.framework import graph_pb2
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow.core.framework import graph_pb2, variable_pb2
+from tensorflow.core.protobuf import (
+    control_flow_pb2,
+    meta_graph_pb2,
+    queue_runner_pb2,
+    saved_model_pb2,
+)
+from tensorflow.python.framework import ops
 
 from tfpersist import _graphfile, _proto_schema
 from tfpersist._protobuf import TYPES
@@ -99,6 +105,11 @@ def _ours(meta):
 
 
 def _theirs(meta):
+    for key, collection in meta.collection_def.items():  # as the importer decodes them
+        proto = ops.get_collection_proto_type(key)
+        if proto is not None and collection.WhichOneof("kind") == "bytes_list":
+            for entry in collection.bytes_list.value:
+                proto().ParseFromString(entry)
     s = meta.saver_def
     saver = None
     if s.filename_tensor_name or s.save_tensor_name or s.restore_op_name:
@@ -404,6 +415,13 @@ def test_crafted_meta_graphs_decode_as_tensorflow_does(name):
     assert decoded(saved, "SavedModel")[0] == decoded(saved, "SavedModel")[1]
 
 
+def test_collections_decoded_are_those_tensorflow_decodes():
+    registered = ops._proto_function_registry.list()
+    assert {k: ops.get_collection_proto_type(k).DESCRIPTOR.full_name for k in registered} == (
+        _graphfile.COLLECTION_TYPES
+    )
+
+
 def test_schema_matches_tensorflow_descriptors():
     """The fields tfpersist decodes are those this TensorFlow's graph protos have, the same way."""
     from google.protobuf import descriptor, descriptor_pb2
@@ -413,7 +431,14 @@ def test_schema_matches_tensorflow_descriptors():
         for k, v in vars(descriptor.FieldDescriptor).items()
         if k.startswith("TYPE_")
     }
-    seen, todo = set(), [saved_model_pb2.SavedModel.DESCRIPTOR]
+    seen: set[str] = set()
+    todo = [
+        saved_model_pb2.SavedModel.DESCRIPTOR,
+        variable_pb2.VariableDef.DESCRIPTOR,
+        queue_runner_pb2.QueueRunnerDef.DESCRIPTOR,
+        control_flow_pb2.CondContextDef.DESCRIPTOR,
+        control_flow_pb2.WhileContextDef.DESCRIPTOR,
+    ]
     while todo:
         message = todo.pop()
         if message.full_name in seen:

@@ -11,9 +11,9 @@ kept. Nothing is imported into TensorFlow and no op runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from tfpersist import _fs
 from tfpersist._protobuf import (
@@ -29,6 +29,8 @@ from tfpersist._protobuf import (
 )
 from tfpersist.errors import CheckpointNotFoundError, GraphFormatError
 
+_T = TypeVar("_T")
+
 __all__ = [
     "DTYPE_NAMES",
     "Function",
@@ -41,6 +43,7 @@ __all__ = [
     "parse_graph_def",
     "parse_meta_graph",
     "parse_saved_model",
+    "parse_tensor",
     "read_graph_file",
 ]
 
@@ -85,10 +88,24 @@ for _name in (
     "tensorflow.SavedBareConcreteFunction",
     "tensorflow.SavedConstant",
     "tensorflow.CapturedTensor",
-    # what a function brings besides its body: gradients, attribute defaults
+    # what a function brings besides its body: gradients, attributes and their defaults
     "tensorflow.GradientDef",
     "tensorflow.RegisteredGradient",
     "tensorflow.OpDef.AttrDef",
+    "tensorflow.OpDef.ArgDef",
+    "tensorflow.FunctionDef.AttrEntry",
+    "tensorflow.FunctionDef.ArgAttrEntry",
+    "tensorflow.FunctionDef.ArgAttrs",
+    "tensorflow.FunctionDef.ArgAttrs.AttrEntry",
+    # what a collection keeps as bytes and TensorFlow decodes as it imports the graph
+    "tensorflow.CollectionDef.BytesList",
+    "tensorflow.VariableDef",
+    "tensorflow.QueueRunnerDef",
+    "tensorflow.CondContextDef",
+    "tensorflow.WhileContextDef",
+    "tensorflow.ControlFlowContextDef",
+    "tensorflow.ValuesDef",
+    "tensorflow.ValuesDef.ExternalValuesEntry",
 ):
     TYPES[_name].build = True
 # Attributes repeat across nodes (T: float, padding: SAME): decode each once.
@@ -96,11 +113,27 @@ for _name in ("NodeDef.AttrEntry", "AttrValue.ListValue", "TensorShapeProto"):
     TYPES[f"tensorflow.{_name}"].cache = {}
 # A constant's packed bytes can be most of a file: the audit needs only their length.
 TYPES["tensorflow.TensorProto"].fields[4].view = True
-# A function's arguments: only their names are kept.
-TYPES["tensorflow.OpDef.ArgDef"].build = True
-TYPES["tensorflow.OpDef.ArgDef"].decoder = lambda buf, message, start, end, depth: check(
-    buf, start, end, message, depth, keep=0x0A
-)
+#: The collections TensorFlow decodes as it imports a graph, with their message type
+#: (``ops.register_proto_function``): the ops they name become the graph's variables,
+#: queue runners, savers and control flow contexts.
+COLLECTION_TYPES = {
+    **dict.fromkeys(
+        (
+            "variables",
+            "trainable_variables",
+            "moving_average_variables",
+            "local_variables",
+            "model_variables",
+            "global_step",
+            "metric_variables",
+        ),
+        "tensorflow.VariableDef",
+    ),
+    "queue_runners": "tensorflow.QueueRunnerDef",
+    "savers": "tensorflow.SaverDef",
+    "cond_context": "tensorflow.CondContextDef",
+    "while_context": "tensorflow.WhileContextDef",
+}
 
 
 #: TensorFlow's DataType numbers, with their names (a reference type adds 100).
@@ -179,8 +212,14 @@ class Function:
     nodes: list[Node]
     ret: dict[str, str]
     control_ret: dict[str, str]
-    #: The attribute values its signature names as defaults or allowed values.
+    #: The attribute values it holds besides its body's: its own and its arguments'
+    #: attributes, and the defaults and allowed values its signature names.
     attr_values: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether an argument takes a list of tensors, so one argument may be many inputs.
+    list_args: bool = False
+    #: Its ``api_implements`` attribute: TensorFlow may run, in place of a call
+    #: to it, any function of the library that implements the same.
+    implements: str = ""
 
 
 @dataclass
@@ -304,21 +343,29 @@ def _graph(value: dict[str, Any]) -> Graph:
     functions = []
     for f in library.get("function", []):
         signature = f.get("signature", {})
+        args = signature.get("input_arg", [])
+        attrs = f.get("attr", {})
         attr_values = [
             a[key]
             for a in signature.get("attr", [])
             for key in ("default_value", "allowed_values")
             if key in a
         ]
+        attr_values += attrs.values()
+        attr_values += [
+            v for a in f.get("arg_attr", {}).values() for v in a.get("attr", {}).values()
+        ]
         functions.append(
             Function(
                 name=signature.get("name", ""),
-                args=signature.get("input_arg", []),
-                outputs=signature.get("output_arg", []),
+                args=[a.get("name", "") for a in args],
+                outputs=[a.get("name", "") for a in signature.get("output_arg", [])],
                 nodes=f.get("node_def", []),
                 ret=f.get("ret", {}),
                 control_ret=f.get("control_ret", {}),
                 attr_values=attr_values,
+                list_args=any("number_attr" in a or "type_list_attr" in a for a in args),
+                implements=attrs.get("api_implements", {}).get("s", b"").decode("utf-8", "replace"),
             )
         )
     gradients = [
@@ -341,10 +388,48 @@ def _tensor_names(info: dict[str, Any]) -> list[str]:
     return names
 
 
+def _names(value: Any) -> Iterator[str]:
+    """Every string in a decoded message: the names a control flow context holds."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _names(k)  # external values map a name to a name
+            yield from _names(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _names(v)
+
+
+def _collection_names(key: str, entry: bytes, saver: Saver | None) -> list[str]:
+    """The graph elements an entry of bytes collection *key* names, as TensorFlow resolves it."""
+    kind = COLLECTION_TYPES[key]
+    found = decode(entry, TYPES[kind])
+    if kind == "tensorflow.VariableDef":
+        keys = ("variable_name", "initializer_name", "snapshot_name", "initial_value_name")
+        return [found[k] for k in keys if found.get(k)]
+    if kind == "tensorflow.QueueRunnerDef":
+        return [
+            found.get(k, "") for k in ("queue_name", "close_op_name", "cancel_op_name")
+        ] + found.get("enqueue_op_name", [])
+    if kind == "tensorflow.SaverDef":
+        names = [
+            found.get(k, "")
+            for k in ("filename_tensor_name", "save_tensor_name", "restore_op_name")
+        ]
+        return [] if saver is not None and names == list(saver[:3]) else names  # the declared one
+    found.pop("context_name", None)  # a name scope, not a node
+    return list(_names(found))
+
+
 def _loaded(value: dict[str, Any], meta: MetaGraph) -> None:
     """Fill in what a loader of *value*, a ``MetaGraphDef``, runs or hands out."""
-    for collection in value.get("collection_def", {}).values():
-        meta.run_nodes.update(map(node_name, collection.get("node_list", {}).get("value", [])))
+    for key, collection in value.get("collection_def", {}).items():
+        names = list(collection.get("node_list", {}).get("value", []))
+        if key in COLLECTION_TYPES:
+            for entry in collection.get("bytes_list", {}).get("value", []):
+                names += _collection_names(key, entry, meta.saver)
+        meta.run_nodes.update(map(node_name, filter(None, names)))
     for signature in value.get("signature_def", {}).values():
         for group in ("inputs", "outputs"):
             for info in signature.get(group, {}).values():
@@ -388,9 +473,10 @@ def _meta_graph(value: dict[str, Any]) -> MetaGraph:
     return meta
 
 
-def _parse(data: bytes, kind: str, where: str, hint: str) -> dict[str, Any]:
+def _parse(data: bytes, kind: str, where: str, hint: str, make: Callable[[Any], _T]) -> _T:
+    """*make* of the message *data* holds, which includes decoding what its collections hold."""
     try:
-        return decode(data, TYPES[f"tensorflow.{kind}"])
+        return make(decode(data, TYPES[f"tensorflow.{kind}"]))
     except DecodeError as e:
         raise GraphFormatError(f"{where} is not a {kind}: {e}; {hint}") from e
     finally:
@@ -401,6 +487,20 @@ def _parse(data: bytes, kind: str, where: str, hint: str) -> dict[str, Any]:
                 message.seen.clear()
 
 
+def parse_tensor(data: bytes) -> dict[str, Any] | None:
+    """Decode a serialized ``TensorProto``, as ``ParseTensor`` does; ``None`` if it is not one.
+
+    >>> parse_tensor(b"\\x08\\x01\\x12\\x04\\x12\\x02\\x08\\x03")
+    {'dtype': 1, 'tensor_shape': {'dim': [{'size': 3}]}}
+    >>> parse_tensor(b"\\xff") is None
+    True
+    """
+    try:
+        return decode(data, TYPES["tensorflow.TensorProto"])
+    except DecodeError:
+        return None
+
+
 def parse_graph_def(data: bytes, where: str = "the data") -> MetaGraph:
     """Decode a binary ``GraphDef`` (a frozen ``.pb``) into a :class:`MetaGraph` without a saver.
 
@@ -408,7 +508,7 @@ def parse_graph_def(data: bytes, where: str = "the data") -> MetaGraph:
     >>> meta.graph.nodes, meta.saver
     ([Node('x', 'Placeholder')], None)
     """
-    return MetaGraph(_graph(_parse(data, "GraphDef", where, "pass a frozen .pb file")))
+    return _parse(data, "GraphDef", where, "pass a frozen .pb file", lambda v: MetaGraph(_graph(v)))
 
 
 def parse_meta_graph(data: bytes, where: str = "the data") -> MetaGraph:
@@ -417,7 +517,7 @@ def parse_meta_graph(data: bytes, where: str = "the data") -> MetaGraph:
     >>> parse_meta_graph(b"\\x1a\\x02\\n\\x00").saver is None
     True
     """
-    return _meta_graph(_parse(data, "MetaGraphDef", where, "pass a .meta file"))
+    return _parse(data, "MetaGraphDef", where, "pass a .meta file", _meta_graph)
 
 
 def parse_saved_model(data: bytes, where: str = "the data") -> list[MetaGraph]:
@@ -428,8 +528,13 @@ def parse_saved_model(data: bytes, where: str = "the data") -> list[MetaGraph]:
     ...
     tfpersist.errors.GraphFormatError: the data holds no meta graph
     """
-    value = _parse(data, "SavedModel", where, "pass a SavedModel directory")
-    metas = [_meta_graph(m) for m in value.get("meta_graphs", [])]
+    metas = _parse(
+        data,
+        "SavedModel",
+        where,
+        "pass a SavedModel directory",
+        lambda v: [_meta_graph(m) for m in v.get("meta_graphs", [])],
+    )
     if not metas:
         raise GraphFormatError(f"{where} holds no meta graph")
     return metas

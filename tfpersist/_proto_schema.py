@@ -71,6 +71,18 @@ SCHEMA: dict[str, dict[int, list]] = {
     'tensorflow.CollectionDef.NodeList': {
         1: ['value', 'string', True, None, None, False],
     },
+    'tensorflow.CondContextDef': {
+        1: ['context_name', 'string', False, None, None, False],
+        2: ['pred_name', 'string', False, None, None, False],
+        3: ['pivot_name', 'string', False, None, None, False],
+        4: ['branch', 'int32', False, None, None, False],
+        5: ['values_def', 'message', False, None, 'tensorflow.ValuesDef', False],
+        6: ['nested_contexts', 'message', True, None, 'tensorflow.ControlFlowContextDef', False],
+    },
+    'tensorflow.ControlFlowContextDef': {
+        1: ['cond_ctxt', 'message', False, 'ctxt', 'tensorflow.CondContextDef', False],
+        2: ['while_ctxt', 'message', False, 'ctxt', 'tensorflow.WhileContextDef', False],
+    },
     'tensorflow.DictValue': {
         1: ['fields', 'message', True, None, 'tensorflow.DictValue.FieldsEntry', True],
     },
@@ -287,6 +299,13 @@ SCHEMA: dict[str, dict[int, list]] = {
         1: ['key', 'string', False, None, None, False],
         2: ['value', 'message', False, None, 'tensorflow.StructuredValue', False],
     },
+    'tensorflow.QueueRunnerDef': {
+        1: ['queue_name', 'string', False, None, None, False],
+        2: ['enqueue_op_name', 'string', True, None, None, False],
+        3: ['close_op_name', 'string', False, None, None, False],
+        4: ['cancel_op_name', 'string', False, None, None, False],
+        5: ['queue_closed_exception_types', 'enum', True, None, None, False],
+    },
     'tensorflow.RegisteredGradient': {
         1: ['gradient_func', 'string', False, None, None, False],
         2: ['registered_op_type', 'string', False, None, None, False],
@@ -302,6 +321,12 @@ SCHEMA: dict[str, dict[int, list]] = {
     'tensorflow.ResourceHandleProto.DtypeAndShape': {
         1: ['dtype', 'enum', False, None, None, False],
         2: ['shape', 'message', False, None, 'tensorflow.TensorShapeProto', False],
+    },
+    'tensorflow.SaveSliceInfoDef': {
+        1: ['full_name', 'string', False, None, None, False],
+        2: ['full_shape', 'int64', True, None, None, False],
+        3: ['var_offset', 'int64', True, None, None, False],
+        4: ['var_shape', 'int64', True, None, None, False],
     },
     'tensorflow.SaveableObject': {
         2: ['save_function', 'int32', False, None, None, False],
@@ -491,6 +516,25 @@ SCHEMA: dict[str, dict[int, list]] = {
         3: ['type_spec_class_name', 'string', False, None, None, False],
         4: ['num_flat_components', 'int32', False, None, None, False],
     },
+    'tensorflow.ValuesDef': {
+        1: ['values', 'string', True, None, None, False],
+        2: ['external_values', 'message', True, None, 'tensorflow.ValuesDef.ExternalValuesEntry', True],
+    },
+    'tensorflow.ValuesDef.ExternalValuesEntry': {
+        1: ['key', 'string', False, None, None, False],
+        2: ['value', 'string', False, None, None, False],
+    },
+    'tensorflow.VariableDef': {
+        1: ['variable_name', 'string', False, None, None, False],
+        2: ['initializer_name', 'string', False, None, None, False],
+        3: ['snapshot_name', 'string', False, None, None, False],
+        4: ['save_slice_info_def', 'message', False, None, 'tensorflow.SaveSliceInfoDef', False],
+        5: ['is_resource', 'bool', False, None, None, False],
+        6: ['initial_value_name', 'string', False, None, None, False],
+        7: ['trainable', 'bool', False, None, None, False],
+        8: ['synchronization', 'enum', False, None, None, False],
+        9: ['aggregation', 'enum', False, None, None, False],
+    },
     'tensorflow.VariantTensorDataProto': {
         1: ['type_name', 'string', False, None, None, False],
         2: ['metadata', 'bytes', False, None, None, False],
@@ -500,6 +544,20 @@ SCHEMA: dict[str, dict[int, list]] = {
         1: ['producer', 'int32', False, None, None, False],
         2: ['min_consumer', 'int32', False, None, None, False],
         3: ['bad_consumers', 'int32', True, None, None, False],
+    },
+    'tensorflow.WhileContextDef': {
+        1: ['context_name', 'string', False, None, None, False],
+        2: ['parallel_iterations', 'int32', False, None, None, False],
+        3: ['back_prop', 'bool', False, None, None, False],
+        4: ['swap_memory', 'bool', False, None, None, False],
+        5: ['pivot_name', 'string', False, None, None, False],
+        6: ['pivot_for_pred_name', 'string', False, None, None, False],
+        7: ['pivot_for_body_name', 'string', False, None, None, False],
+        8: ['loop_exit_names', 'string', True, None, None, False],
+        9: ['values_def', 'message', False, None, 'tensorflow.ValuesDef', False],
+        10: ['loop_enter_names', 'string', True, None, None, False],
+        11: ['maximum_iterations_name', 'string', False, None, None, False],
+        12: ['nested_contexts', 'message', True, None, 'tensorflow.ControlFlowContextDef', False],
     },
 }
 SINCE: dict[str, dict[int, str]] = {

@@ -17,8 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tensorflow as tf
 from google.protobuf import descriptor, descriptor_pb2
-from tensorflow.core.framework import op_def_pb2
-from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.core.framework import op_def_pb2, variable_pb2
+from tensorflow.core.protobuf import control_flow_pb2, queue_runner_pb2, saved_model_pb2
 from tensorflow.python.client import pywrap_tf_session
 
 KINDS = {
@@ -45,9 +45,19 @@ def registered_ops() -> dict[str, dict]:
 
 
 def schema() -> dict[str, dict[int, list]]:
-    """Every message type a SavedModel can hold, field by field, as tfpersist._protobuf reads it."""
+    """Every message type a SavedModel can hold, field by field, as tfpersist._protobuf reads it.
+
+    Besides ``SavedModel`` and what it holds, that is the messages a
+    collection keeps as bytes and TensorFlow decodes when it imports one.
+    """
     out: dict[str, dict[int, list]] = {}
-    todo = [saved_model_pb2.SavedModel.DESCRIPTOR]
+    todo = [
+        saved_model_pb2.SavedModel.DESCRIPTOR,
+        variable_pb2.VariableDef.DESCRIPTOR,
+        queue_runner_pb2.QueueRunnerDef.DESCRIPTOR,
+        control_flow_pb2.CondContextDef.DESCRIPTOR,
+        control_flow_pb2.WhileContextDef.DESCRIPTOR,
+    ]
     while todo:
         message = todo.pop()
         if message.full_name in out:
