@@ -405,6 +405,34 @@ def _read_second_output(meta: Any, d: Path, prefix: str) -> None:
     meta.saver_def.filename_tensor_name = f"{names}:0"
 
 
+def _read_past_a_list_argument(meta: Any, d: Path, prefix: str) -> None:
+    """The restore calls ``F(a: N * string, path, names, slices)`` with ``N=2``.
+
+    The call's inputs are the file name twice, then another checkpoint: the
+    third input is ``path``, although ``path`` is F's second argument.
+    """
+    restore = next(n for n in meta.graph_def.node if n.op == "RestoreV2")
+    planted = _planted_checkpoint(d, prefix)
+    other = extend_graph(meta.graph_def, lambda: tf.constant(planted))
+    f = meta.graph_def.library.function.add()
+    f.signature.name = "F"
+    f.signature.input_arg.add(name="a", type=tf.string.as_datatype_enum, number_attr="N")
+    for name in ("path", "names", "slices"):
+        f.signature.input_arg.add(name=name, type=tf.string.as_datatype_enum)
+    f.signature.attr.add(name="N", type="int", has_minimum=True, minimum=1)
+    body = f.node_def.add(name="r", op="RestoreV2", input=["path", "names", "slices"])
+    body.attr["dtypes"].CopyFrom(restore.attr["dtypes"])
+    for i, dtype in enumerate(restore.attr["dtypes"].list.type):
+        f.signature.output_arg.add(name=f"t{i}", type=dtype)
+        f.ret[f"t{i}"] = f"r:tensors:{i}"
+    filename, names, slices = restore.input[:3]
+    del restore.input[:]
+    restore.input.extend([filename, filename, other, names, slices])
+    restore.op = "F"
+    restore.attr.clear()
+    restore.attr["N"].i = 2
+
+
 def _restored_planted(d: Path, out: Any) -> bool:
     return any(PLANTED in v for v in out or [])
 
@@ -438,6 +466,11 @@ TAMPERINGS: dict[str, tuple[Callable[[Any, Path, str], None], Callable[[Path, An
         _read_second_output,
         _restored_planted,
         _OUTSIDE,
+    ),
+    "restore reads a file name a list argument pushes past the checked one": (
+        _read_past_a_list_argument,
+        _restored_planted,
+        "runs F (runs a function holding checkpoint file ops)",
     ),
 }
 
@@ -600,6 +633,28 @@ def _initializer_saves(d: Path) -> Path:
     return path
 
 
+def _local_initializer_saves(d: Path) -> Path:
+    """A TF1 SavedModel without a main op; a local variable's initializer is a leftover ``SaveV2``.
+
+    Without a main op, ``tf.saved_model.load`` runs every local variable's
+    initializer, which the ``local_variables`` collection names.
+    """
+    path = _tf1_saved_model(d)
+
+    def edit(meta: Any) -> None:
+        local = []
+
+        def build() -> Any:
+            local.append(tf.compat.v1.Variable(0.0, name="local", collections=[]).to_proto())
+            return _stolen_save(d)()
+
+        local[0].initializer_name = extend_graph(meta.graph_def, build)
+        meta.collection_def["local_variables"].bytes_list.value.append(local[0].SerializeToString())
+
+    _edit_saved_model(path, edit)
+    return path
+
+
 def load_tf2_raw(path: Path) -> Any:
     """Load a SavedModel with raw TensorFlow's ``tf.saved_model.load``."""
     return tf.saved_model.load(str(path))
@@ -620,6 +675,12 @@ RUN_AT_LOAD: dict[str, tuple[Callable[[Path], Path], Callable[[Path], Any], Call
         load_tf1_raw,
         _exists("stolen.index"),
         f"node 'main_op' runs NoOp {_RUN}",
+    ),
+    "TF1 local variable's initializer is a leftover SaveV2": (
+        _local_initializer_saves,
+        load_tf2_raw,
+        _exists("stolen.index"),
+        f"node 'SaveV2' runs SaveV2 {_RUN}",
     ),
     "TF2 table initializer is the traced save function": (
         _initializer_saves,

@@ -59,6 +59,9 @@ def audited(path: Path) -> safety.FileAudit:
     """``tfpersist audit`` on *path*; checks it agrees with the audit of the loaders."""
     result = safety.audit_file(path)
     assert result.verdict == tensorflow_verdict(path), (path, result)
+    for op in {r.op for r in result.refusals if r.allowable}:  # the advice keeps its word
+        kept = safety.audit_file(path, allow_ops=[op]).refusals
+        assert not [r for r in result.refusals if r.op == op and r in kept], (path, op)
     return result
 
 
@@ -187,7 +190,7 @@ def test_graphs_tensorflow_writes_pass_and_load(tensorflow_files, tmp_path):
         if name in IMPORT_ONLY:
             meta = graphs.read_meta_graph(path)
             with tf.Graph().as_default():
-                freezing.import_graph(meta.graph_def, ["save/restore_all"])
+                freezing.import_graph(meta.graph_def, [meta.saver_def.filename_tensor_name])
         elif path.suffix == ".meta":
             with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
                 meta_graph.restore_meta_graph(sess, str(path)[: -len(".meta")], clear_devices=True)
@@ -469,6 +472,32 @@ def recursion_through_a_placeholder():
     return _with_input(g)
 
 
+def recursion_through_a_default():
+    """``rec`` calls whatever function its attribute ``g`` names, which defaults to ``rec``."""
+    g = tf.compat.v1.GraphDef()
+    rec = _function(g, "rec", ["x"])
+    rec.signature.attr.add(name="g", type="func").default_value.func.name = "rec"
+    _call(rec.node_def, "again", "PartitionedCall", ["x"]).attr["f"].placeholder = "g"
+    rec.ret["y"] = "again:output:0"
+    _call(g.node, "out", "PartitionedCall", ["one"], "rec")  # binds nothing: the default runs
+    return _with_input(g)
+
+
+def break_cycle(graph_def) -> None:
+    """Make the recursive *graph_def* call a ``leaf`` function instead of itself."""
+    if graph_def.library.gradient:
+        del graph_def.library.gradient[:]
+        return
+    rec = graph_def.library.function[0].signature
+    if rec.attr[0].HasField("default_value"):
+        rec.attr[0].default_value.func.name = "leaf"
+    else:
+        bound = graph_def.node[0].attr["f"].func.attr["g"].func
+        bound.name = "leaf"
+        bound.ClearField("attr")
+    _function(graph_def, "leaf", ["x"]).ret["y"] = "x"
+
+
 #: Run ``out:0`` of a frozen graph with raw TensorFlow.
 RUN_RAW = (
     "import sys, tensorflow as tf\n"
@@ -494,7 +523,10 @@ def run_raw(path: Path) -> int:
     return done.returncode
 
 
-@pytest.mark.parametrize("build", [recursion_through_a_gradient, recursion_through_a_placeholder])
+@pytest.mark.parametrize(
+    "build",
+    [recursion_through_a_gradient, recursion_through_a_placeholder, recursion_through_a_default],
+)
 def test_recursion_tensorflow_follows_kills_it_and_is_refused(build, tmp_path, capsys):
     path = tmp_path / "recursive.pb"
     graph_def = build()
@@ -505,16 +537,26 @@ def test_recursion_tensorflow_follows_kills_it_and_is_refused(build, tmp_path, c
     assert "allow_ops" not in str(e.value)  # no op to allow makes it safe
     assert main(["audit", str(path)]) == 1
     assert "and TensorFlow would recurse without end" in capsys.readouterr().out
-    # the same graph, the cycle broken, runs in the same limits
-    if graph_def.library.gradient:
-        del graph_def.library.gradient[:]
-    else:
-        bound = graph_def.node[0].attr["f"].func.attr["g"].func
-        bound.name = "leaf"
-        bound.ClearField("attr")
-        _function(graph_def, "leaf", ["x"]).ret["y"] = "x"
+    # the same graph, the cycle broken, runs in the same limits and passes
+    break_cycle(graph_def)
     path.write_bytes(graph_def.SerializeToString())
     assert run_raw(path) == 0
+    audit_graph(graph_def)
+
+
+def test_functions_that_implement_one_api_may_stand_in_for_each_other():
+    """TensorFlow's implementation selector may swap a call for another implementation."""
+    g = tf.compat.v1.GraphDef()
+    first = _function(g, "first", ["x"])
+    _call(first.node_def, "c", "PartitionedCall", ["x"], "second")
+    first.ret["y"] = "c:output:0"
+    _function(g, "second", ["x"]).ret["y"] = "x"
+    _call(g.node, "out", "PartitionedCall", ["one"], "first")
+    audit_graph(_with_input(g))
+    for f in g.library.function:
+        f.attr["api_implements"].s = b"lstm_1"
+    with pytest.raises(UnsafeGraphError, match="calls itself"):
+        audit_graph(g)
 
 
 def test_a_long_call_chain_is_audited_without_recursion(tmp_path, capsys):
@@ -560,6 +602,8 @@ def test_file_names_built_in_cycles_towers_and_long_chains_get_a_verdict():
         suffix.attr["value"].tensor.CopyFrom(tf.make_tensor_proto("_temp"))
         many = g.node.add(name="m", op="Const")  # 60 values: too many to join 1,000 times
         many.attr["value"].tensor.CopyFrom(tf.make_tensor_proto([f"_{i}" for i in range(60)]))
+        big = g.node.add(name="big", op="Const")
+        big.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(b"x" * 2**20))
         for node_name, op, inputs in nodes:
             g.node.add(name=node_name, op=op, input=inputs)
         g.node.add(name="s", op="SaveV2", input=[name, "n", "sl", "x"])
@@ -574,6 +618,9 @@ def test_file_names_built_in_cycles_towers_and_long_chains_get_a_verdict():
     assert saver_reading("j", ("j", "StringJoin", ["f", "c", "m"])) == []
     wide = saver_reading("j", ("j", "StringJoin", ["f", *["m"] * 1000]))
     assert wide == ["a file name that is not built from a filename tensor"]
+    # 60 values, each joined to a megabyte, then 60 again: 3.6 GB had it been built
+    big = saver_reading("j", ("b", "Identity", ["big"]), ("j", "StringJoin", ["f", "m", "b", "m"]))
+    assert big == ["a file name that is not built from a filename tensor"]
     g = tf.compat.v1.GraphDef()
     g.node.add(name="f", op="PlaceholderWithDefault", input=["c"])
     g.node.add(name="r", op="RestoreV2", input=["f", "n", "sl"])
@@ -587,6 +634,13 @@ def test_file_names_built_in_cycles_towers_and_long_chains_get_a_verdict():
         g.node.add(name=f"s{i}", op="SaveV2", input=["f", "n", "sl", "x"])
         g.node.add(name=f"o{i}", op="NoOp", input=[f"^o{i - 1}" if i else "^s0", f"^s{i}"])
     assert safety.check_graph(parse_graph_def(g.SerializeToString())) == []
+    g = tf.compat.v1.GraphDef()  # 10,000 saver ops beside 10,000 calls of a saver function
+    _function(g, "holder", ["x"]).node_def.add(name="s", op="SaveV2", input=["x", "x", "x", "x"])
+    for i in range(10_000):
+        g.node.add(name=f"s{i}", op="SaveV2", input=["f", "n", "sl", "x"])
+        _call(g.node, f"c{i}", "PartitionedCall", ["f"], "holder")
+    found = safety.check_graph(parse_graph_def(g.SerializeToString()))
+    assert len({r.node for r in found}) == 20_001  # each saver op and each call
     g = tf.compat.v1.GraphDef()  # 30,000 refusals, each told once
     for i in range(30_000):
         g.node.add(name=f"r{i}", op="ReadFile", input=["f"])
@@ -613,6 +667,10 @@ def test_a_leftover_saver_runs_only_if_asked_and_a_loader_will_not_ask(tmp_path)
     with pytest.raises(UnsafeGraphError, match="running it, as asked, runs the saver"):
         freezing.load_frozen_function(path, ["x:0"], ["out:0"])
     freezing.load_frozen_function(path, ["x:0"], ["x:0"])  # the rest of the graph loads
+    with tf.Graph().as_default(), pytest.raises(UnsafeGraphError, match="as asked"):
+        freezing.import_graph(graph.as_graph_def(), ["x:0", "out"])
+    with tf.Graph().as_default():
+        freezing.import_graph(graph.as_graph_def(), ["x:0"])
 
 
 def test_gradients_name_functions_the_library_holds(tmp_path):
@@ -636,6 +694,21 @@ def test_what_is_not_a_file_is_unreadable_at_once(tmp_path, capsys):
     assert main(["audit", str(fifo), "/dev/zero"]) == 2
     out = capsys.readouterr().out
     assert out.count("not a regular file; pass a file, not a FIFO or a device") == 2
+
+
+def test_names_a_file_chose_neither_redraw_the_terminal_nor_break_json(tmp_path, capsys):
+    op = "\x1b[1A\x1b[2K\rmodel.pb: clean\x9b"  # up a line, erase it, print a verdict
+    g = tf.compat.v1.GraphDef()
+    g.node.add(name="x", op=op)
+    path = os.path.join(tmp_path, os.fsdecode(b"bad\xffname.pb"))  # a name that is not UTF-8
+    Path(path).write_bytes(g.SerializeToString())
+    assert main(["audit", path]) == 1
+    out = capsys.readouterr().out
+    assert not {"\x1b", "\r", "\x9b", "\udcff"} & set(out)
+    assert "runs \\u001b[1A\\u001b[2K\\u000dmodel.pb: clean\\u009b (" in out
+    assert main(["audit", "--json", path]) == 1
+    [found] = json.loads(capsys.readouterr().out)["files"]
+    assert (found["path"], found["refusals"][0]["op"]) == (path, op)
 
 
 def test_a_saver_whose_file_name_node_is_missing_is_refused(tmp_path):
@@ -738,6 +811,19 @@ BOMBS = {
                     4, field(1, b"a") + field(2, b"tensor") + field(3, field(8, tensor(1, [2**40])))
                 ),
             ),
+        ),
+    ),
+    "a serialized tensor in a string constant, which ParseTensor expands": const_node(
+        "c", tensor(7, [], field(8, tensor(1, [2**40])))
+    )
+    + node(field(1, b"i"), field(2, b"Identity"), field(3, b"c"))
+    + node(field(1, b"p"), field(2, b"ParseTensor"), field(3, b"i")),
+    "a function's own attribute": field(
+        2,
+        field(
+            1,
+            field(1, field(1, b"f"))
+            + field(5, field(1, b"k") + field(2, field(8, tensor(1, [2**40])))),
         ),
     ),
     "a bomb inside a function attribute's attributes": node(

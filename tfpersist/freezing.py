@@ -260,7 +260,8 @@ def import_graph(
 
     Like ``tf.import_graph_def(graph_def, return_elements=...)``, but the
     graph is audited first (:func:`tfpersist.safety.audit_graph`, widened by
-    *allow_ops*) and the names are checked.
+    *allow_ops*) and the names are checked. No returned element may be a
+    node of a saver's, which running it would run.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as source:
@@ -270,7 +271,7 @@ def import_graph(
     ...     t.name
     'm/seven:0'
     """
-    audit_graph(graph_def, allow_ops=allow_ops)
+    audit_graph(graph_def, allow_ops=allow_ops, run=return_elements)
     check_nodes(graph_def, return_elements)
     return tf.graph_util.import_graph_def(
         graph_def, return_elements=list(return_elements), name=name

@@ -23,14 +23,19 @@ fill in could say anything. The audit also refuses:
 
 * ops this TensorFlow does not know;
 * constants that expand to more than 2 GiB each, or 4 GiB together. Every
-  constant counts: a node's attributes, a function signature's attribute
-  defaults, a signature's default inputs. Strings count the bytes they hold,
-  each element of a string, variant or resource tensor what TensorFlow
-  keeps for it, and a shape that overflows is refused;
+  constant counts: a node's attributes, a function's own attributes and its
+  signature's defaults, a signature's default inputs, and a tensor
+  serialized in a string constant that ``ParseTensor`` expands. Strings
+  count the bytes they hold, each element of a string, variant or resource
+  tensor what TensorFlow keeps for it, and a shape that overflows is
+  refused. What ops compute as they run is not bounded: ``tf.fill`` with a
+  huge shape is an op like any other;
 * functions that call themselves, whether through a call, a function
-  attribute, a function a caller binds to an attribute, or the gradient
-  the library registers for a function: TensorFlow recurses until its stack
-  overflows, and no ``allow_ops`` can accept that.
+  attribute or its default, a function a caller binds to an attribute, the
+  gradient the library registers for a function, or another function that
+  implements the same API (``api_implements``), which TensorFlow may run in
+  its place: TensorFlow recurses until its stack overflows, and no
+  ``allow_ops`` can accept that.
 
 A graph that refers to a function its library lacks, or holds two different
 functions of one name, is damaged, and raises
@@ -78,14 +83,20 @@ Restoring may not write, and ``MergeV2Checkpoints`` may merge (and delete)
 only the saver's temporary shards. A saver that the file does not declare
 is accepted in the same shape as long as nothing depends on it, as
 TensorFlow 1 left behind when a graph gained a second saver: it runs only if
-you run one of its nodes by name, and
-:func:`~tfpersist.freezing.load_frozen_function` refuses an output that would. Inside a function, where every stateful op runs when the
-function does, saver ops are accepted only in the functions the declared
-saver calls. A file also names what its loader runs or hands
-out: the collections of a ``.meta`` or a TF1 SavedModel (its main op, its
-table initializers), the tensors of its signatures, and every function of a
-TF2 SavedModel's object graph, some of which run as it loads. None of them
-may reach a saver op, which would then run without the file name tfpersist
+you run one of its nodes by name, and neither
+:func:`~tfpersist.freezing.import_graph` nor
+:func:`~tfpersist.freezing.load_frozen_function` hands out a node that
+would. Inside a function, where every stateful op runs when the function
+does, saver ops are accepted only in the functions the declared saver
+calls, and only in functions whose every argument is one tensor: where an
+argument takes a list, which input a file name arrives on is up to the
+call. A file also names what its loader runs or hands out: the collections
+of a ``.meta`` or a TF1 SavedModel (its main op, its table initializers,
+and what TensorFlow decodes from the others as it imports them: each
+variable's initializer and value, queue runners, other savers, control flow
+contexts), the tensors of its signatures, and every function of a TF2
+SavedModel's object graph, some of which run as it loads. None of them may
+reach a saver op, which would then run without the file name tfpersist
 feeds.
 
 >>> with tf.Graph().as_default() as graph:
@@ -133,7 +144,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from tfpersist._graphfile import Function, MetaGraph, Node, Saver, node_name
+from tfpersist._graphfile import Function, MetaGraph, Node, Saver, node_name, parse_tensor
 from tfpersist._installed import installed_release
 from tfpersist.errors import GraphFormatError, UnsafeGraphError, UnsupportedReleaseError
 
@@ -210,7 +221,8 @@ class Refusal:
 
     *function* is ``None`` for a node at the top level. *allowable* is
     ``False`` where naming the op in ``allow_ops`` cannot accept it: a
-    function that calls itself, or a constant held outside any node.
+    function that calls itself, a constant held outside any node, or a
+    node the saver rule refuses that is not itself a saver op.
 
     >>> print(Refusal("ReadFile", "steal", "load", "reads, writes or lists files"))
     node 'steal' in function 'load' runs ReadFile (reads, writes or lists files)
@@ -489,6 +501,12 @@ class _Audit:
         for op, gradient in self.graph.registered_gradients:
             if op in self.library and gradient in self.library:  # an op type is no call
                 self.callees[op].add(gradient)
+        #: The functions implementing each API (``api_implements``): TensorFlow's
+        #: implementation selector may swap a call of one for a call of another.
+        self.implementing: dict[str, list[str]] = defaultdict(list)
+        for f in self.library.values():
+            if f.implements:
+                self.implementing[f.implements].append(f.name)
         #: The functions (``None``: the top level) that hold saver ops of their own.
         self.direct_savers: set[str | None] = set()
         self._values: dict[int, _Value] = {}
@@ -510,6 +528,10 @@ class _Audit:
         name = scope.name if scope is not None else None
         self.refusals.append(Refusal(node.op, node.name, name, reason, allowable))
 
+    def refuse_saver(self, node: Node, scope: _Scope | Function | None, reason: str) -> None:
+        """Refuse *node* by the saver rule: allowing its op accepts it only if it is a saver op."""
+        self.refuse(node, scope, reason, node.op in SAVER_OPS)
+
     # ops, constants and calls
 
     def run(self) -> list[Refusal]:
@@ -518,9 +540,15 @@ class _Audit:
         self._scan(self.graph.nodes, None)
         for function in self.library.values():
             self._scan(function.nodes, function)
-            defaults = Node(f"{function.name} (signature)", "attribute default", [], "", {})
-            for value in function.attr_values:
-                self._constants(defaults, self._value(value).tensors, function, False)
+            # its signature's defaults and its own attributes: calls and constants too
+            held = Node(f"{function.name} (attributes)", "function attribute", [], "", {})
+            names, tensors = self._references(function.attr_values)
+            for called in self._alike(names):
+                if called in self.library:
+                    self.callees[function.name].add(called)
+                else:
+                    self._called_op(held, called, function)
+            self._constants(held, tensors, function, False)
         kept = Node("signature defaults", "SignatureDef", [], "", {})
         self._constants(kept, self.meta.tensors, None, False)
         if self._total > MAX_TOTAL_CONSTANT_BYTES and self._largest is not None:
@@ -541,17 +569,11 @@ class _Audit:
         callees = self.callees[function.name] if function else set()
         for node in nodes:
             op = node.op
-            names = [op] if op in library else []
-            tensors: list[dict[str, Any]] = []
-            for value in node.attrs.values():
-                if "func" in value or "list" in value or "tensor" in value:
-                    found = self._value(value)
-                    names += found.calls
-                    tensors += found.tensors
-                    for callee, bound in found.bindings:
-                        if callee in library and bound in library:
-                            self.callees[callee].add(bound)  # it may run what is bound to it
+            names, tensors = self._references(node.attrs.values())
+            if op in library:
+                names.insert(0, op)
             if names:
+                names = self._alike(names)
                 self._calls[id(node)] = names
                 self.callers[scope].append(node)
                 for called in names:
@@ -559,6 +581,8 @@ class _Audit:
                         callees.add(called)
                     else:
                         self._called_op(node, called, function)
+            if op == "ParseTensor":  # a constant serialized inside a string constant
+                tensors += self._serialized(node, function)
             self._constants(node, tensors, function)
             if op in plain or op in library:
                 continue
@@ -566,6 +590,44 @@ class _Audit:
                 self.direct_savers.add(function.name if function else None)
                 self.saver_ops[scope].append(node)
             self._check_op(node, function)
+
+    def _references(
+        self, values: Iterable[dict[str, Any]]
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        """The functions or ops attribute *values* name, and the tensors they hold.
+
+        A function bound to another's attribute may run when that one does.
+        """
+        names: list[str] = []
+        tensors: list[dict[str, Any]] = []
+        for value in values:
+            if "func" in value or "list" in value or "tensor" in value:
+                found = self._value(value)
+                names += found.calls
+                tensors += found.tensors
+                for callee, bound in found.bindings:
+                    if callee in self.library and bound in self.library:
+                        self.callees[callee].add(bound)
+        return names, tensors
+
+    def _alike(self, names: list[str]) -> list[str]:
+        """*names*, and with each function every other that implements the same API."""
+        if not self.implementing:
+            return names
+        found = dict.fromkeys(names)
+        for name in names:
+            function = self.library.get(name)
+            if function is not None and function.implements:
+                found.update(dict.fromkeys(self.implementing[function.implements]))
+        return list(found)
+
+    def _serialized(self, node: Node, function: Function | None) -> list[dict[str, Any]]:
+        """The tensors ``ParseTensor`` *node* makes of strings its graph holds as constants."""
+        scope = self.top if function is None else _Scope({n.name: n for n in function.nodes})
+        data = _data(node)
+        strings = _constant_strings(scope, data[0]) if data else None
+        found = [parse_tensor(s) for s in strings or ()]
+        return [t for t in found if t is not None]
 
     def _called_op(self, node: Node, op: str, function: Function | None) -> None:
         """A function attribute that names an op, not a library function: that op runs."""
@@ -679,13 +741,13 @@ class _Audit:
         for name in sorted(holding - owned):
             function = self.library[name]
             for node in self._saver_nodes(id(function), holding):
-                self.refuse(
+                self.refuse_saver(
                     node, function, "a checkpoint file op in a function the saver does not call"
                 )
         for name in sorted(holding & self.meta.run_functions):
             function = self.library[name]
             for node in self._saver_nodes(id(function), holding):
-                self.refuse(
+                self.refuse_saver(
                     node,
                     function,
                     "a checkpoint file op in a function the file asks a loader to run",
@@ -699,21 +761,23 @@ class _Audit:
         ]
         region = self._check_dependents(self.top, nodes, named) | {n.name for n in nodes}
         for name in sorted(region & self.meta.run_nodes):
-            self.refuse(
+            self.refuse_saver(
                 self.top.nodes[name],
                 None,
                 "a saver's node that the file asks a loader to run, without the file name "
                 "tfpersist would give it",
             )
         for name in sorted(region & self.meta.asked - self.meta.run_nodes):
-            self.refuse(
+            self.refuse_saver(
                 self.top.nodes[name], None, "a saver's node: running it, as asked, runs the saver"
             )
 
     def _saver_nodes(self, scope: int | None, holding: set[str]) -> list[Node]:
         """The saver ops of a scope, and its calls of functions *holding* saver ops."""
+        own = self.saver_ops[scope]
+        mine = {id(n) for n in own}
         calls = [n for n in self.callers[scope] if any(c in holding for c in self.calls(n))]
-        return self.saver_ops[scope] + [n for n in calls if n not in self.saver_ops[scope]]
+        return own + [n for n in calls if id(n) not in mine]
 
     def _path_inputs(self, node: Node, summaries: dict[str, Any]) -> tuple[list[int], bool] | None:
         """The data inputs of *node* that name files, and whether it writes; ``None`` if unknown."""
@@ -750,6 +814,9 @@ class _Audit:
             if name in summaries:
                 continue
             function = self.library[name]
+            if function.list_args:  # one argument may be many inputs: which input is which?
+                summaries[name] = None
+                continue
             scope = _Scope(
                 {n.name: n for n in function.nodes},
                 function,
@@ -782,7 +849,7 @@ class _Audit:
         args: set[int] = set()
         paths = self._path_inputs(node, summaries)
         if paths is None:
-            self.refuse(node, scope, "runs a function holding checkpoint file ops")
+            self.refuse_saver(node, scope, "runs a function holding checkpoint file ops")
             return args, False, False, set()
         positions, writes = paths
         refused = len(self.refusals)
@@ -790,11 +857,13 @@ class _Audit:
         names: set[str] = set()
         for position in positions:
             if position >= len(data):
-                self.refuse(node, scope, "a checkpoint file op without a file name")
+                self.refuse_saver(node, scope, "a checkpoint file op without a file name")
                 continue
             roots = _roots(scope, data[position], filename)
             if roots is None:
-                self.refuse(node, scope, "a file name that is not built from a filename tensor")
+                self.refuse_saver(
+                    node, scope, "a file name that is not built from a filename tensor"
+                )
                 continue
             for root, suffixed in roots:
                 names.add(root)
@@ -802,26 +871,28 @@ class _Audit:
                     if root in scope.args:
                         args.add(scope.args[root])
                     else:
-                        self.refuse(node, scope, "a file name fixed inside the function")
+                        self.refuse_saver(node, scope, "a file name fixed inside the function")
                 elif declared and (filename is None or root != filename[0]):
                     shown = self.saver.filename if self.saver else ""
-                    self.refuse(
+                    self.refuse_saver(
                         node, scope, f"a file name that does not come from the saver's {shown!r}"
                     )
                 elif not declared and (
                     root not in scope.nodes or scope.nodes[root].op not in _FILENAME_OPS
                 ):
-                    self.refuse(node, scope, "a file name that is not built from a filename tensor")
+                    self.refuse_saver(
+                        node, scope, "a file name that is not built from a filename tensor"
+                    )
                 if node.op == "MergeV2Checkpoints" and position == 0 and not suffixed:
-                    self.refuse(
+                    self.refuse_saver(
                         node,
                         scope,
                         "merges and deletes checkpoints other than the saver's own shards",
                     )
         if scope.function is None and not declared and node.op not in SAVER_OPS:
-            self.refuse(node, scope, "calls a saver function from outside the saver")
+            self.refuse_saver(node, scope, "calls a saver function from outside the saver")
         if restoring and writes:
-            self.refuse(node, scope, "writes files while the checkpoint is restored")
+            self.refuse_saver(node, scope, "writes files while the checkpoint is restored")
         return args, writes, len(self.refusals) == refused, names
 
     def _check_dependents(
@@ -835,7 +906,7 @@ class _Audit:
         problems, reached = _dependents(scope, nodes, roots)
         for node, found in zip(nodes, named, strict=True):
             if found[2] and node.name in problems:
-                self.refuse(node, scope, problems[node.name])
+                self.refuse_saver(node, scope, problems[node.name])
         return reached
 
     def _ancestors(self, name: str) -> set[str]:
@@ -879,8 +950,10 @@ def _holds(node: Node, when: dict[str, Any]) -> bool:
     return text in when.get("in", ()) or any(text.startswith(p) for p in when.get("prefix", ()))
 
 
-#: A suffix built from constants has at most this many possible values.
+#: A suffix built from constants has at most this many possible values,
 _MAX_SUFFIXES = 64
+#: holding at most this many bytes in all.
+_MAX_SUFFIX_BYTES = 2**16
 
 
 def _constant_strings(
@@ -923,11 +996,13 @@ def _joined(parts: list[set[bytes] | None], join: Node) -> set[bytes] | None:
     separator = join.attr("separator", "s", b"")
     found: set[bytes] = {b""}
     for i, part in enumerate(parts):
-        if part is None:
+        if part is None or len(found) * len(part) > _MAX_SUFFIXES:
             return None
-        found = {a + (separator if i else b"") + b for a in found for b in part}
-        if len(found) > _MAX_SUFFIXES:
+        glue = separator if i else b""
+        size = sum(map(len, found)) * len(part) + (sum(map(len, part)) + len(glue)) * len(found)
+        if size > _MAX_SUFFIX_BYTES:  # counted before anything is built
             return None
+        found = {a + glue + b for a in found for b in part}
     return found
 
 
