@@ -19,7 +19,11 @@ command                                 does
 
 Exit codes: 0 when all is well, 1 for a finding (a difference, an unsafe op,
 corruption), 2 for a usage or input error, which prints one line on stderr and
-never a traceback. ``--json`` prints one JSON document on stdout.
+never a traceback. ``--json`` prints one JSON document on stdout. No
+control character but tab and newline reaches the terminal, where it could
+act, nor a byte of a file name that is not UTF-8: both are written as
+JSON's escapes (``\\u001b``). So names that a file chose (of tensors, nodes, ops, the file
+itself) can neither redraw the screen nor break the JSON document.
 
 The examples below are real runs. :func:`run` takes a command line as you
 would type it, prints what the command prints, and returns its exit code:
@@ -376,6 +380,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What a terminal would act on (control characters) or cannot encode (the
+#: halves of a file name's non-UTF-8 bytes): written as JSON's escapes, so that
+#: names a file chose can neither redraw the screen nor break ``--json``.
+_UNPRINTABLE = {
+    c: f"\\u{c:04x}"
+    for c in (*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0xD800, 0xE000))
+    if c not in (0x09, 0x0A)
+}
+
+
+class _Escaped:
+    """A text stream that writes what it is given with :data:`_UNPRINTABLE` escaped."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(text.translate(_UNPRINTABLE))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
@@ -398,6 +426,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["inspect", "no/such/model.ckpt"])  # the error line goes to stderr
     2
     """
+    with (
+        contextlib.redirect_stdout(_Escaped(sys.stdout)),
+        contextlib.redirect_stderr(_Escaped(sys.stderr)),
+    ):
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # TensorFlow's C++ logs and Python deprecation notices are not ours to print.
