@@ -18,13 +18,9 @@ import dangerous
 import pytest
 import tensorflow as tf
 from google.protobuf import unknown_fields
-from tensorflow.core.framework import graph_pb2, variable_pb2
-from tensorflow.core.protobuf import (
-    control_flow_pb2,
-    meta_graph_pb2,
-    queue_runner_pb2,
-    saved_model_pb2,
-)
+from registry.dump import ROOTS
+from tensorflow.core.framework import graph_pb2
+from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow.python.framework import ops
 
 from tfpersist import _graphfile, _proto_schema
@@ -432,13 +428,7 @@ def test_schema_matches_tensorflow_descriptors():
         if k.startswith("TYPE_")
     }
     seen: set[str] = set()
-    todo = [
-        saved_model_pb2.SavedModel.DESCRIPTOR,
-        variable_pb2.VariableDef.DESCRIPTOR,
-        queue_runner_pb2.QueueRunnerDef.DESCRIPTOR,
-        control_flow_pb2.CondContextDef.DESCRIPTOR,
-        control_flow_pb2.WhileContextDef.DESCRIPTOR,
-    ]
+    todo = list(ROOTS)
     while todo:
         message = todo.pop()
         if message.full_name in seen:

@@ -44,6 +44,16 @@ def registered_ops() -> dict[str, dict]:
     return out
 
 
+#: The messages a graph file holds, directly or as bytes TensorFlow decodes on import.
+ROOTS = (
+    saved_model_pb2.SavedModel.DESCRIPTOR,
+    variable_pb2.VariableDef.DESCRIPTOR,
+    queue_runner_pb2.QueueRunnerDef.DESCRIPTOR,
+    control_flow_pb2.CondContextDef.DESCRIPTOR,
+    control_flow_pb2.WhileContextDef.DESCRIPTOR,
+)
+
+
 def schema() -> dict[str, dict[int, list]]:
     """Every message type a SavedModel can hold, field by field, as tfpersist._protobuf reads it.
 
@@ -51,13 +61,7 @@ def schema() -> dict[str, dict[int, list]]:
     collection keeps as bytes and TensorFlow decodes when it imports one.
     """
     out: dict[str, dict[int, list]] = {}
-    todo = [
-        saved_model_pb2.SavedModel.DESCRIPTOR,
-        variable_pb2.VariableDef.DESCRIPTOR,
-        queue_runner_pb2.QueueRunnerDef.DESCRIPTOR,
-        control_flow_pb2.CondContextDef.DESCRIPTOR,
-        control_flow_pb2.WhileContextDef.DESCRIPTOR,
-    ]
+    todo = list(ROOTS)
     while todo:
         message = todo.pop()
         if message.full_name in out:
