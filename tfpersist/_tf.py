@@ -58,6 +58,7 @@ from tensorflow.python.framework import op_def_registry  # noqa: E402
 from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
     convert_variables_to_constants_v2,
 )
+from tensorflow.python.saved_model import loader_impl  # noqa: E402
 
 #: The installed release, as TensorFlow spells it (``2.21.0``).
 RELEASE: str = tf.__version__
@@ -87,11 +88,38 @@ __all__ = [
     "convert_variables_to_constants_v2",
     "is_registered_op",
     "load_filesystem_plugins",
+    "load_saved_model",
     "registered_ops",
     "sync_checkpoint",
     "tf",
     "trackable_children",
 ]
+
+
+def load_saved_model(path: str, model: Any, tags: list[str] | None = None) -> Any:
+    """``tf.saved_model.load(path, tags)``, its ``saved_model.pb`` taken from *model*.
+
+    *model* is the ``SavedModel`` message already read and audited: the
+    loader does not read the file again, so it cannot load other bytes than
+    those the audit judged, whatever happens to the file meanwhile. Every
+    release from 2.12 to 2.21 reads the file through
+    ``loader_impl.parse_saved_model``, which stands in for it while loading.
+    """
+    original = loader_impl.parse_saved_model
+    wanted = os.path.abspath(path)
+
+    def parse(export_dir: Any) -> Any:
+        if os.path.abspath(os.fsdecode(export_dir)) != wanted:
+            return original(export_dir)
+        copy = SavedModel()
+        copy.CopyFrom(model)
+        return copy
+
+    loader_impl.parse_saved_model = parse
+    try:
+        return tf.saved_model.load(path, tags=tags)
+    finally:
+        loader_impl.parse_saved_model = original
 
 
 def trackable_children(obj: Any) -> dict[str, Any]:

@@ -85,7 +85,7 @@ from typing import Any
 
 from tfpersist import _fs
 from tfpersist._files import atomic_write
-from tfpersist._tf import convert_variables_to_constants_v2, tf
+from tfpersist._tf import convert_variables_to_constants_v2, load_saved_model, tf
 from tfpersist.errors import (
     CheckpointNotFoundError,
     GraphFormatError,
@@ -415,7 +415,8 @@ def _freeze_saved_model(
 ) -> tuple[Any, list[str], bool]:
     from tfpersist.graphs import read_saved_model
 
-    metas = read_saved_model(path).meta_graphs
+    model = read_saved_model(path)
+    metas = model.meta_graphs
     for meta in metas:
         where = repr(os.path.join(path, "saved_model.pb"))
         audit_graph(meta, allow_ops=allow_ops, where=where)
@@ -430,7 +431,7 @@ def _freeze_saved_model(
                 "and freeze its function with freezing.freeze_function"
             )
         tags = serving[0]
-    loaded = tf.saved_model.load(path, tags=tags)
+    loaded = load_saved_model(path, model, tags)  # the audited bytes, not a second read
     signatures = dict(getattr(loaded, "signatures", {}) or {})
     if "serving_default" not in signatures:
         names = ", ".join(signatures) or "none"
