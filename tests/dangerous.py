@@ -433,6 +433,47 @@ def _read_past_a_list_argument(meta: Any, d: Path, prefix: str) -> None:
     restore.attr["N"].i = 2
 
 
+def _save_through_a_default(meta: Any, d: Path, prefix: str) -> None:
+    """The restore waits on ``F``, whose attribute ``g`` defaults to ``G``, a saver function.
+
+    F's body calls whatever ``g`` holds with a file name F fixes; no call in
+    it names ``G``, and TensorFlow runs ``G`` all the same.
+    """
+    string = tf.string.as_datatype_enum
+
+    def const(f: Any, name: str, value: Any) -> None:
+        node = f.node_def.add(name=name, op="Const")
+        node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
+        node.attr["dtype"].type = node.attr["value"].tensor.dtype
+
+    g = meta.graph_def.library.function.add()
+    g.signature.name = "G"
+    g.signature.input_arg.add(name="path", type=string)
+    const(g, "names", ["v"])
+    const(g, "slices", [""])
+    const(g, "value", 1.0)
+    save = g.node_def.add(name="s", op="SaveV2")
+    save.input.extend(["path", "names:output:0", "slices:output:0", "value:output:0"])
+    save.attr["dtypes"].list.type.append(tf.float32.as_datatype_enum)
+    g.signature.control_output.append("s")
+    g.control_ret["s"] = "s"
+    f = meta.graph_def.library.function.add()
+    f.signature.name = "F"
+    f.signature.attr.add(name="g", type="func").default_value.func.name = "G"
+    const(f, "p", str(d / "stolen"))
+    call = f.node_def.add(name="call", op="StatefulPartitionedCall", input=["p:output:0"])
+    call.attr["f"].placeholder = "g"
+    call.attr["Tin"].list.type.append(string)
+    call.attr["Tout"].list.SetInParent()
+    f.signature.control_output.append("call")
+    f.control_ret["call"] = "call"
+    top = meta.graph_def.node.add(name="save/extra", op="StatefulPartitionedCall")
+    top.attr["f"].func.name = "F"
+    top.attr["Tin"].list.SetInParent()
+    top.attr["Tout"].list.SetInParent()
+    _node(meta, meta.saver_def.restore_op_name).input.append("^save/extra")
+
+
 def _restored_planted(d: Path, out: Any) -> bool:
     return any(PLANTED in v for v in out or [])
 
@@ -466,6 +507,11 @@ TAMPERINGS: dict[str, tuple[Callable[[Any, Path, str], None], Callable[[Path, An
         _read_second_output,
         _restored_planted,
         _OUTSIDE,
+    ),
+    "restore runs a saver function an attribute's default names": (
+        _save_through_a_default,
+        _exists("stolen.index"),
+        "runs StatefulPartitionedCall (runs a function holding checkpoint file ops)",
     ),
     "restore reads a file name a list argument pushes past the checked one": (
         _read_past_a_list_argument,

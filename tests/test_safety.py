@@ -30,7 +30,7 @@ from test_graphfile import attr, field, node, number
 from tfpersist import _tf, freezing, graphs, meta_graph, safety
 from tfpersist._graphfile import parse_graph_def, parse_meta_graph
 from tfpersist.cli import main
-from tfpersist.errors import GraphFormatError, UnsafeGraphError
+from tfpersist.errors import GraphFormatError, OutputGuessError, UnsafeGraphError
 from tfpersist.safety import audit_graph
 
 pytestmark = pytest.mark.fault
@@ -153,6 +153,25 @@ def test_a_saved_model_that_saves_as_it_loads_harms_in_raw_tensorflow_and_is_ref
     assert audited(path).verdict == "refused"
     assert files_in(tmp_path / "ours") == before
     assert not harmed(tmp_path / "ours", None)
+
+
+def test_a_saved_model_swapped_after_its_audit_is_loaded_as_audited(tmp_path, monkeypatch):
+    """Someone who can write the directory swaps ``saved_model.pb`` between audit and load."""
+    evil = dangerous.RUN_AT_LOAD["TF1 local variable's initializer is a leftover SaveV2"][0]
+    hostile = (evil(tmp_path / "evil") / "saved_model.pb").read_bytes()
+    path = dangerous._tf1_saved_model(tmp_path / "ours")
+    audit = freezing.audit_graph
+
+    def swap_after(*args, **kwargs):
+        audit(*args, **kwargs)
+        (path / "saved_model.pb").write_bytes(hostile)
+
+    monkeypatch.setattr(freezing, "audit_graph", swap_after)
+    with pytest.raises(OutputGuessError, match="no serving_default"):  # after loading it
+        freezing.freeze_checkpoint(path, tmp_path / "frozen.pb")
+    assert not (tmp_path / "evil" / "stolen.index").exists()
+    dangerous.load_tf2_raw(path)  # what a second read would have loaded
+    assert (tmp_path / "evil" / "stolen.index").exists()
 
 
 @pytest.mark.parametrize("name", SAVED_MODEL_CASES)
@@ -641,6 +660,17 @@ def test_file_names_built_in_cycles_towers_and_long_chains_get_a_verdict():
         _call(g.node, f"c{i}", "PartitionedCall", ["f"], "holder")
     found = safety.check_graph(parse_graph_def(g.SerializeToString()))
     assert len({r.node for r in found}) == 20_001  # each saver op and each call
+    g = tf.compat.v1.GraphDef()  # 20,000 ParseTensor in one function
+    body = _function(g, "f", ["x"]).node_def
+    for i in range(20_000):
+        body.add(name=f"p{i}", op="ParseTensor", input=["x"])
+    assert safety.check_graph(parse_graph_def(g.SerializeToString())) == []
+    g = tf.compat.v1.GraphDef()  # 10,000 functions that implement one API, each called
+    for i in range(10_000):
+        _function(g, f"f{i}", ["x"]).attr["api_implements"].s = b"x"
+        _call(g.node, f"c{i}", "PartitionedCall", ["f"], f"f{i}")
+    [refusal] = safety.check_graph(parse_graph_def(g.SerializeToString()))
+    assert "one of 10000 functions that implement API 'x'" in refusal.reason
     g = tf.compat.v1.GraphDef()  # 30,000 refusals, each told once
     for i in range(30_000):
         g.node.add(name=f"r{i}", op="ReadFile", input=["f"])
@@ -849,6 +879,20 @@ def test_constant_bombs_count_what_they_cost(name, tmp_path):
     reasons = [r.reason for r in safety.check_graph(parse_graph_def(data))]
     assert any("constant" in r for r in reasons), reasons
     assert main(["audit", str(path)]) == 1
+
+
+def test_constants_over_the_total_advise_allow_ops_only_where_it_accepts():
+    almost = tensor(1, [2**29 - 2**24])  # 1.9 GiB of float32, under the 2 GiB for one
+    consts = b"".join(const_node(f"c{i}", almost) for i in range(3))
+    [refusal] = safety.check_graph(parse_graph_def(consts))
+    assert "together expand to 5.8 GiB" in refusal.reason and refusal.allowable
+    assert safety.check_graph(parse_graph_def(consts), allow_ops=["Const"]) == []
+    attribute = field(5, field(1, b"k") + field(2, field(8, tensor(1, [3 * 2**27]))))  # 1.5 GiB
+    functions = field(
+        2, b"".join(field(1, field(1, field(1, b"f%d" % i)) + attribute) for i in range(3))
+    )
+    [refusal] = safety.check_graph(parse_graph_def(const_node("c", almost) + functions))
+    assert refusal.node == "c" and not refusal.allowable  # the functions' alone pass 4 GiB
 
 
 def test_a_signature_default_is_a_constant_where_tensorflow_reads_it():

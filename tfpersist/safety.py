@@ -507,6 +507,18 @@ class _Audit:
         for f in self.library.values():
             if f.implements:
                 self.implementing[f.implements].append(f.name)
+        for api, names in list(self.implementing.items()):
+            if len(names) > _MAX_ALIKE:  # each call would stand for every one of them
+                del self.implementing[api]
+                self.refuse(
+                    Node(names[0], "function", [], "", {}),
+                    self.library[names[0]],
+                    f"one of {len(names)} functions that implement API {api!r}, more than "
+                    f"the audit follows ({_MAX_ALIKE}): TensorFlow may run any of them "
+                    "in place of another",
+                    False,
+                )
+        self._scopes: dict[str, _Scope] = {}
         #: The functions (``None``: the top level) that hold saver ops of their own.
         self.direct_savers: set[str | None] = set()
         self._values: dict[int, _Value] = {}
@@ -536,7 +548,9 @@ class _Audit:
 
     def run(self) -> list[Refusal]:
         self._total = 0
-        self._largest: tuple[int, Node, Function | None] | None = None
+        #: The bytes the constants of each op hold: allowing the op takes them away.
+        self._by_op: dict[str, int] = defaultdict(int)
+        self._largest: tuple[int, Node, Function | None, bool] | None = None
         self._scan(self.graph.nodes, None)
         for function in self.library.values():
             self._scan(function.nodes, function)
@@ -552,12 +566,13 @@ class _Audit:
         kept = Node("signature defaults", "SignatureDef", [], "", {})
         self._constants(kept, self.meta.tensors, None, False)
         if self._total > MAX_TOTAL_CONSTANT_BYTES and self._largest is not None:
-            _, node, where = self._largest
+            _, node, where, in_node = self._largest
+            rest = self._total - self._by_op[node.op]  # what allowing its op leaves
             self.refuse(
                 node,
                 where,
                 f"the largest of constants that together expand to {_gib(self._total)}",
-                node.op in self.known,
+                in_node and rest <= MAX_TOTAL_CONSTANT_BYTES,
             )
         if self._check_recursion():
             self._check_savers()
@@ -618,12 +633,24 @@ class _Audit:
         for name in names:
             function = self.library.get(name)
             if function is not None and function.implements:
-                found.update(dict.fromkeys(self.implementing[function.implements]))
+                found.update(dict.fromkeys(self.implementing.get(function.implements, ())))
         return list(found)
+
+    def _scope(self, function: Function) -> _Scope:
+        """The body of *function*, indexed once for the saver rule."""
+        scope = self._scopes.get(function.name)
+        if scope is None:
+            scope = self._scopes[function.name] = _Scope(
+                {n.name: n for n in function.nodes},
+                function,
+                {a: i for i, a in enumerate(function.args)},
+                {node_name(t) for t in function.ret.values()},
+            )
+        return scope
 
     def _serialized(self, node: Node, function: Function | None) -> list[dict[str, Any]]:
         """The tensors ``ParseTensor`` *node* makes of strings its graph holds as constants."""
-        scope = self.top if function is None else _Scope({n.name: n for n in function.nodes})
+        scope = self.top if function is None else self._scope(function)
         data = _data(node)
         strings = _constant_strings(scope, data[0]) if data else None
         found = [parse_tensor(s) for s in strings or ()]
@@ -657,8 +684,10 @@ class _Audit:
                 self.refuse(node, where, f"a constant that expands to {_gib(size)}", in_node)
             else:
                 self._total += size
+                if in_node:
+                    self._by_op[node.op] += size
                 if self._largest is None or size > self._largest[0]:
-                    self._largest = (size, node, where)
+                    self._largest = (size, node, where, in_node)
 
     def _check_op(self, node: Node, where: Function | None) -> None:
         op = node.op
@@ -783,9 +812,9 @@ class _Audit:
         """The data inputs of *node* that name files, and whether it writes; ``None`` if unknown."""
         if node.op in SAVER_OPS and node.op not in self.allow:
             return list(_PATH_INPUTS.get(node.op, (0,))), node.op in _WRITERS
-        callees = [c for c in self.calls(node) if summaries.get(c) is not None]
+        callees = [c for c in self.calls(node) if c in summaries]
         direct = node.op in self.library or node.op in _CALLS
-        if len(callees) != 1 or not direct:
+        if len(callees) != 1 or not direct or summaries[callees[0]] is None:
             return None
         args, writes = summaries[callees[0]]
         return sorted(args), writes
@@ -814,16 +843,14 @@ class _Audit:
             if name in summaries:
                 continue
             function = self.library[name]
-            if function.list_args:  # one argument may be many inputs: which input is which?
+            nodes = self._saver_nodes(id(function), holding)
+            seen = {c for n in nodes for c in self.calls(n)}
+            if function.list_args or (self.callees[name] & holding) - seen:
+                # one argument may be many inputs, or a saver function runs by another
+                # way than a call in the body (an attribute's default): which file?
                 summaries[name] = None
                 continue
-            scope = _Scope(
-                {n.name: n for n in function.nodes},
-                function,
-                {a: i for i, a in enumerate(function.args)},
-                {node_name(t) for t in function.ret.values()},
-            )
-            nodes = self._saver_nodes(id(function), holding)
+            scope = self._scope(function)
             named = [self._check_saver_node(n, scope, summaries, None, True, False) for n in nodes]
             self._check_dependents(scope, nodes, named)
             summaries[name] = (
@@ -950,6 +977,8 @@ def _holds(node: Node, when: dict[str, Any]) -> bool:
     return text in when.get("in", ()) or any(text.startswith(p) for p in when.get("prefix", ()))
 
 
+#: At most this many functions may implement one API (``api_implements``).
+_MAX_ALIKE = 64
 #: A suffix built from constants has at most this many possible values,
 _MAX_SUFFIXES = 64
 #: holding at most this many bytes in all.
@@ -1286,6 +1315,9 @@ def audit_file(
         refusals = list(found)
     except (TfPersistError, OSError, ValueError) as e:
         return FileAudit(text, "unreadable", error=" ".join(str(e).split()), release=release)
+    except MemoryError:
+        error = f"{text!r} needs more memory to audit than there is; audit it on a larger machine"
+        return FileAudit(text, "unreadable", error=error, release=release)
     return FileAudit(
         text,
         "refused" if refusals else "clean",
