@@ -19,11 +19,16 @@ command                                 does
 
 Exit codes: 0 when all is well, 1 for a finding (a difference, an unsafe op,
 corruption), 2 for a usage or input error, which prints one line on stderr and
-never a traceback. ``--json`` prints one JSON document on stdout. No
-control character but tab and newline reaches the terminal, where it could
-act, nor a byte of a file name that is not UTF-8: both are written as
-JSON's escapes (``\\u001b``). So names that a file chose (of tensors, nodes, ops, the file
-itself) can neither redraw the screen nor break the JSON document.
+never a traceback. ``--json`` prints one JSON document on stdout.
+
+In what the command prints, no control character but tab and newline
+reaches the terminal, where it could act, nor a byte of a file name that is
+not UTF-8: both are written as JSON's escapes (``\\u001b``). So names that
+a file chose (of tensors, nodes, ops, the file itself) can neither redraw
+the screen nor break the JSON document. An op of a graph that a command
+runs (``freeze`` runs what a SavedModel runs as it loads) may print to
+standard error itself, as ``tf.print`` does: TensorFlow writes that,
+unescaped.
 
 The examples below are real runs. :func:`run` takes a command line as you
 would type it, prints what the command prints, and returns its exit code:
