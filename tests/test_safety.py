@@ -665,6 +665,13 @@ def test_file_names_built_in_cycles_towers_and_long_chains_get_a_verdict():
     for i in range(20_000):
         body.add(name=f"p{i}", op="ParseTensor", input=["x"])
     assert safety.check_graph(parse_graph_def(g.SerializeToString())) == []
+    g = tf.compat.v1.GraphDef()  # 2,000 ParseTensor of one 1 MB constant
+    g.node.add(name="big", op="Const").attr["value"].tensor.CopyFrom(
+        tf.make_tensor_proto(b"x" * 2**20)
+    )
+    for i in range(2_000):
+        g.node.add(name=f"p{i}", op="ParseTensor", input=["big"])
+    assert safety.check_graph(parse_graph_def(g.SerializeToString())) == []
     g = tf.compat.v1.GraphDef()  # 10,000 functions that implement one API, each called
     for i in range(10_000):
         _function(g, f"f{i}", ["x"]).attr["api_implements"].s = b"x"
@@ -724,6 +731,44 @@ def test_what_is_not_a_file_is_unreadable_at_once(tmp_path, capsys):
     assert main(["audit", str(fifo), "/dev/zero"]) == 2
     out = capsys.readouterr().out
     assert out.count("not a regular file; pass a file, not a FIFO or a device") == 2
+
+
+def branches_naming(op: str, **attrs: bytes):
+    """An ``If`` whose branches name *op* itself, with *attrs*; ``y`` runs after it."""
+    with tf.Graph().as_default() as graph:
+        tf.constant(True, name="flag")
+        tf.constant("planted text", name="text")
+        tf.constant(7.0, name="x")
+    g = graph.as_graph_def()
+    call = g.node.add(name="call", op="If", input=["flag", "text"])
+    for branch in ("then_branch", "else_branch"):
+        call.attr[branch].func.name = op
+        for key, value in attrs.items():
+            call.attr[branch].func.attr[key].s = value
+    call.attr["Tcond"].type = tf.bool.as_datatype_enum
+    call.attr["Tin"].list.type.append(tf.string.as_datatype_enum)
+    call.attr["Tout"].list.SetInParent()
+    call.attr["_lower_using_switch_merge"].b = True  # TensorFlow makes the op a node
+    g.node.add(name="y", op="Identity", input=["x", "^call"]).attr["T"].type = F32
+    return g
+
+
+def test_an_op_a_function_attribute_names_is_judged_as_tensorflow_builds_it(tmp_path):
+    target = tmp_path / "written.txt"
+    g = branches_naming("PrintV2", output_stream=f"file://{target}".encode())
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        tf.graph_util.import_graph_def(g, name="")
+        sess.run("y:0")
+    assert b"planted text" in target.read_bytes()  # raw TensorFlow printed to the file
+    target.unlink()
+    with pytest.raises(UnsafeGraphError, match="that a function attribute names"):
+        freezing.load_frozen_function(g, [], ["y:0"])
+    assert not target.exists()
+    [refusal] = safety.check_graph(
+        parse_graph_def(branches_naming("RestoreV2").SerializeToString())
+    )
+    assert "a saver op, or an op allowed only on a condition" in refusal.reason
+    assert safety.check_graph(parse_graph_def(branches_naming("NoOp").SerializeToString())) == []
 
 
 def test_names_a_file_chose_neither_redraw_the_terminal_nor_break_json(tmp_path, capsys):
@@ -825,6 +870,12 @@ BOMBS = {
         2, field(1, field(1, field(1, b"f")) + field(3, const_body("c", tensor(1, [2**40]))))
     ),
     "variants holding nothing": const_node("c", tensor(21, [2**26])),
+    "a tensor list whose metadata declares 2**26 elements": const_node(
+        "c",
+        tensor(
+            21, [], field(15, field(1, b"tensorflow::TensorList") + field(2, b"\x80\x80\x80\x20"))
+        ),
+    ),
     "resource handles": const_node("c", tensor(20, [2**24])),
     "a tensor attribute of a node that calls a function by name": field(
         1, const_body("n", tensor(1, [2**40]), b"holder")
@@ -879,6 +930,29 @@ def test_constant_bombs_count_what_they_cost(name, tmp_path):
     reasons = [r.reason for r in safety.check_graph(parse_graph_def(data))]
     assert any("constant" in r for r in reasons), reasons
     assert main(["audit", str(path)]) == 1
+
+
+def test_a_saved_model_tensorflow_cannot_load_is_a_damaged_file(tmp_path, capsys):
+    module = tf.Module()
+    module.f = tf.function(lambda x: x * 2.0, input_signature=[tf.TensorSpec([], tf.float32)])
+    path = tmp_path / "saved"
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.f})
+    dangerous._edit_saved_model(
+        path, lambda meta: meta.object_graph_def.nodes[0].children.add(node_id=999, local_name="x")
+    )
+    assert audited(path).verdict == "clean"  # what it names is harmless; it is just broken
+    with pytest.raises(GraphFormatError, match="TensorFlow cannot load SavedModel"):
+        freezing.freeze_checkpoint(path, tmp_path / "frozen.pb")
+    assert main(["freeze", str(path), "-o", str(tmp_path / "frozen.pb")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_empty_tensor_in_a_variant_costs_nothing():
+    empty = tensor(1, [0])  # float[0], as a TensorList of one empty tensor holds it
+    data = const_node(
+        "c", tensor(21, [], field(15, field(1, b"tensorflow::TensorList") + field(3, empty)))
+    )
+    assert safety.check_graph(parse_graph_def(data)) == []
 
 
 def test_constants_over_the_total_advise_allow_ops_only_where_it_accepts():

@@ -431,7 +431,13 @@ def _freeze_saved_model(
                 "and freeze its function with freezing.freeze_function"
             )
         tags = serving[0]
-    loaded = load_saved_model(path, model, tags)  # the audited bytes, not a second read
+    try:
+        loaded = load_saved_model(path, model, tags)  # the audited bytes, not a second read
+    except (ValueError, IndexError, KeyError, TypeError) as e:  # a damaged object graph
+        raise GraphFormatError(
+            f"TensorFlow cannot load SavedModel {path!r} ({type(e).__name__}: {e}); the file is "
+            "damaged, or was written by a TensorFlow this one cannot read"
+        ) from e
     signatures = dict(getattr(loaded, "signatures", {}) or {})
     if "serving_default" not in signatures:
         names = ", ".join(signatures) or "none"

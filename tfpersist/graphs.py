@@ -314,15 +314,12 @@ def summarize_graph(path_or_graph_def: Any, *, allow_ops: Sequence[str] = ()) ->
         where = "the graph"
         metas = [parse_graph_def(path_or_graph_def.SerializeToString())]
     ops: Counter[str] = Counter()
-    unsafe: list[Refusal] = []
+    unsafe = check_graph(metas, allow_ops=allow_ops, where=where)
     inputs: dict[str, Tensor] = {}
     outputs: dict[str, Tensor] = {}
     for meta in metas:
         for node, _ in meta.graph.walk():
             ops[node.op] += 1
-        for refusal in check_graph(meta, allow_ops=allow_ops, where=where):
-            if refusal not in unsafe:
-                unsafe.append(refusal)
         by_name = {n.name: n for n in meta.graph.nodes}
         for n in meta.graph.nodes:
             if n.op == "Placeholder":

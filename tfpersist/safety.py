@@ -19,7 +19,10 @@ library, so nothing hides in the body of a ``While``, a branch of an ``If``
 or the ``map`` function of a dataset. An op whose safety depends on an
 attribute (``PrintV2`` prints to a file only if ``output_stream`` says so)
 passes only if the attribute is set in the file: one left for a caller to
-fill in could say anything. The audit also refuses:
+fill in could say anything. A function attribute may name an op instead of
+a function (``If(then_branch=PrintV2)``), and TensorFlow may then build that
+op as a node with the attribute's settings: such an op passes only if it is
+allowed without a condition and is no saver op. The audit also refuses:
 
 * ops this TensorFlow does not know;
 * constants that expand to more than 2 GiB each, or 4 GiB together. Every
@@ -27,8 +30,8 @@ fill in could say anything. The audit also refuses:
   signature's defaults, a signature's default inputs, and a tensor
   serialized in a string constant that ``ParseTensor`` expands. Strings
   count the bytes they hold, each element of a string, variant or resource
-  tensor what TensorFlow keeps for it, and a shape that overflows is
-  refused. What ops compute as they run is not bounded: ``tf.fill`` with a
+  tensor what TensorFlow keeps for it (a tensor list also the elements its
+  metadata declares), and a shape that overflows is refused. What ops compute as they run is not bounded: ``tf.fill`` with a
   huge shape is an op like any other;
 * functions that call themselves, whether through a call, a function
   attribute or its default, a function a caller binds to an attribute, the
@@ -146,6 +149,7 @@ from typing import Any, NamedTuple
 
 from tfpersist._graphfile import Function, MetaGraph, Node, Saver, node_name, parse_tensor
 from tfpersist._installed import installed_release
+from tfpersist._protobuf import DecodeError, read_varint
 from tfpersist.errors import GraphFormatError, UnsafeGraphError, UnsupportedReleaseError
 
 __all__ = [
@@ -443,10 +447,7 @@ def tensor_bytes(tensor: dict[str, Any]) -> int | None:
     if dtype == _STRING:
         held = [len(v) for v in tensor.get("string_val", [])]
     elif dtype == _VARIANT:
-        held = [
-            sum(tensor_bytes(t) or 2**63 for t in v.get("tensors", []))
-            for v in tensor.get("variant_val", [])
-        ]
+        held = [_variant_bytes(v) for v in tensor.get("variant_val", [])]
     elif dtype == _RESOURCE:
         held = [
             sum(len(v.get(k, b"")) for k in ("device", "container", "name", "maybe_type_name"))
@@ -456,6 +457,27 @@ def tensor_bytes(tensor: dict[str, Any]) -> int | None:
         return count * _DTYPE_SIZES.get(dtype, 8)
     filled = sum(held[:count]) + max(count - len(held), 0) * (held[-1] if held else 0)
     return count * _ELEMENT_BYTES.get(dtype, 0) + filled
+
+
+#: What a ``TensorList`` keeps per element its metadata declares: an index and a tensor.
+_LIST_ELEMENT_BYTES = 40
+
+
+def _variant_bytes(value: dict[str, Any]) -> int:
+    """What TensorFlow allocates to decode one variant: its tensors, and a list's declared size.
+
+    A ``TensorList`` reads a count of elements left unset from the start of
+    its metadata and makes room for them before reading anything else.
+    """
+    sizes = [tensor_bytes(t) for t in value.get("tensors", [])]
+    held = sum(2**63 if size is None else size for size in sizes)
+    if value.get("type_name") == "tensorflow::TensorList":
+        try:
+            unset, _ = read_varint(value.get("metadata", b""), 0)
+        except (IndexError, DecodeError):
+            unset = 0  # TensorFlow fails to decode it, and allocates nothing
+        held += (unset + len(sizes)) * _LIST_ELEMENT_BYTES
+    return held
 
 
 def _gib(n: int) -> str:
@@ -519,6 +541,8 @@ class _Audit:
                     False,
                 )
         self._scopes: dict[str, _Scope] = {}
+        self._parsed: dict[bytes, dict[str, Any] | None] = {}
+        self._sizes: dict[int, Any] = {}
         #: The functions (``None``: the top level) that hold saver ops of their own.
         self.direct_savers: set[str | None] = set()
         self._values: dict[int, _Value] = {}
@@ -653,7 +677,11 @@ class _Audit:
         scope = self.top if function is None else self._scope(function)
         data = _data(node)
         strings = _constant_strings(scope, data[0]) if data else None
-        found = [parse_tensor(s) for s in strings or ()]
+        found = []
+        for text in strings or ():
+            if text not in self._parsed:  # many nodes may parse one constant
+                self._parsed[text] = parse_tensor(text)
+            found.append(self._parsed[text])
         return [t for t in found if t is not None]
 
     def _called_op(self, node: Node, op: str, function: Function | None) -> None:
@@ -664,7 +692,17 @@ class _Audit:
                 f"{self.where}: node {node.name!r}{inside} calls function {op!r}, which the "
                 "graph's library does not hold; the file is damaged or incomplete"
             )
-        self._check_op(Node(node.name, op, [], "", {}), function)
+        group = self.policy.get(op)
+        named = Node(node.name, op, [], "", {})
+        if op in self.plain or group is None or group.verdict == "refuse" or op not in self.known:
+            self._check_op(named, function)
+        else:  # TensorFlow may build it as a node with the attribute's settings (If lowered)
+            self.refuse(
+                named,
+                function,
+                "a saver op, or an op allowed only on a condition, that a function attribute "
+                "names: the audit judges those only as nodes",
+            )
 
     def _constants(
         self,
@@ -677,7 +715,9 @@ class _Audit:
         if in_node and node.op in self.allow:
             return
         for tensor in tensors:
-            size = tensor_bytes(tensor)
+            size = self._sizes.get(id(tensor), _PENDING)
+            if size is _PENDING:  # a tensor shared between nodes is sized once
+                size = self._sizes[id(tensor)] = tensor_bytes(tensor)
             if size is None:
                 self.refuse(node, where, "a constant with an invalid shape", in_node)
             elif size > MAX_CONSTANT_BYTES:
@@ -1156,13 +1196,16 @@ def _dependents(
 
 
 def check_graph(
-    meta: MetaGraph,
+    meta: MetaGraph | Sequence[MetaGraph],
     *,
     allow_ops: Iterable[str] = (),
     release: str | None = None,
     where: str = "the graph",
 ) -> list[Refusal]:
-    """Audit one decoded graph and return what it refuses (an empty list if nothing).
+    """Audit a decoded graph, or each of several, and return what they refuse.
+
+    The list is empty if nothing is refused; what two meta graphs of one
+    SavedModel share is listed once.
 
     Ops are checked against those *release* knows, by tfpersist's record
     (default: the installed TensorFlow, or the newest release recorded).
@@ -1173,7 +1216,12 @@ def check_graph(
     [Refusal(op='MyCustomOp', node='x', function=None, reason='an op TensorFlow 2.21 does not know')]
     """
     release = resolve_release(release)
-    return _Audit(meta, set(allow_ops), _recorded_ops(release), release, where).run()
+    found: dict[Refusal, None] = {}
+    for one in [meta] if isinstance(meta, MetaGraph) else meta:
+        found.update(
+            dict.fromkeys(_Audit(one, set(allow_ops), _recorded_ops(release), release, where).run())
+        )
+    return list(found)
 
 
 def _message(where: str, refusals: Sequence[Refusal]) -> str:
@@ -1308,11 +1356,7 @@ def audit_file(
     release = resolve_release(release)
     try:
         metas = read_graph_file(text)
-        found: dict[Refusal, None] = {}  # a meta graph repeats what another holds: once each
-        for meta in metas:
-            judged = check_graph(meta, allow_ops=allow_ops, release=release, where=repr(text))
-            found.update(dict.fromkeys(judged))
-        refusals = list(found)
+        refusals = check_graph(metas, allow_ops=allow_ops, release=release, where=repr(text))
     except (TfPersistError, OSError, ValueError) as e:
         return FileAudit(text, "unreadable", error=" ".join(str(e).split()), release=release)
     except MemoryError:
