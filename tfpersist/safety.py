@@ -31,8 +31,9 @@ allowed without a condition and is no saver op. The audit also refuses:
   serialized in a string constant that ``ParseTensor`` expands. Strings
   count the bytes they hold, each element of a string, variant or resource
   tensor what TensorFlow keeps for it (a tensor list also the elements its
-  metadata declares), and a shape that overflows is refused. What ops compute as they run is not bounded: ``tf.fill`` with a
-  huge shape is an op like any other;
+  metadata declares), and a shape that overflows is refused. What ops
+  compute as they run is not bounded: ``tf.fill`` with a huge shape is an
+  op like any other;
 * functions that call themselves, whether through a call, a function
   attribute or its default, a function a caller binds to an attribute, the
   gradient the library registers for a function, or another function that
