@@ -582,11 +582,7 @@ class _Audit:
             # its signature's defaults and its own attributes: calls and constants too
             held = Node(f"{function.name} (attributes)", "function attribute", [], "", {})
             names, tensors = self._references(function.attr_values)
-            for called in self._alike(names):
-                if called in self.library:
-                    self.callees[function.name].add(called)
-                else:
-                    self._called_op(held, called, function)
+            self._follow(held, names, function)
             self._constants(held, tensors, function, False)
         kept = Node("signature defaults", "SignatureDef", [], "", {})
         self._constants(kept, self.meta.tensors, None, False)
@@ -606,21 +602,14 @@ class _Audit:
     def _scan(self, nodes: list[Node], function: Function | None) -> None:
         library, plain = self.library, self.plain
         scope = id(function) if function else None
-        callees = self.callees[function.name] if function else set()
         for node in nodes:
             op = node.op
             names, tensors = self._references(node.attrs.values())
             if op in library:
                 names.insert(0, op)
             if names:
-                names = self._alike(names)
-                self._calls[id(node)] = names
+                self._calls[id(node)] = self._follow(node, names, function)
                 self.callers[scope].append(node)
-                for called in names:
-                    if called in library:
-                        callees.add(called)
-                    else:
-                        self._called_op(node, called, function)
             if op == "ParseTensor":  # a constant serialized inside a string constant
                 tensors += self._serialized(node, function)
             self._constants(node, tensors, function)
@@ -630,6 +619,19 @@ class _Audit:
                 self.direct_savers.add(function.name if function else None)
                 self.saver_ops[scope].append(node)
             self._check_op(node, function)
+
+    def _follow(self, node: Node, names: list[str], function: Function | None) -> list[str]:
+        """Record what *node* calls by *names*, with their API twins, and return them all.
+
+        Each library function becomes a callee of *function*; each op is judged.
+        """
+        names = self._alike(names)
+        for called in names:
+            if called not in self.library:
+                self._called_op(node, called, function)
+            elif function is not None:
+                self.callees[function.name].add(called)
+        return names
 
     def _references(
         self, values: Iterable[dict[str, Any]]
