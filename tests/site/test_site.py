@@ -72,9 +72,11 @@ def test_language_picker_leads_to_both_trees(site, page):
     page.goto(f"{site}/index.html")
     page.screenshot(path=str(SHOTS / "root.png"))
     page.click("#lang-zh_CN")
+    page.wait_for_load_state()
     assert page.url.endswith("/zh_CN/index.html")
-    page.go_back()
+    page.goto(f"{site}/index.html")  # not go_back: it can race the click's navigation
     page.click("#lang-en")
+    page.wait_for_load_state()
     assert page.url.endswith("/en/index.html")
 
 
