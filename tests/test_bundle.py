@@ -478,3 +478,25 @@ def test_inspect_verify_export_without_tensorflow(article_checkpoint, tmp_path):
     assert report == {"codes": [0, 0, 0, 0], "tf": []}
     with np.load(tmp_path / "w.npz") as weights:
         assert weights["v1"].tolist() == [1.0]
+
+
+def test_partitioned_names_with_bytes_that_slice_keys_escape(tmp_path):
+    names = [b"a\x00b", b"c\xffd", b"\xff\x00", b"e\x01f", "名字/ÿ".encode()]
+    value = np.arange(12, dtype=np.float32).reshape(4, 3)
+    specs = ["4 3 0,2:-", "4 3 2,2:-"]
+    prefix = str(tmp_path / "ckpt")
+    tf.raw_ops.SaveV2(
+        prefix=prefix,
+        tensor_names=[n for n in names for _ in specs],
+        shape_and_slices=specs * len(names),
+        tensors=[part for _ in names for part in (value[:2], value[2:])],
+    )
+    reader = bundle.load_checkpoint(prefix)
+    found = {n.encode("utf-8", "surrogateescape"): n for n in reader.get_variable_to_shape_map()}
+    assert sorted(found) == sorted(names)
+    for raw, name in found.items():
+        [theirs] = tf.raw_ops.RestoreV2(
+            prefix=prefix, tensor_names=[raw], shape_and_slices=[""], dtypes=[tf.float32]
+        )
+        assert reader.get_tensor(name).tobytes() == theirs.numpy().tobytes() == value.tobytes()
+    reader.check_files()

@@ -33,6 +33,7 @@ __all__ = [
     "Handle",
     "abspath",
     "close",
+    "copy",
     "dirname",
     "exists",
     "file_size",
@@ -52,6 +53,7 @@ __all__ = [
     "rmtree",
     "split",
     "write_bytes",
+    "write_from",
 ]
 
 #: An open file: a descriptor for a local path, a ``GFile`` for a URL.
@@ -251,6 +253,29 @@ def write_bytes(path: str, data: bytes) -> None:
         return
     with _as_oserror(path), _gfile().GFile(path, "wb") as f:
         f.write(data)
+
+
+def copy(source: str, destination: str) -> None:
+    """Copy file *source* to *destination*, replacing it (for filesystems without hard links)."""
+    if not (is_url(source) or is_url(destination)):
+        shutil.copyfile(source, destination)
+        return
+    with _as_oserror(source):
+        _gfile().copy(source, destination, overwrite=True)
+
+
+def write_from(path: str, source: Any) -> None:
+    """Write a new file *path* with what the binary file *source* holds from where it stands.
+
+    Copied in chunks, so a large file never sits in memory (not atomic: see
+    ``_files.atomic_write``).
+    """
+    if not is_url(path):
+        with open(path, "wb") as f:
+            shutil.copyfileobj(source, f, 16 << 20)
+        return
+    with _as_oserror(path), _gfile().GFile(path, "wb") as f:
+        shutil.copyfileobj(source, f, 16 << 20)
 
 
 def open_read(path: str) -> Handle:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -34,11 +35,14 @@ DTYPE_NAMES = {
     8: "complex64", 9: "int64", 10: "bool", 11: "qint8", 12: "quint8", 13: "qint32",
     14: "bfloat16", 15: "qint16", 16: "quint16", 17: "uint16", 18: "complex128",
     19: "float16", 20: "resource", 21: "variant", 22: "uint32", 23: "uint64",
+    24: "float8_e5m2", 25: "float8_e4m3fn", 26: "float8_e4m3fnuz", 27: "float8_e4m3b11fnuz",
+    28: "float8_e5m2fnuz", 29: "int4", 30: "uint4",
 }  # fmt: skip
 #: Bytes per element of the fixed-size dtypes.
 DTYPE_SIZES = {
     1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 8: 8, 9: 8, 10: 1, 11: 1, 12: 1, 13: 4,
     14: 2, 15: 2, 16: 2, 17: 2, 18: 16, 19: 2, 22: 4, 23: 8,
+    24: 1, 25: 1, 26: 1, 27: 1, 28: 1, 29: 1, 30: 1,  # int4 takes a byte per element
 }  # fmt: skip
 _MAX_RANK = 254  # TensorShape's limit
 DAMAGED = "the checkpoint is damaged: restore it from a good copy"
@@ -152,14 +156,26 @@ def _signed_increasing(value: int) -> bytes:
     return bytes(raw)
 
 
+_ESCAPES = {b"\x00": b"\x00\xff", b"\xff": b"\xff\x00"}
+
+
 def slice_key(name: str, extents: Sequence[Extent]) -> bytes:
     """The index key under which TensorFlow stores one slice of a partitioned tensor.
 
     >>> slice_key("w", [(0, 2), (0, None)])
     b'\\x00w\\x00\\x01\\x01\\x02\\x80\\x82\\x80\\x7f'
+
+    Bytes 0x00 and 0xFF of the name are escaped as TensorFlow's
+    ``checkpoint::EncodeTensorNameSlice`` does (a name read from a checkpoint
+    holds undecodable bytes as surrogates):
+
+    >>> slice_key("a\\x00b\\udcff", [])
+    b'\\x00a\\x00\\xffb\\xff\\x00\\x00\\x01\\x00'
     """
-    escaped = name.encode("utf-8", "surrogateescape").replace(b"\xff", b"\xff\x00")
-    key = b"\x00" + escaped.replace(b"\x00", b"\x00\xff") + b"\x00\x01"
+    raw = name.encode("utf-8", "surrogateescape")
+    # OrderedCode::WriteString: 0x00 -> 00 FF and 0xFF -> FF 00 in one pass, then 00 01
+    escaped = re.sub(rb"[\x00\xff]", lambda m: _ESCAPES[m.group()], raw)
+    key = b"\x00" + escaped + b"\x00\x01"
     key += bytes([1, len(extents)]) if extents else b"\x00"
     for start, length in extents:
         key += _signed_increasing(start) + _signed_increasing(-1 if length is None else length)
@@ -290,6 +306,9 @@ class Index:
 def read_index(prefix: str) -> Index:
     """Read and check the ``.index`` of the checkpoint at *prefix*.
 
+    A V1 checkpoint, which has no ``.index``, is read by
+    :func:`tfpersist._v1.read_v1`, which gives the same interface.
+
     >>> read_index("nowhere/ckpt")
     Traceback (most recent call last):
     ...
@@ -299,6 +318,10 @@ def read_index(prefix: str) -> Index:
     try:
         data = _fs.read_bytes(index.path)
     except FileNotFoundError as e:
+        from tfpersist._v1 import read_v1, v1_files  # it needs this module
+
+        if v1_files(prefix):
+            return read_v1(prefix)
         raise CheckpointNotFoundError(
             f"no checkpoint at {prefix!r}: {index.path!r} does not exist"
         ) from e

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import mmap
 import os
 import struct
 from collections.abc import Callable, Iterator
@@ -117,7 +118,7 @@ def snappy_decompress(data: bytes | memoryview, limit: int) -> bytes:
     return bytes(out)
 
 
-def _block(data: bytes, offset: int, size: int, what: str) -> bytes | memoryview:
+def _block(data: bytes | mmap.mmap, offset: int, size: int, what: str) -> bytes | memoryview:
     end = offset + size + TRAILER_SIZE
     if offset < 0 or end > len(data) - FOOTER_SIZE:
         raise TableError(
@@ -172,14 +173,8 @@ def read_handle(value: bytes | memoryview) -> tuple[int, int]:
     return offset, size
 
 
-def read_table(data: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """Yield every ``(key, value)`` of the table held in *data*, in key order.
-
-    >>> list(read_table(b"not a table"))
-    Traceback (most recent call last):
-    ...
-    tfpersist._sstable.TableError: the file is 11 bytes, shorter than a table's 48-byte footer
-    """
+def _index_block(data: bytes | mmap.mmap) -> bytes | memoryview:
+    """Check the footer and the metaindex block; return the index block."""
     if len(data) < FOOTER_SIZE:
         raise TableError(
             f"the file is {len(data)} bytes, shorter than a table's {FOOTER_SIZE}-byte footer"
@@ -192,7 +187,46 @@ def read_table(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     index_offset, pos = read_varint(footer, pos)
     index_size, _ = read_varint(footer, pos)
     _block(data, meta_offset, meta_size, "metaindex block")  # empty, but checked all the same
-    index = _block(data, index_offset, index_size, "index block")
+    return _block(data, index_offset, index_size, "index block")
+
+
+class Table:
+    """A table held in *data* (bytes or a read-only mapping), for looking keys up.
+
+    Opening checks the footer and the index block; :meth:`get` reads and
+    checks only the data block that can hold the key.
+
+    >>> Table(b"not a table")
+    Traceback (most recent call last):
+    ...
+    tfpersist._sstable.TableError: the file is 11 bytes, shorter than a table's 48-byte footer
+    """
+
+    def __init__(self, data: bytes | mmap.mmap) -> None:
+        self.data = data
+        self._blocks = [(k, read_handle(h)) for k, h in _entries(_index_block(data), "index block")]
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value stored under *key*, or ``None``."""
+        for last, (offset, size) in self._blocks:
+            if last >= key:  # the first block whose separator is not below the key
+                block = _block(self.data, offset, size, "data block")
+                for found, value in _entries(block, "data block"):
+                    if found >= key:
+                        return value if found == key else None
+                return None
+        return None
+
+
+def read_table(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Yield every ``(key, value)`` of the table held in *data*, in key order.
+
+    >>> list(read_table(b"not a table"))
+    Traceback (most recent call last):
+    ...
+    tfpersist._sstable.TableError: the file is 11 bytes, shorter than a table's 48-byte footer
+    """
+    index = _index_block(data)
     previous = None
     for _, handle in _entries(index, "index block"):
         offset, size = read_handle(handle)

@@ -22,6 +22,29 @@ array([[1., 2.]], dtype=float32)
 >>> reader.get_variable_to_dtype_map()["step/.ATTRIBUTES/VARIABLE_VALUE"]
 dtype('int32')
 
+Older checkpoints are in the V1 format, which ``tf.compat.v1.train.Saver``
+wrote by default until TensorFlow 0.12 made V2 the default (its release
+notes: "New checkpoint format becomes the default in ``tf.train.Saver``"),
+and still writes when given ``write_version=SaverDef.V1``. A V1 checkpoint has
+no ``.index``: it is one table file, ``PREFIX``, or when sharded the files
+``PREFIX-00000-of-00002``, ... (TensorFlow names them ``PREFIX-?????-of-00002``),
+each holding the names, shapes and dtypes of its tensors followed by their
+values. :func:`load_checkpoint` reads both formats the same way:
+
+>>> import os
+>>> os.makedirs("v1")
+>>> with tf.Graph().as_default() as graph:
+...     v = tf.compat.v1.Variable([1.5, 2.5], name="v")
+...     saver = tf.compat.v1.train.Saver(write_version=tf.compat.v1.train.SaverDef.V1)
+...     with tf.compat.v1.Session(graph=graph) as sess:
+...         sess.run(v.initializer)
+...         saver.save(sess, "v1/model.ckpt")
+'v1/model.ckpt'
+>>> sorted(os.listdir("v1"))
+['checkpoint', 'model.ckpt', 'model.ckpt.meta']
+>>> bundle.load_checkpoint("v1").get_tensor("v")
+array([1.5, 2.5], dtype=float32)
+
 Every value is checked against the crc32c stored for it, and every block of
 the index against its own, so a damaged file is an error that names the file
 and the tensor, never a wrong number. Differences from TensorFlow's reader:
@@ -34,8 +57,13 @@ and the tensor, never a wrong number. Differences from TensorFlow's reader:
   changes the file. A mapped array keeps the file's disk space in use until
   the array is gone, even after the file is deleted; ``mapped=False`` reads
   into memory of the array's own, for values that live long.
-- Dtypes are NumPy's (``bfloat16`` is ``ml_dtypes.bfloat16``). Tensors of the
-  ``variant`` dtype, which only TensorFlow can decode, are listed but not read.
+- Dtypes are NumPy's (``bfloat16``, the ``float8`` types and ``int4`` are
+  ``ml_dtypes``'). Tensors of the ``variant`` dtype, which only TensorFlow can
+  decode, are listed but not read.
+- In a V1 checkpoint each value lives in its table's blocks, so it is read,
+  never mapped, and checked by its block's crc32c; ``nbytes`` is its size
+  once decoded (for strings, the size of its records). Unlike TensorFlow's
+  reader, it reads partitioned V1 tensors and every dtype the V1 saver writes.
 - A TensorFlow filesystem URL (``gs://...``, ``ram://...``) is read through
   TensorFlow's filesystems, so it needs TensorFlow, and its tensors are read,
   never mapped.
@@ -64,6 +92,7 @@ from tfpersist._index import (
 )
 from tfpersist._protobuf import DecodeError, read_varint
 from tfpersist._sstable import crc32c, mask
+from tfpersist._v1 import V1Index
 from tfpersist.checkpoint_state import resolve_prefix
 from tfpersist.errors import UnsupportedCheckpointError
 
@@ -76,8 +105,8 @@ _QUANTIZED["qint32"] = "int32"  # read as their integers, as TensorFlow's reader
 def _numpy(name: str) -> np.dtype:
     if name in ("string", "resource", "variant"):
         return np.dtype(object)
-    if name == "bfloat16":
-        return np.dtype(ml_dtypes.bfloat16)
+    if name == "bfloat16" or name.startswith(("float8", "int4", "uint4")):
+        return np.dtype(getattr(ml_dtypes, name))
     return np.dtype(_QUANTIZED.get(name, name))
 
 
@@ -116,6 +145,8 @@ class CheckpointReader:
     def close(self) -> None:
         """Close the data files. Arrays already returned stay valid."""
         self._finalizer()
+        if isinstance(self._index, V1Index):
+            self._index.close()
 
     def check_files(self) -> None:
         """Check every entry against its shard on disk, reading no tensor data.
@@ -201,6 +232,8 @@ class CheckpointReader:
                 f"checkpoint {self.prefix!r}: tensor {name!r} has dtype {entry.dtype_name}, "
                 "which only TensorFlow can decode; read it with tf.train.load_checkpoint"
             )
+        if isinstance(self._index, V1Index):
+            return self._index.tensor(entry, NUMPY_DTYPES[entry.dtype])
         if entry.slices:
             return self._assemble(entry)
         return self._read(entry, entry.name, mapped)

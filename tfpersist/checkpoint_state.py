@@ -28,6 +28,12 @@ this module handles:
   *complete* checkpoint in the directory (its ``.index`` and every ``.data``
   shard present), and says so with a warning.
 
+Checkpoints written before TensorFlow 0.12, or with
+``write_version=SaverDef.V1``, are in the V1 format: one file ``model.ckpt``
+(or the shards ``model.ckpt-00000-of-00002``, ..., which the state file names
+``model.ckpt-?????-of-00002``) next to an optional ``model.ckpt.meta``, and no
+``.index``. Every function here knows them too (see :func:`v1_files`).
+
 Nothing here imports TensorFlow: reading the state file is plain text work.
 
 .. rubric:: TF1 style: ``Saver`` and ``get_checkpoint_state``
@@ -108,24 +114,32 @@ __all__ = [
     "is_complete",
     "latest_checkpoint",
     "leftovers",
+    "meta_path",
     "read_state",
     "remove_leftovers",
     "resolve_prefix",
+    "v1_files",
 ]
 
 #: The name TensorFlow gives the state file in every checkpoint directory.
 STATE_FILE = "checkpoint"
 
 _DATA = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
+_V1_SHARD = re.compile(r"-(\d{5})-of-(\d{5})$")
+_V1_PATTERN = re.compile(r"-\?{5}-of-(\d{5})$")  # how TensorFlow names a sharded V1 checkpoint
+_SAVED_MODEL = ("saved_model.pb", "saved_model.pbtxt")
+_TABLE_MAGIC = 0xDB4775248B80FB57.to_bytes(8, "little")
 _PART = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
 _STEP = re.compile(r"-(\d+)$")
-#: What interrupted writes leave behind: TensorFlow's temporary files and
-#: sharded-save directories, and tfpersist's own temporary files.
+#: Names that interrupted writes give their files: TensorFlow's temporary
+#: files and sharded-save directories, and tfpersist's own. ``leftovers``
+#: checks more than the name before it lists one.
 _LEFTOVER = re.compile(
     r"\.tempstate\d+$"  # BundleWriter's data and index, before the rename
     r"|\.tmp[0-9a-f]{32}$"  # TensorFlow's atomic writes (state file, .meta)
     r"|_temp(_[0-9a-f]{32})?$"  # sharded saves, TF2 and TF1
-    r"|\.[a-z0-9_]{8}\.tmp$"  # tfpersist's atomic writes
+    r"|\.tfpersist-[0-9a-f]{8}\.tmp$"  # tfpersist's atomic writes
+    r"|\.tfpersist-old\."  # an old checkpoint kept while a new one is saved over it
     r"|^\.tfpersist-[a-z0-9_]{8}$"  # tfpersist's staging directories
     r"|^workertemp_\d+$"  # a worker's copy in multi-worker saving
 )
@@ -158,8 +172,9 @@ def checkpoint_files(prefix: str | os.PathLike[str]) -> list[str]:
     """List the files on disk that belong to the checkpoint *prefix*, sorted.
 
     These are ``PREFIX.index``, ``PREFIX.data-NNNNN-of-NNNNN`` and, when
-    present, ``PREFIX.meta``. A prefix is matched literally: characters such
-    as ``[`` are not glob patterns here.
+    present, ``PREFIX.meta``; for a V1 checkpoint (see :func:`v1_files`), its
+    table files and ``.meta``. A prefix is matched literally: characters such
+    as ``[`` are not glob patterns here, except TensorFlow's ``-?????-of-``.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(v=tf.Variable(1.0)).write("model/model.ckpt")
@@ -167,20 +182,35 @@ def checkpoint_files(prefix: str | os.PathLike[str]) -> list[str]:
     ['model/model.ckpt.data-00000-of-00001', 'model/model.ckpt.index']
     """
     prefix = os.fspath(prefix)
+    pattern = _V1_PATTERN.search(prefix)
+    if pattern:  # the shards of a sharded V1 checkpoint, and its .meta
+        prefix = prefix[: pattern.start()]
     parent, base = _fs.split(prefix)
     try:
         names = _fs.listdir(parent or ".")
     except OSError:
         return []
-    return sorted(
+    if pattern:
+        shard = re.compile(r"-\d{5}-of-" + pattern.group(1) + "|\\.meta")
+        return sorted(
+            os.path.join(parent, n)
+            for n in names
+            if n.startswith(base) and shard.fullmatch(n[len(base) :])
+        )
+    found = [
         os.path.join(parent, n)
         for n in names
         if n.startswith(base) and _PART.fullmatch(n[len(base) :])
-    )
+    ]
+    if base in names and not _PART.search(base) and _is_table(prefix):
+        found.append(prefix)  # a V1 checkpoint's one file
+    return sorted(found)
 
 
 def is_complete(prefix: str | os.PathLike[str]) -> bool:
     """Tell whether *prefix* has its ``.index`` and every ``.data`` shard on disk.
+
+    A V1 checkpoint is complete when it has every file :func:`v1_files` names.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(v=tf.Variable(1.0)).write("model/model.ckpt")
@@ -195,9 +225,91 @@ def is_complete(prefix: str | os.PathLike[str]) -> bool:
     shards = [_DATA.search(f) for f in files]
     counts = {int(m.group(2)) for m in shards if m}
     if prefix + ".index" not in files or len(counts) != 1:
-        return False
+        return prefix + ".index" not in files and bool(v1_files(prefix))
     present = {int(m.group(1)) for m in shards if m}
     return present == set(range(counts.pop()))
+
+
+def _is_table(path: str) -> bool:
+    """Whether *path* is a regular file that ends in a table's magic number."""
+    if not _fs.isfile(path):
+        return False
+    try:
+        handle = _fs.open_read(path)
+    except OSError:
+        return False
+    try:
+        size, tail = _fs.file_size(handle), bytearray(8)
+        return (
+            size >= 48
+            and _fs.read_into(handle, memoryview(tail), size - 8) == 8
+            and (tail == _TABLE_MAGIC)
+        )
+    except OSError:
+        return False
+    finally:
+        _fs.close(handle)
+
+
+def _v1_pattern(prefix: str) -> str | None:
+    """``PREFIX-?????-of-NNNNN`` when a shard of that checkpoint exists, else ``None``."""
+    parent, base = _fs.split(prefix)
+    try:
+        names = _fs.listdir(parent or ".")
+    except OSError:
+        return None
+    counts = sorted(
+        {
+            m.group(2)
+            for n in names
+            if n.startswith(base) and (m := _V1_SHARD.fullmatch(n[len(base) :]))
+        }
+    )
+    return f"{prefix}-?????-of-{counts[-1]}" if counts else None
+
+
+def v1_files(prefix: str | os.PathLike[str]) -> list[str]:
+    """The table files of the V1 checkpoint *prefix* in shard order, or ``[]`` if it has not all.
+
+    TensorFlow before 1.0 wrote V1 checkpoints: no ``.index``, but one table
+    file ``PREFIX``, or when sharded ``PREFIX-00000-of-00002``, ... which
+    TensorFlow names by the pattern ``PREFIX-?????-of-00002``. Either the
+    pattern or ``PREFIX`` is accepted.
+
+    >>> import os, tensorflow as tf
+    >>> os.makedirs("m")  # a V1 saver makes no directory
+    >>> with tf.Graph().as_default() as graph:
+    ...     v = tf.compat.v1.Variable(1.0, name="v")
+    ...     saver = tf.compat.v1.train.Saver(
+    ...         write_version=tf.compat.v1.train.SaverDef.V1, sharded=True)
+    ...     with tf.compat.v1.Session(graph=graph) as sess:
+    ...         sess.run(v.initializer)
+    ...         saver.save(sess, "m/model.ckpt", write_meta_graph=False)
+    'm/model.ckpt-?????-of-00001'
+    >>> v1_files("m/model.ckpt-?????-of-00001") == v1_files("m/model.ckpt")
+    True
+    >>> v1_files("m/model.ckpt")
+    ['m/model.ckpt-00000-of-00001']
+    """
+    prefix = os.fspath(prefix)
+    pattern = _V1_PATTERN.search(prefix)
+    if not pattern:
+        if not _PART.search(prefix) and _is_table(prefix):
+            return [prefix]
+        found = _v1_pattern(prefix)
+        return v1_files(found) if found else []
+    count = int(pattern.group(1))
+    files = [f"{prefix[: pattern.start()]}-{i:05d}-of-{count:05d}" for i in range(count)]
+    return files if count and all(_fs.isfile(f) for f in files) else []
+
+
+def meta_path(prefix: str | os.PathLike[str]) -> str:
+    """The ``.meta`` file of checkpoint *prefix*; a sharded V1 checkpoint's lacks the shard pattern.
+
+    >>> meta_path("m/model.ckpt-3"), meta_path("m/model.ckpt-3-?????-of-00002")
+    ('m/model.ckpt-3.meta', 'm/model.ckpt-3.meta')
+    """
+    return _V1_PATTERN.sub("", os.fspath(prefix)) + ".meta"
 
 
 def _unquote(value: str) -> str:
@@ -243,11 +355,27 @@ def _scan(directory: str) -> list[str]:
         names = _fs.listdir(directory)
     except OSError:
         return []
-    prefixes = [os.path.join(directory, n[: -len(".index")]) for n in names if n.endswith(".index")]
+    prefixes = {os.path.join(directory, n[: -len(".index")]) for n in names if n.endswith(".index")}
+    for n in names:  # V1 checkpoints: shards, or one table file
+        shard = _V1_SHARD.search(n)
+        if shard:
+            prefixes.add(os.path.join(directory, f"{n[: shard.start()]}-?????-of-{shard.group(2)}"))
+        elif not (_PART.search(n) or _LEFTOVER.search(n) or n == STATE_FILE) and _is_table(
+            os.path.join(directory, n)
+        ):
+            prefixes.add(os.path.join(directory, n))
     complete = [p for p in prefixes if is_complete(p)]
-    if complete and all(_STEP.search(p) for p in complete):
-        return sorted(complete, key=lambda p: int(_STEP.search(p).group(1)))
-    return sorted(complete, key=lambda p: (_fs.mtime_ns(p + ".index"), p))
+
+    def step(prefix: str) -> re.Match[str] | None:
+        return _STEP.search(_V1_PATTERN.sub("", prefix))
+
+    if complete and all(step(p) for p in complete):
+        return sorted(complete, key=lambda p: (int(step(p).group(1)), p))
+    return sorted(complete, key=lambda p: (_fs.mtime_ns(_first_file(p)), p))
+
+
+def _first_file(prefix: str) -> str:
+    return prefix + ".index" if _fs.exists(prefix + ".index") else (v1_files(prefix) or [prefix])[0]
 
 
 def read_state(directory: str | os.PathLike[str]) -> CheckpointState:
@@ -371,10 +499,13 @@ def latest_checkpoint(directory: str | os.PathLike[str]) -> str:
 def resolve_prefix(path: str | os.PathLike[str]) -> str:
     """Turn what a user typed into a checkpoint prefix.
 
-    *path* may be a prefix (``model/model.ckpt``) or a directory, which means
-    its latest checkpoint. Passing one of the checkpoint's own files
-    (``.index``, ``.meta``, ``.data-…``) instead of the prefix is the most
-    common mistake; the error says which prefix to pass.
+    *path* may be a prefix (``model/model.ckpt``), a directory, which means
+    its latest checkpoint, or a SavedModel directory, which means its
+    ``variables/variables``. A V1 checkpoint (see :func:`v1_files`) resolves
+    to its file, or to TensorFlow's pattern ``PREFIX-?????-of-NNNNN`` when it
+    is sharded. Passing one of the checkpoint's own files (``.index``,
+    ``.meta``, ``.data-…``) instead of the prefix is the most common mistake;
+    the error says which prefix to pass.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(v=tf.Variable(1.0)).save("model/model.ckpt")
@@ -387,6 +518,10 @@ def resolve_prefix(path: str | os.PathLike[str]) -> str:
     """
     text = os.fspath(path)
     if _fs.isdir(text):
+        variables = os.path.join(text, "variables", "variables")
+        saved_model = any(_fs.isfile(os.path.join(text, n)) for n in _SAVED_MODEL)
+        if saved_model and _fs.isfile(variables + ".index"):
+            return variables
         return latest_checkpoint(text)
     if _fs.isfile(text + ".index"):
         return text
@@ -395,6 +530,19 @@ def resolve_prefix(path: str | os.PathLike[str]) -> str:
         prefix = text[: part.start()]
         raise CheckpointNotFoundError(
             f"{text!r} is one file of a checkpoint; pass its prefix {prefix!r}"
+        )
+    shard = _V1_SHARD.search(text)
+    if shard and _fs.isfile(text):  # one shard of a V1 checkpoint: all of them
+        text = f"{text[: shard.start()]}-?????-of-{shard.group(2)}"
+    elif not _V1_PATTERN.search(text) and not _fs.isfile(text):
+        text = _v1_pattern(text) or text
+    if v1_files(text):
+        return text
+    if _fs.isfile(text):
+        raise CheckpointNotFoundError(
+            f"{text!r} is a file but no checkpoint: it has no {text + '.index'!r}, and it is "
+            "not a V1 checkpoint file (it does not end as a table does: cut short, or another "
+            "kind of file); pass a checkpoint prefix such as 'model/model.ckpt-3'"
         )
     raise CheckpointNotFoundError(_describe_missing(text))
 
@@ -414,6 +562,16 @@ def _describe_missing(path: str) -> str:
     parent = _fs.dirname(path) or "."
     if not _fs.isdir(parent):
         return f"no checkpoint at {path!r}: directory {parent!r} does not exist"
+    pattern = _V1_PATTERN.search(path)
+    if pattern:
+        count = int(pattern.group(1))
+        shards = [f"{path[: pattern.start()]}-{i:05d}-of-{count:05d}" for i in range(count)]
+        missing = [s for s in shards if not _fs.isfile(s)]
+        if missing and len(missing) < count:
+            return (
+                f"V1 checkpoint {path!r} is incomplete: {len(missing)} of its {count} shards "
+                f"are missing, e.g. {missing[0]!r}; copy every shard"
+            )
     found = _scan(parent)
     if found:
         names = ", ".join(repr(p) for p in found[-5:])
@@ -427,47 +585,155 @@ def _describe_missing(path: str) -> str:
 def remove_leftovers(directory: str | os.PathLike[str], *, lock_timeout: float = 60.0) -> list[str]:
     """Remove what interrupted writes left in *directory*; return what was removed.
 
-    A save killed halfway leaves temporary files (``*.tempstate*``,
-    ``*.tmp…``), the ``*_temp`` directories of sharded saves, and ``.data``
-    shards whose ``.index`` was never written. None of them is a checkpoint,
-    and no reader looks at them: the checkpoints and the state file are
-    untouched. The directory's lock is held meanwhile, so a save by tfpersist
-    in another process is never cut short (nor a worker's save into its own
-    ``workertemp_N``); an asynchronous save still writing after its call
-    returned is not covered by the lock.
+    Only what :func:`leftovers` can tie to a checkpoint writer is removed,
+    never a file or directory of yours that merely looks like one. A save
+    that tfpersist was making over an existing checkpoint, and that was cut
+    short, is ended first: the old checkpoint, kept as
+    ``PREFIX.tfpersist-old``, goes back to its prefix and the state file
+    names it again (or, if the new checkpoint was already named, the old
+    copy is removed). The checkpoints and the state file are otherwise
+    untouched. The directory's lock is held meanwhile, so a save by
+    tfpersist in another process is never cut short (nor a worker's save
+    into its own ``workertemp_N``); an asynchronous save still writing after
+    its call returned is not covered by the lock. A missing directory is a
+    :class:`~tfpersist.errors.CheckpointNotFoundError`: nothing is created.
 
-    >>> import os
-    >>> os.makedirs("model/ckpt-7_temp")
-    >>> _ = open("model/ckpt-8.data-00000-of-00001", "wb").close()
+    >>> import os, tensorflow as tf
+    >>> _ = tf.train.Checkpoint(v=tf.Variable(1.0)).save("model/ckpt")
+    >>> os.makedirs("model/ckpt-2_temp")
+    >>> _ = open("model/ckpt-3.data-00000-of-00001", "wb").close()
+    >>> os.makedirs("model/notes_temp")  # yours: no checkpoint 'notes' was ever here
     >>> remove_leftovers("model")
-    ['model/ckpt-7_temp', 'model/ckpt-8.data-00000-of-00001']
+    ['model/ckpt-2_temp', 'model/ckpt-3.data-00000-of-00001']
+    >>> sorted(os.listdir("model"))
+    ['checkpoint', 'ckpt-1.data-00000-of-00001', 'ckpt-1.index', 'notes_temp']
     """
-    from tfpersist._files import remove_paths  # both need this module
+    from tfpersist._files import finish_switches, remove_paths  # both need this module
     from tfpersist._lock import is_locked, locked
 
-    directory = os.fspath(directory)
+    directory = _existing_directory(directory)
     with locked(directory, lock_timeout):  # a worker saving into workertemp_N holds that lock
-        return remove_paths(p for p in leftovers(directory) if not is_locked(p))
+        switched = finish_switches(directory)
+        rest = remove_paths(p for p in leftovers(directory) if not is_locked(p))
+    return sorted(set(switched) | set(rest))
 
 
 def leftovers(directory: str | os.PathLike[str], prefix: str = "") -> list[str]:
     """List what interrupted writes left in *directory*, for names starting with *prefix*.
 
-    See :func:`remove_leftovers`; this only lists.
+    A name counts only when a checkpoint writer can be shown to have made
+    it: TensorFlow's temporary files (``PREFIX.index.tempstateN``, the
+    state file's or a ``.meta``'s ``.tmpHEX``), tfpersist's
+    (``NAME.tfpersist-XXXXXXXX.tmp``, the old checkpoint of a save cut
+    short, ``PREFIX.tfpersist-old.*``, and its staging directories), and,
+    for a prefix that has or had a checkpoint here (its ``.index``, an entry
+    in the state file, or a sibling ``BASE-N``), the ``PREFIX_temp``
+    directories of sharded saves holding only ``part-*`` shards and
+    ``.data`` shards whose ``.index`` was never written. Symbolic links,
+    and directories holding anything else, are never listed. See
+    :func:`remove_leftovers`; this only lists.
 
     >>> import os
-    >>> os.makedirs("model")
+    >>> os.makedirs("model/my_temp")
     >>> _ = open("model/ckpt-3.index.tempstate123", "wb").close()
-    >>> leftovers("model")
+    >>> _ = open("model/my_temp/part-00000-of-00001.index", "wb").close()
+    >>> leftovers("model")  # no checkpoint 'my': my_temp is not TensorFlow's
     ['model/ckpt-3.index.tempstate123']
     """
-    directory = os.fspath(directory)
+    from tfpersist._files import ASIDE, state_names
+
+    directory = _existing_directory(directory)
+    names = _fs.listdir(directory)
+    named = {os.path.basename(p) for p in state_names(directory)}
     found = []
-    for name in sorted(_fs.listdir(directory)):
-        if not name.startswith(prefix):
+    for name in sorted(names):
+        path = os.path.join(directory, name)
+        if not name.startswith(prefix) or _is_link(path):
+            continue
+        if _fs.isdir(path):
+            temp = _SHARD_TEMP.fullmatch(name)
+            if (
+                (temp and _had_checkpoint(temp.group(1), names, named))
+                or _STAGING.fullmatch(name)
+                or _WORKER_DIR.fullmatch(name)
+            ) and _writer_files_only(path, top=not temp):
+                found.append(path)
             continue
         data = _DATA.search(name)
-        index = os.path.join(directory, name[: data.start()] + ".index") if data else ""
-        if _LEFTOVER.search(name) or (data and not _fs.exists(index)):
-            found.append(os.path.join(directory, name))
+        if (
+            _TEMP_FILE.search(name)
+            or (ASIDE + "." in name and _PART.fullmatch(name[name.index(ASIDE) + len(ASIDE) :]))
+            or (
+                data
+                and name[: data.start()] + ".index" not in names
+                and _had_checkpoint(name[: data.start()], names, named, own=False)
+            )
+        ):
+            found.append(path)
     return found
+
+
+#: Temporary files of checkpoint writers: TensorFlow's BundleWriter and
+#: atomic writes (the state file, a .meta), and tfpersist's atomic writes.
+_TEMP_FILE = re.compile(
+    r"\.(index|data-\d{5}-of-\d{5})\.tempstate\d+$"
+    r"|(^checkpoint|\.meta|\.index)\.tmp[0-9a-f]{32}$"
+    r"|\.tfpersist-[0-9a-f]{8}\.tmp$"
+)
+_SHARD_TEMP = re.compile(r"(.+)_temp(_[0-9a-f]{32})?")  # PREFIX_temp/part-*: sharded saves
+_SHARD_FILE = re.compile(r"part-\d{5}-of-\d{5}\.(index|data-\d{5}-of-\d{5})(\.tempstate\d+)?")
+_STAGING = re.compile(r"\.tfpersist-[a-z0-9_]{8}")  # rewriting's staging directories
+_WORKER_DIR = re.compile(r"workertemp_\d+")  # a worker's copy in multi-worker saving
+
+
+def _existing_directory(directory: str | os.PathLike[str]) -> str:
+    directory = os.fspath(directory)
+    if not _fs.isdir(directory):
+        what = "is not a directory" if _fs.exists(directory) else "does not exist"
+        raise CheckpointNotFoundError(
+            f"{directory!r} {what}; pass the directory that holds the checkpoints"
+        )
+    return directory
+
+
+def _is_link(path: str) -> bool:
+    return not _fs.is_url(path) and os.path.islink(path)
+
+
+def _had_checkpoint(base: str, names: list[str], named: set[str], own: bool = True) -> bool:
+    """Whether checkpoint *base* has an index here (if *own*), is in the state file, or a sibling."""
+    if base in named or (own and base + ".index" in names):
+        return True
+    step = _STEP.search(base)
+    if not step:
+        return False
+    sibling = re.compile(re.escape(base[: step.start()]) + r"-\d+")
+    return any(sibling.fullmatch(n) for n in named) or any(
+        n.endswith(".index") and sibling.fullmatch(n[: -len(".index")]) for n in names
+    )
+
+
+def _writer_files_only(directory: str, top: bool) -> bool:
+    """Whether *directory* holds only what a checkpoint writer writes (no links, nothing else).
+
+    With *top*, that is checkpoints, state files and their temporary files;
+    otherwise (a ``PREFIX_temp`` directory) only ``part-*`` shards.
+    """
+    try:
+        entries = _fs.listdir(directory)
+    except OSError:
+        return False
+    for name in entries:
+        path = os.path.join(directory, name)
+        if _is_link(path):
+            return False
+        if _fs.isdir(path):
+            if not (top and _SHARD_TEMP.fullmatch(name) and _writer_files_only(path, top=False)):
+                return False
+        elif not (
+            _SHARD_FILE.fullmatch(name)
+            if not top
+            else name == STATE_FILE or _PART.search(name) or _TEMP_FILE.search(name)
+        ):
+            return False
+    return True
