@@ -7,10 +7,19 @@ printing ``committed N`` after each write returns. The test kills the child with
 SIGKILL; this process reaps it and prints ``reaped``. Forking saves the two
 seconds TensorFlow takes to import in every round. Nothing in this process
 starts TensorFlow's runtime, so the children start from a clean state.
+
+The step writers (:data:`STEP_WRITERS`) take ``step K NAME DIRECTORY``
+lines instead, whatever the command line named: the child of writer NAME
+saves a new checkpoint over those the test put into DIRECTORY,
+with every filesystem step counted (each file created, linked, renamed or
+removed, and each file TensorFlow's save puts in place), and exits at once,
+as a kill would leave it, right before step K. A child that reaches
+the end prints ``steps N``.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -72,7 +81,7 @@ def rename(directory: str) -> None:
         rewriting.rename_checkpoint(
             source,
             os.path.join(directory, "renamed", "ckpt"),
-            {"v/.ATTRIBUTES/VARIABLE_VALUE": "renamed_v"},
+            {"v/.ATTRIBUTES/VARIABLE_VALUE": "renamed_v/.ATTRIBUTES/VARIABLE_VALUE"},
             overwrite=True,
         )
         _committed(n)
@@ -87,6 +96,151 @@ def export(directory: str) -> None:
 
 WRITERS = {f.__name__: f for f in (tf1_saver, tf2_checkpoint, freeze, rename, export)}
 
+OLD, NEW = 1.0, 2.0  # the values of the checkpoint saved over, and of the one saved over it
+
+
+def _tf1_graph(value: float, save) -> None:
+    with tf.Graph().as_default() as graph:
+        v = tf.Variable(tf.fill([SIZE], value), name="v")
+        w = tf.Variable(tf.fill([SIZE], value), name="w")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run([v.initializer, w.initializer])
+            save(sess)
+
+
+def _variables(value: float) -> dict[str, tf.Variable]:
+    return {"v": tf.Variable(tf.fill([SIZE], value)), "w": tf.Variable(tf.fill([SIZE], value))}
+
+
+def tf1_same_prefix(directory: str, kill_at: int | None = None) -> None:
+    """The article's usage: ``save_session`` to the same prefix again, with a ``.meta``."""
+    prefix = os.path.join(directory, "model.ckpt")
+    if kill_at is None:
+        _tf1_graph(OLD, lambda sess: saving.save_session(sess, prefix))
+        return
+
+    def save(sess) -> None:
+        steps = _arm(directory, kill_at)
+        saving.save_session(sess, prefix)
+        _done(steps())
+
+    _tf1_graph(NEW, save)
+
+
+def tf2_fresh_checkpoint(directory: str, kill_at: int | None = None) -> None:
+    """A new ``tf.train.Checkpoint`` numbers from 1 again: ``ckpt-1`` is saved over."""
+    ckpt = tf.train.Checkpoint(**_variables(OLD if kill_at is None else NEW))
+    steps = _arm(directory, kill_at) if kill_at is not None else None
+    saving.save_checkpoint(ckpt, os.path.join(directory, "ckpt"))
+    if steps:
+        _done(steps())
+
+
+def manager_restart(directory: str, kill_at: int | None = None) -> None:
+    """A CheckpointManager after a restart, its counter not restored: ``ckpt-1`` again."""
+    if kill_at is None:  # ckpt-1 holds OLD / 2, ckpt-2 OLD
+        ckpt = tf.train.Checkpoint(**_variables(OLD / 2))
+        manager = tf.train.CheckpointManager(ckpt, directory, max_to_keep=3)
+        saving.save_checkpoint(manager)
+        ckpt.v.assign(tf.fill([SIZE], OLD))
+        ckpt.w.assign(tf.fill([SIZE], OLD))
+        saving.save_checkpoint(manager)
+        return
+    ckpt = tf.train.Checkpoint(**_variables(NEW))
+    manager = tf.train.CheckpointManager(ckpt, directory, max_to_keep=3)
+    steps = _arm(directory, kill_at)
+    saving.save_checkpoint(manager)
+    _done(steps())
+
+
+#: Each saves the old checkpoints into a directory when called without
+#: *kill_at* (the test does that once), and the new one over them with it.
+STEP_WRITERS = {f.__name__: f for f in (tf1_same_prefix, tf2_fresh_checkpoint, manager_restart)}
+
+
+def _arm(directory: str, kill_at: int):
+    """Count filesystem steps from now on; exit right before step *kill_at*. Returns the count.
+
+    TensorFlow's save runs in C++, where nothing can be counted, so it is
+    seen from outside: it runs whole, the files it changed are found, and a
+    kill after the first j of them landed (``.data`` first, ``.index`` next,
+    the state file last, as TensorFlow renames them) is made by putting the
+    others back as they were, just before exiting.
+    """
+    count = 0
+    link, replace, remove = os.link, os.replace, os.remove
+
+    def step(undo=None) -> None:
+        nonlocal count
+        count += 1
+        if count == kill_at:
+            if undo:
+                undo()
+            os._exit(0)
+
+    def counted(original, creates=None):
+        def wrapper(*args, **kwargs):
+            if creates is None or creates(*args, **kwargs):
+                step()
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    def files() -> dict[str, int]:
+        return {
+            e.name: e.inode() for e in os.scandir(directory) if e.is_file(follow_symlinks=False)
+        }
+
+    def landing(name: str) -> tuple[int, str]:
+        return (
+            0
+            if ".data-" in name
+            else 1
+            if name.endswith(".index")
+            else 3
+            if name == "checkpoint"
+            else 2,
+            name,
+        )
+
+    def tensorflow_save(original):
+        def wrapper(*args, **kwargs):
+            before = files()
+            kept = directory + ".before"
+            os.makedirs(kept, exist_ok=True)
+            for name in before:
+                link(os.path.join(directory, name), os.path.join(kept, name))
+            result = original(*args, **kwargs)
+            after = files()
+            changed = sorted(
+                (n for n in {*before, *after} if before.get(n) != after.get(n)), key=landing
+            )
+
+            def undo(names: list[str]) -> None:
+                for name in names:
+                    path = os.path.join(directory, name)
+                    if name in before:
+                        replace(os.path.join(kept, name), path)
+                    elif os.path.exists(path):
+                        remove(path)
+
+            for landed in range(len(changed) + 1):
+                step(functools.partial(undo, changed[landed:]))
+            return result
+
+        return wrapper
+
+    for name in ("link", "replace", "rename", "unlink", "remove", "rmdir", "mkdir"):
+        setattr(os, name, counted(getattr(os, name)))
+    os.open = counted(os.open, creates=lambda path, flags, *a, **k: flags & os.O_CREAT)
+    for cls in (tf.compat.v1.train.Saver, tf.train.Checkpoint, tf.train.CheckpointManager):
+        cls.save = tensorflow_save(cls.save)
+    return lambda: count
+
+
+def _done(steps: int) -> None:
+    os.write(1, f"steps {steps}\n".encode())
+
 
 def _versions():
     n = START
@@ -100,19 +254,23 @@ def _committed(n: int) -> None:
 
 
 def main() -> None:
-    writer, directory = WRITERS[sys.argv[1]], sys.argv[2]
+    name, directory = sys.argv[1], sys.argv[2]
     np.zeros(1)  # imports done; nothing of TensorFlow's runtime has started
     print("ready", flush=True)
     global START
     for line in sys.stdin:
         words = line.split()
-        if not words or words[0] != "fork":
+        if not words or words[0] not in ("fork", "step"):
             break
         START = int(words[1])
         pid = os.fork()
         if pid == 0:
             try:
-                writer(directory)
+                if words[0] == "step":
+                    _, _, step_writer, step_directory = line.rstrip("\n").split(" ", 3)
+                    STEP_WRITERS[step_writer](step_directory, START)
+                else:
+                    WRITERS[name](directory)
             except BaseException as e:  # reported to the test, never hidden
                 os.write(1, f"error {type(e).__name__}: {e}\n".encode())
             finally:

@@ -132,3 +132,79 @@ def test_directory_without_checkpoint_lists_its_files(tmp_path):
 def test_missing_directory_is_named(tmp_path):
     with pytest.raises(CheckpointNotFoundError, match=r"directory .*nowhere.* does not exist"):
         checkpoint_state.resolve_prefix(str(tmp_path / "nowhere" / "model.ckpt"))
+
+
+def _tree(root) -> dict[str, bytes | str]:
+    """Every path under *root*: a file's bytes, a link's target, a directory's mark."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        key = str(path.relative_to(root))
+        if path.is_symlink():
+            out[key] = "link to " + os.readlink(path)
+        elif path.is_dir():
+            out[key] = "dir"
+        else:
+            out[key] = path.read_bytes()
+    return out
+
+
+def test_remove_leftovers_removes_only_what_a_writer_left(tmp_path):
+    d = tmp_path / "m"
+    tf.train.Checkpoint(v=tf.Variable(1.0)).save(str(d / "ckpt"))  # ckpt-1 and the state file
+    mine = tmp_path / "mine"  # what symbolic links point at
+    (mine / "part-00000-of-00001.index").parent.mkdir()
+    (mine / "part-00000-of-00001.index").write_bytes(b"a user's file")
+    writers = {  # what interrupted writes leave, tied to the checkpoints ckpt-N
+        "ckpt-2_temp/part-00000-of-00001.index": b"",
+        "ckpt-2_temp/part-00000-of-00001.data-00000-of-00001.tempstate77": b"",
+        "ckpt-1_temp_" + "ab" * 16 + "/part-00001-of-00002.data-00000-of-00001": b"",
+        "ckpt-3.data-00000-of-00001": b"",  # its .index never written
+        "ckpt-2.index.tempstate123": b"",
+        "checkpoint.tmp" + "0f" * 16: b"",
+        "ckpt-1.meta.tmp" + "1e" * 16: b"",
+        "weights.npz.tfpersist-0a1b2c3d.tmp": b"",
+    }
+    decoys = {  # a user's: nothing ties them to a checkpoint writer
+        "notes_temp/todo.txt": b"my notes",
+        "my_temp/part-00000-of-00001": b"no checkpoint 'my' was ever here",
+        "my_temp/part-00000-of-00001.index": b"",
+        "other_temp/part-00000-of-00001.index": b"",
+        "other.data-00000-of-00001": b"no checkpoint 'other' either",
+        "ckpt-4_temp/part-00000-of-00001.index": b"",
+        "ckpt-4_temp/README": b"a file no writer makes",
+        "notes.tmp": b"",
+        "draft.abcdefgh.tmp": b"",
+        "ckpt-1.index.tempstate": b"no digits",
+    }
+    for name, data in {**writers, **decoys}.items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_bytes(data)
+    (d / "ckpt-5_temp").symlink_to(mine, target_is_directory=True)
+    (d / "ckpt-6.index.tempstate1").symlink_to(mine / "part-00000-of-00001.index")
+    (d / "ckpt-7.data-00000-of-00001").symlink_to(mine / "part-00000-of-00001.index")
+    expected = sorted(str(d / n.split("/")[0]) for n in writers)
+    expected = sorted(set(expected))
+    assert checkpoint_state.leftovers(d) == expected
+    before = {
+        k: v for k, v in _tree(d).items() if not any(str(d / k).startswith(p) for p in expected)
+    }
+    mine_before = _tree(mine)
+    assert checkpoint_state.remove_leftovers(d) == expected
+    assert _tree(d) == before  # the decoys, the links and the checkpoint, untouched
+    assert _tree(mine) == mine_before
+    assert checkpoint_state.leftovers(d) == []
+    assert checkpoint_state.latest_checkpoint(d) == str(d / "ckpt-1")
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_remove_leftovers_needs_a_directory_and_creates_none(tmp_path, kind):
+    path = tmp_path / "m"
+    if kind == "file":
+        path.write_text("not a directory")
+    with pytest.raises(
+        CheckpointNotFoundError, match="pass the directory that holds the checkpoints"
+    ):
+        checkpoint_state.remove_leftovers(path)
+    with pytest.raises(CheckpointNotFoundError):
+        checkpoint_state.leftovers(path)
+    assert os.listdir(tmp_path) == ([] if kind == "missing" else ["m"])

@@ -1,19 +1,95 @@
-"""Atomic writes: a replaced file is on disk before the rename; a new one costs no fsync."""
+"""Atomic writes: the file and its directory fsynced, streams, the umask left alone."""
 
 from __future__ import annotations
 
 import os
+import stat
+import uuid
+
+import pytest
+import tensorflow as tf
 
 from tfpersist._files import atomic_write
 
 
-def test_only_a_replacing_write_is_fsynced(tmp_path, monkeypatch):
-    synced = []
+@pytest.fixture
+def synced(monkeypatch):
+    """The paths os.fsync was called on, in order."""
+    paths = []
     fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), fsync(fd))[1])
-    atomic_write(tmp_path / "graph.pb", b"first")
-    assert synced == []  # nothing was there to lose
+
+    def recording(fd):
+        paths.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    return paths
+
+
+@pytest.mark.parametrize("replacing", [False, True])
+def test_the_file_and_its_directory_are_fsynced(tmp_path, synced, replacing):
+    if replacing:
+        (tmp_path / "graph.pb").write_bytes(b"first")
     atomic_write(tmp_path / "graph.pb", b"second")
-    assert len(synced) == 2  # the new bytes before the rename, then the directory
+    assert len(synced) == 2
+    temp, directory = synced
+    assert os.path.dirname(temp) == str(tmp_path)
+    assert os.path.basename(temp).startswith("graph.pb.tfpersist-")  # the bytes, before the rename
+    assert directory == str(tmp_path)  # then the rename itself
     assert (tmp_path / "graph.pb").read_bytes() == b"second"
     assert os.listdir(tmp_path) == ["graph.pb"]
+
+
+def test_the_umask_is_applied_and_never_changed(tmp_path, monkeypatch):
+    old = os.umask(0o027)
+    try:
+
+        def refuse(mask):
+            raise AssertionError("os.umask called")
+
+        monkeypatch.setattr(os, "umask", refuse)
+        atomic_write(tmp_path / "a", b"x")
+        atomic_write(tmp_path / "a", b"y")
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
+    reference = tmp_path / "plain"
+    os.umask(0o027)
+    try:
+        reference.write_bytes(b"")  # what a plain open() gives under the same umask
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
+
+
+def test_a_stream_is_written_chunk_by_chunk(tmp_path):
+    chunks = [os.urandom(1000) for _ in range(50)]
+
+    def write(f):
+        for chunk in chunks:
+            f.write(chunk)
+
+    atomic_write(tmp_path / "big.bin", write)
+    assert (tmp_path / "big.bin").read_bytes() == b"".join(chunks)
+
+
+def test_a_failing_stream_leaves_the_old_file(tmp_path):
+    (tmp_path / "f").write_bytes(b"old")
+
+    def write(f):
+        f.write(b"half")
+        raise RuntimeError("the source went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        atomic_write(tmp_path / "f", write)
+    assert (tmp_path / "f").read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["f"]
+
+
+def test_a_stream_to_a_url(tmp_path):
+    url = f"ram://{uuid.uuid4().hex[:8]}/out/f.bin"
+    atomic_write(url, b"old old old")
+    atomic_write(url, lambda f: [f.write(b"%d;" % i) for i in range(1000)])
+    with tf.io.gfile.GFile(url, "rb") as f:
+        assert f.read() == b"".join(b"%d;" % i for i in range(1000))
+    assert tf.io.gfile.listdir(url.rsplit("/", 1)[0]) == ["f.bin"]

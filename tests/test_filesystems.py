@@ -85,12 +85,15 @@ def test_state_and_prefix_resolution(tf1, root):
 
 
 def test_leftovers_are_found_and_removed(tf1, root):
-    junk = [f"{root}/model/model.ckpt-3.index.tempstate1", f"{root}/model/ckpt-2_temp/part"]
+    junk = [
+        f"{root}/model/model.ckpt-3.index.tempstate1",
+        f"{root}/model/model.ckpt_temp/part-00000-of-00001.index",
+    ]
     for path in junk:
         gfile.makedirs(path.rsplit("/", 1)[0])
         with gfile.GFile(path, "wb") as f:
             f.write(b"x")
-    expected = [f"{root}/model/ckpt-2_temp", junk[0]]
+    expected = [junk[0], f"{root}/model/model.ckpt_temp"]
     assert checkpoint_state.leftovers(f"{root}/model") == expected
     assert checkpoint_state.remove_leftovers(f"{root}/model") == expected
     assert not any(gfile.exists(p) for p in expected)

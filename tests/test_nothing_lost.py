@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def latest_value(writer: str, directory: Path) -> float | None:
         if not Path(f"{prefix}.index").exists():
             return None
         verify_checkpoint(prefix)
-        return uniform(load_checkpoint(prefix).get_tensor("renamed_v"))
+        return uniform(load_checkpoint(prefix).get_tensor("renamed_v/.ATTRIBUTES/VARIABLE_VALUE"))
     if not (directory / "weights.npz").exists():
         return None
     with np.load(directory / "weights.npz") as weights:
@@ -106,6 +107,19 @@ class Zygote:
                 return last
             assert not line.startswith("error"), line
             last = int(line.split()[1])
+        raise AssertionError("the writer process died")
+
+    def step(self, writer: str, directory: Path, kill_at: int) -> int | None:
+        """Fork step *writer* into *directory*, to exit before step *kill_at*; its count if done."""
+        self.process.stdin.write(f"step {kill_at} {writer} {directory}\n")
+        self.process.stdin.flush()
+        steps = None
+        for line in iter(self.process.stdout.readline, ""):
+            if line.startswith("reaped"):
+                return steps
+            assert not line.startswith("error"), line
+            if line.startswith("steps"):
+                steps = int(line.split()[1])
         raise AssertionError("the writer process died")
 
     def close(self) -> None:
@@ -166,6 +180,108 @@ def test_killed_writer_loses_nothing(writer, tmp_path, record_property):
         f"{writer}: {ROUNDS} kills, last commit {committed}: the latest write whole every time; "
         f"leftovers after {with_leftovers} kills, {len(removed)} removed by remove_leftovers"
         + (f"; no destination after {absent} kills mid-overwrite" if writer == "rename" else ""),
+    )
+
+
+def restored(writer: str, prefix: str) -> float:
+    """The one value every variable of checkpoint *prefix* has, restored by TensorFlow itself."""
+    if writer == "tf1_same_prefix":
+        with tf.Graph().as_default() as graph:
+            v = tf.Variable(tf.zeros([4096]), name="v")
+            w = tf.Variable(tf.zeros([4096]), name="w")
+            with tf.compat.v1.Session(graph=graph) as sess:
+                tf.compat.v1.train.Saver().restore(sess, prefix)
+                values = sess.run([v, w])
+    else:
+        variables = {"v": tf.Variable(tf.zeros([4096])), "w": tf.Variable(tf.zeros([4096]))}
+        tf.train.Checkpoint(**variables).read(prefix).assert_existing_objects_matched()
+        values = [variables["v"].numpy(), variables["w"].numpy()]
+    found = {uniform(value) for value in values}
+    assert len(found) == 1, f"{prefix}: variables from two different saves"
+    return found.pop()
+
+
+def check_after_kill(writer: str, directory: Path, finished: bool) -> None:
+    """Check what a save killed over an existing checkpoint left, before any clean-up."""
+    from killer import NEW, OLD
+
+    latest = tf.train.latest_checkpoint(str(directory))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CheckpointStateWarning)  # the state file is right as it is
+        assert checkpoint_state.latest_checkpoint(directory) == latest
+        named = checkpoint_state.read_state(directory).checkpoints
+    for prefix in named:  # whole, and from one save
+        verify_checkpoint(prefix)
+        reader = load_checkpoint(prefix)
+        values = [reader.get_tensor(n) for n in reader.get_variable_to_shape_map() if n[0] in "vw"]
+        assert uniform(np.concatenate(values)) in {OLD / 2, OLD, NEW}, prefix
+    value = restored(writer, latest)  # by TensorFlow itself
+    if finished:
+        assert value == NEW
+    else:
+        assert value in {OLD, NEW}, (latest, value)  # OLD: the latest before this save
+
+
+STEP_WRITERS = ["tf1_same_prefix", "tf2_fresh_checkpoint", "manager_restart"]
+SAVED_OVER = {  # what each step writer's directory holds, by name: the first is saved over
+    "tf1_same_prefix": ["model.ckpt"],
+    "tf2_fresh_checkpoint": ["ckpt-1"],
+    "manager_restart": ["ckpt-1", "ckpt-2"],
+}
+
+
+@pytest.fixture(scope="module")
+def step_zygote(tmp_path_factory):
+    """One killer.py process for every step writer: TensorFlow is imported once."""
+    zygote = Zygote("steps", tmp_path_factory.mktemp("steps"))
+    yield zygote
+    zygote.close()
+
+
+@pytest.mark.parametrize("writer", STEP_WRITERS)
+def test_killed_at_every_step_loses_nothing(writer, step_zygote, tmp_path, record_property):
+    """Kill a save over an existing checkpoint before each of its filesystem steps in turn.
+
+    Every step tfpersist takes is counted, and so is each file TensorFlow's
+    save puts in place (see killer._arm), so "after step k" is "before step
+    k + 1": the kills see every state the disk passes through between steps. Then remove_leftovers ends what the
+    kill cut short, and the checkpoint saved over holds the old values or
+    the new ones, under the prefix the user gave.
+    """
+    import killer
+
+    NEW, OLD = killer.NEW, killer.OLD
+    template = tmp_path / "template"
+    killer.STEP_WRITERS[writer](str(template))  # the checkpoints to save over
+    kills, steps, kept_old = 0, None, 0
+    while steps is None:
+        directory = tmp_path / f"k{kills + 1}"
+        shutil.copytree(template, directory)
+        steps = step_zygote.step(writer, directory, kills + 1)
+        check_after_kill(writer, directory, finished=steps is not None)
+        checkpoint_state.remove_leftovers(directory)
+        assert checkpoint_state.leftovers(directory) == []
+        named = checkpoint_state.read_state(directory).checkpoints
+        assert sorted(os.path.basename(p) for p in named) == SAVED_OVER[writer]
+        saved_over = str(directory / SAVED_OVER[writer][0])
+        if writer == "tf1_same_prefix":  # its .meta rebuilds the graph to restore into
+            with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+                saver = tf.compat.v1.train.import_meta_graph(saved_over + ".meta")
+                saver.restore(sess, saved_over)
+                values = sess.run(tf.compat.v1.global_variables())
+            value = uniform(np.concatenate(values))
+        else:
+            value = restored(writer, saved_over)
+        assert value in {OLD / 2 if writer == "manager_restart" else OLD, NEW}
+        kept_old += value != NEW
+        kills += steps is None
+    assert kills == steps  # one kill before each step
+    record_property("rounds", kills)
+    record_property(
+        "fault_detail",
+        f"{writer}: killed before each of its {steps} steps saving over a checkpoint: "
+        f"the old checkpoint back {kept_old} times, the new one {kills - kept_old} times, "
+        "lost 0 times",
     )
 
 

@@ -5,15 +5,18 @@ A checkpoint can only be read by TensorFlow's own reader (or by
 framework, write them in a neutral format:
 
 ``.npz``
-    NumPy's zip of arrays, read with :func:`numpy.load`.
+    NumPy's zip of arrays, read with :func:`numpy.load`, without pickle.
 ``.safetensors``
     The format of the Hugging Face ``safetensors`` package: a JSON header and
-    raw bytes, safe to load (no pickle), and memory-mappable. Needs the
-    ``safetensors`` extra: ``pip install 'tfpersist[safetensors]'``.
+    raw bytes, safe to load (no pickle), and memory-mappable. tfpersist writes
+    it itself; reading it needs the ``safetensors`` package
+    (``pip install 'tfpersist[safetensors]'``).
 
 Tensor names stay as they are in the checkpoint. The object graph of a TF2
 checkpoint (``_CHECKPOINTABLE_OBJECT_GRAPH``) is structure, not weights, and is
-left out. The file is written atomically.
+left out. The tensors are streamed into the file one by one, so memory holds
+about one tensor at a time, not the checkpoint; the file is written
+atomically.
 
 >>> import numpy as np, tensorflow as tf
 >>> from tfpersist import exporting
@@ -23,53 +26,142 @@ left out. The file is written atomically.
 >>> with np.load("weights.npz") as weights:
 ...     weights["w/.ATTRIBUTES/VARIABLE_VALUE"].tolist()
 [[1.0, 2.0]]
+
+.. rubric:: Strings
+
+NumPy's byte-string type (``S``) drops trailing NUL bytes, and its object
+arrays load only with ``allow_pickle=True``, which lets a file run code. So a
+string tensor goes into ``.npz`` as a structured array with two fields:
+``bytes`` (type ``S``) and ``length``, the true length of each string. Where
+no string ends in ``b"\\0"``, ``array["bytes"]`` is the strings; in general,
+pad each back to its length:
+
+>>> _ = tf.train.Checkpoint(s=tf.Variable([b"a\\0", b"\\0\\0", b"b"])).write("s/ckpt")
+>>> _ = exporting.export_checkpoint("s/ckpt", "s.npz")
+>>> with np.load("s.npz") as weights:  # allow_pickle stays False
+...     s = weights["s/.ATTRIBUTES/VARIABLE_VALUE"]
+>>> s["bytes"].tolist(), s["length"].tolist()
+([b'a', b'', b'b'], [2, 2, 1])
+>>> [bytes(b).ljust(n, b"\\0") for b, n in zip(s["bytes"].flat, s["length"].flat, strict=True)]
+[b'a\\x00', b'\\x00\\x00', b'b']
+
+``.safetensors`` holds numbers only, and refuses string tensors by name.
 """
 
 from __future__ import annotations
 
-import io
+import json
+import math
 import os
+import struct
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 import numpy as np
 
 from tfpersist._files import atomic_write
 from tfpersist.errors import ExportError
-from tfpersist.inspecting import read_values
+from tfpersist.inspecting import list_checkpoint, read_values
 
 __all__ = ["FORMATS", "export_checkpoint"]
 
 #: File suffixes :func:`export_checkpoint` writes.
 FORMATS = (".npz", ".safetensors")
 
+_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
-def _npz(tensors: dict[str, np.ndarray]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **tensors)
-    return buffer.getvalue()
+#: The safetensors dtype, and its size in bytes, of each checkpoint dtype it holds as it is.
+_SAFETENSORS = {
+    "bool": ("BOOL", 1), "uint8": ("U8", 1), "int8": ("I8", 1), "uint16": ("U16", 2),
+    "int16": ("I16", 2), "uint32": ("U32", 4), "int32": ("I32", 4), "uint64": ("U64", 8),
+    "int64": ("I64", 8), "float16": ("F16", 2), "bfloat16": ("BF16", 2), "float32": ("F32", 4),
+    "float64": ("F64", 8), "complex64": ("C64", 8), "float8_e5m2": ("F8_E5M2", 1),
+    "float8_e4m3fn": ("F8_E4M3", 1), "qint8": ("I8", 1), "quint8": ("U8", 1),
+    "qint16": ("I16", 2), "quint16": ("U16", 2), "qint32": ("I32", 4),
+}  # fmt: skip
 
 
-def _safetensors(tensors: dict[str, np.ndarray]) -> bytes:
-    try:
-        from safetensors.numpy import save
-    except ImportError as e:
+def _widened(value: np.ndarray) -> np.ndarray:
+    """``bfloat16``, ``float8`` and ``int4`` values as ``float32``, which holds them exactly."""
+    return value.astype(np.float32) if value.dtype.kind == "V" else value
+
+
+def _strings(value: np.ndarray) -> np.ndarray:
+    """A string tensor (an object array of bytes) as a structured array of bytes and lengths."""
+    lengths = np.array([len(b) for b in value.flat], dtype=np.int64).reshape(value.shape)
+    widest = max(1, int(lengths.max(initial=0)))
+    out = np.empty(value.shape, dtype=[("bytes", f"S{widest}"), ("length", "<i8")])
+    out["bytes"] = value
+    out["length"] = lengths
+    return out
+
+
+def _write_npz(f: BinaryIO, tensors: Iterable[tuple[str, np.ndarray]]) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, value in tensors:
+            value = _strings(value) if value.dtype.kind == "O" else _widened(value)
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, value, allow_pickle=False)
+
+
+def _safetensors_plan(source: str | os.PathLike[str]) -> dict[str, dict]:
+    """The safetensors header for *source*, from its index alone; what it cannot hold is refused."""
+    header: dict[str, dict] = {}
+    refused, offset = [], 0
+    for v in list_checkpoint(source).variables:
+        if v.name == _GRAPH:
+            continue
+        dtype, width = _SAFETENSORS.get(v.dtype, (None, 0))
+        if dtype is None and v.dtype.startswith(("float8", "int4", "uint4")):
+            dtype, width = "F32", 4  # widened, exactly
+        if dtype is None:
+            refused.append(f"{v.name} ({v.dtype})")
+            continue
+        size = math.prod(v.shape) * width
+        header[v.name] = {
+            "dtype": dtype,
+            "shape": list(v.shape),
+            "data_offsets": [offset, offset + size],
+        }
+        offset += size
+    if refused:
         raise ExportError(
-            "writing .safetensors needs the safetensors package: pip install 'tfpersist[safetensors]'"
-        ) from e
-    strings = [name for name, value in tensors.items() if value.dtype.kind in "OSU"]
-    if strings:
-        raise ExportError(
-            f"safetensors holds numbers only; these tensors are strings: {', '.join(strings)}; "
-            "export to .npz instead"
+            f"safetensors cannot hold these tensors: {', '.join(refused)}; it holds numbers "
+            "(no strings, no complex128): export to .npz instead"
         )
-    return save({name: np.ascontiguousarray(value) for name, value in tensors.items()})
+    return header
+
+
+def _write_safetensors(
+    f: BinaryIO, header: dict[str, dict], tensors: Iterable[tuple[str, np.ndarray]]
+) -> None:
+    text = json.dumps({"__metadata__": {"format": "np"}, **header}, separators=(",", ":"))
+    text += " " * (-len(text) % 8)  # the data starts 8-byte aligned
+    f.write(struct.pack("<Q", len(text)) + text.encode("utf-8"))
+    for name, value in tensors:
+        if header[name]["dtype"] == "F32":
+            value = _widened(value)  # float8 and int4 types safetensors lacks
+        data = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
+        begin, end = header[name]["data_offsets"]
+        if data.size != end - begin:
+            raise ExportError(
+                f"tensor {name!r} has {data.size} bytes, its index says {end - begin}"
+            )
+        f.write(data)
 
 
 def export_checkpoint(source: str | os.PathLike[str], out: str | os.PathLike[str]) -> list[str]:
     """Write every tensor of checkpoint *source* to *out*, a ``.npz`` or ``.safetensors`` file.
 
-    ``bfloat16`` tensors are widened to ``float32`` in ``.npz``, which has no
-    bfloat16 type (the widening is exact). String tensors become byte-string
-    arrays. Returns the names written.
+    ``bfloat16``, ``float8`` and ``int4`` tensors are widened to ``float32`` in
+    ``.npz``, which has no such types (the widening is exact); ``.safetensors``
+    keeps ``bfloat16`` and its two float8 types as they are. String tensors
+    keep every byte in ``.npz`` (see above). Quantized types (``qint8``...)
+    are written as their integers. What a format cannot hold is an
+    :class:`~tfpersist.errors.ExportError` naming the tensors, raised before
+    anything is written. Returns the names written.
 
     >>> import numpy as np, tensorflow as tf
     >>> _ = tf.train.Checkpoint(e=tf.Variable(tf.ones([2], tf.bfloat16))).write("m/ckpt")
@@ -87,15 +179,17 @@ def export_checkpoint(source: str | os.PathLike[str], out: str | os.PathLike[str
     suffix = os.path.splitext(out)[1].lower()
     if suffix not in FORMATS:
         raise ExportError(f"cannot export to {out!r}: name the output file .npz or .safetensors")
-    tensors = {}
-    for name, value in read_values(source):
-        if name == "_CHECKPOINTABLE_OBJECT_GRAPH":
-            continue
-        if value.dtype.kind == "O":  # strings come back as arrays of bytes objects
-            value = value.astype(bytes)
-        elif suffix == ".npz" and value.dtype.name == "bfloat16":
-            value = value.astype(np.float32)
-        tensors[name] = value
-    data = _npz(tensors) if suffix == ".npz" else _safetensors(tensors)
-    atomic_write(out, data)
-    return sorted(tensors)
+    names: list[str] = []
+
+    def tensors() -> Iterator[tuple[str, np.ndarray]]:
+        for name, value in read_values(source):
+            if name != _GRAPH:
+                names.append(name)
+                yield name, value
+
+    if suffix == ".npz":
+        atomic_write(out, lambda f: _write_npz(f, tensors()))
+    else:
+        header = _safetensors_plan(source)
+        atomic_write(out, lambda f: _write_safetensors(f, header, tensors()))
+    return names

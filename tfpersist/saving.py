@@ -14,7 +14,11 @@ file into ``model/``:
     Together these are the checkpoint (检查点) proper: the ``.index`` file maps
     each variable name to its dtype, shape and place in a ``.data`` shard (分片),
     which holds the raw bytes. ``model/model.ckpt`` itself is not a file but a
-    *prefix* (检查点前缀) that names the set.
+    *prefix* (检查点前缀) that names the set. This is the V2 format, the default
+    since TensorFlow 0.12. The older V1 format (asked for with
+    ``write_version=SaverDef.V1``) has no ``.index``: the checkpoint is the one
+    file ``model.ckpt``, or its shards ``model.ckpt-00000-of-00002``, ...;
+    tfpersist reads both.
 ``checkpoint``
     The state file: the list of model files in the directory, latest first
     (see :mod:`tfpersist.checkpoint_state`).
@@ -84,18 +88,57 @@ tf2/model.ckpt-1:
 'managed/ckpt-3'
 >>> manager.checkpoints
 ['managed/ckpt-2', 'managed/ckpt-3']
+
+.. rubric:: Saving over a checkpoint
+
+Saving to a prefix that already holds a checkpoint replaces it: the
+article's ``save_session(sess, "model/model.ckpt")`` in a loop does, and so
+does a new ``tf.train.Checkpoint`` or a restarted ``CheckpointManager``,
+whose numbering starts at 1 again. TensorFlow renames the new files over
+the old ones one at a time, so a crash in between would leave the old
+``.index`` over the new data: neither checkpoint, while the state file
+still names it. tfpersist first keeps the old checkpoint under
+``PREFIX.tfpersist-old`` (hard links, so nothing is copied) and points the
+state file there, lets TensorFlow write the new one, and removes the old
+copy only once the state file names the new one. Killed at any moment, the
+directory holds the old checkpoint or the new one, whole, and the state
+file names it; the next save, or
+:func:`~tfpersist.checkpoint_state.remove_leftovers`, puts the old one back
+under its own prefix if the new one was never finished. On a TensorFlow
+filesystem URL (``ram://``, ``gs://``), which has no hard links, the old
+files are copied instead. An asynchronous save (see
+:mod:`tfpersist.distributed`) writes after the call returns and is not
+protected.
+
+>>> for value in (1.0, 2.0):  # a new Checkpoint each time: ckpt-1 both times
+...     saved = saving.save_checkpoint(tf.train.Checkpoint(v=tf.Variable([value])), "again/ckpt")
+>>> print(saved)
+again/ckpt-1:
+  again/checkpoint
+  again/ckpt-1.data-00000-of-00001
+  again/ckpt-1.index
+>>> tf.train.load_checkpoint("again/ckpt-1").get_tensor("v/.ATTRIBUTES/VARIABLE_VALUE")
+array([2.], dtype=float32)
 """
 
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tfpersist import _fs
-from tfpersist._files import remove_paths, write_error_reason
+from tfpersist._files import (
+    atomic_write,
+    finish_switches,
+    remove_paths,
+    set_aside,
+    state_names,
+    write_error_reason,
+)
 from tfpersist._lock import locked
 from tfpersist._tf import tf
 from tfpersist.checkpoint_state import STATE_FILE, checkpoint_files, leftovers
@@ -130,22 +173,43 @@ def _written(prefix: str) -> SavedCheckpoint:
     return SavedCheckpoint(prefix, tuple(sorted(files)))
 
 
-@contextlib.contextmanager
-def _saving(prefix: str, lock_timeout: float) -> Iterator[None]:
-    """Hold the directory's lock while saving; a failed save is a WriteError, its temp files gone."""
+def _save(
+    prefix: str, target: str | None, lock_timeout: float, save: Callable[[], Any]
+) -> SavedCheckpoint:
+    """Run *save* under the directory's lock, the checkpoint at *target* kept safe meanwhile.
+
+    *target* is the prefix TensorFlow is about to write. If a complete
+    checkpoint is there, it is set aside (see :func:`tfpersist._files.set_aside`)
+    and comes back if the save fails or is killed. A failed save is a
+    :class:`~tfpersist.errors.WriteError`, its temporary files gone.
+    """
     directory = _fs.dirname(prefix) or "."
     with locked(directory, lock_timeout):
+        fresh = False
         try:
-            yield
+            finish_switches(directory)  # a save cut short before: its old checkpoint comes back
+            fresh = target is not None and not checkpoint_files(target)
+            try:
+                if target is not None:
+                    set_aside(target)
+                written = save()
+            finally:
+                finish_switches(directory)
         except TfPersistError:
             raise
         except (tf.errors.OpError, OSError) as e:
-            remove_paths(leftovers(directory, os.path.basename(prefix)))
+            with contextlib.suppress(OSError):
+                remove_paths(leftovers(directory, os.path.basename(prefix)))
+                if fresh and _fs.abspath(target) not in state_names(directory):
+                    # what the failed save began where nothing was, and never named
+                    remove_paths(f for f in checkpoint_files(target) if not f.endswith(".meta"))
+                    remove_paths([target + "_temp"])
             reason = write_error_reason(e)
             raise WriteError(
                 f"cannot save checkpoint {prefix!r}: {reason}; the checkpoints already in "
                 f"{directory!r} and its state file are unchanged"
             ) from e
+    return _written(os.fspath(written))
 
 
 def default_saver(
@@ -188,11 +252,14 @@ def save_session(
     saves every variable. *var_list* saves a subset, or, as a dict, saves
     variables under other names (see :mod:`tfpersist.partial`). With
     *global_step* the prefix gets a ``-STEP`` suffix. Missing parent
-    directories are created. The directory is locked while saving (another
-    tfpersist save waits up to *lock_timeout* seconds, then raises
-    :class:`~tfpersist.errors.CheckpointLockedError`); a save that fails, on
-    a full disk say, raises :class:`~tfpersist.errors.WriteError` and leaves
-    the checkpoints already there as they were.
+    directories are created. The ``.meta`` is written first, so the
+    checkpoint is never without it, and a checkpoint already at the prefix is
+    replaced only once the new one is whole (see above). The directory is
+    locked while saving (another tfpersist save waits up to *lock_timeout*
+    seconds, then raises :class:`~tfpersist.errors.CheckpointLockedError`); a
+    save that fails, on a full disk say, raises
+    :class:`~tfpersist.errors.WriteError` and leaves the checkpoints already
+    there as they were.
 
     >>> import os
     >>> import tensorflow as tf
@@ -210,11 +277,42 @@ def save_session(
     if saver is None:
         graph = sess.graph
         saver = default_saver(graph) if var_list is None else saver_for(graph, var_list)
-    with _saving(prefix, lock_timeout):
-        written = saver.save(
-            sess, prefix, global_step=global_step, write_meta_graph=write_meta_graph
-        )
-    return _written(os.fspath(written))
+    if global_step is not None:
+        try:
+            global_step = operator.index(global_step)
+        except TypeError:  # a variable or tensor holding the step
+            global_step = int(tf.compat.v1.train.global_step(sess, global_step))
+    target = prefix if global_step is None else f"{prefix}-{global_step}"
+
+    def save() -> str:
+        meta = target + ".meta"
+        new_meta = write_meta_graph and not _fs.exists(meta)
+        try:
+            if write_meta_graph:  # before the data, so the checkpoint is never without it
+                with sess.graph.as_default():
+                    graph = saver.export_meta_graph()
+                atomic_write(meta, graph.SerializeToString(deterministic=True))
+            return saver.save(sess, prefix, global_step=global_step, write_meta_graph=False)
+        except BaseException:
+            if new_meta:
+                with contextlib.suppress(OSError):
+                    _fs.remove(meta)
+            raise
+
+    return _save(prefix, target, lock_timeout, save)
+
+
+def _next_prefix(
+    checkpoint: tf.train.Checkpoint,
+    base: str | None,
+    options: tf.train.CheckpointOptions | None,
+) -> str | None:
+    """The prefix ``save`` will write next (``BASE-N``), or ``None`` when that is not known here."""
+    if base is None or not tf.executing_eagerly():
+        return None
+    if options is not None and options.experimental_enable_async_checkpoint:
+        return None  # written after the call returns: nothing can be switched
+    return f"{base}-{int(checkpoint.save_counter.numpy()) + 1}"
 
 
 def save_checkpoint(
@@ -230,12 +328,13 @@ def save_checkpoint(
     (numbered ``PREFIX-N``, state file updated), or a
     :class:`tf.train.CheckpointManager`, saved with ``save()`` into its
     directory, where it keeps ``max_to_keep`` checkpoints; then *prefix* must
-    be left out. Locking and errors are as in :func:`save_session`.
+    be left out. Locking, errors and saving over an existing checkpoint are as
+    in :func:`save_session`.
     *options* are ``tf.train.CheckpointOptions``, for sharded or asynchronous
     saving (see :func:`tfpersist.distributed.checkpoint_options`). An
     asynchronous save returns before its files are written, so *files* lists
-    what was on disk then; :func:`tfpersist.distributed.wait_for_save` waits
-    for the rest.
+    what was on disk then, and a checkpoint it saves over is not kept safe;
+    :func:`tfpersist.distributed.wait_for_save` waits for the rest.
 
     >>> import tensorflow as tf
     >>> ckpt = tf.train.Checkpoint(w=tf.Variable([[1.0, 2.0]]))
@@ -247,10 +346,15 @@ def save_checkpoint(
     if isinstance(checkpoint, tf.train.CheckpointManager):
         if prefix is not None:
             raise TypeError("a CheckpointManager saves into its own directory: leave out prefix")
-        with _saving(os.path.join(checkpoint.directory, "ckpt"), lock_timeout):
-            return _written(os.fspath(checkpoint.save(options=options)))
+        target = _next_prefix(checkpoint.checkpoint, getattr(checkpoint, "_prefix", None), options)
+        return _save(
+            os.path.join(checkpoint.directory, "ckpt"),
+            target,
+            lock_timeout,
+            lambda: checkpoint.save(options=options),
+        )
     if prefix is None:
         raise TypeError("save_checkpoint(checkpoint, prefix) needs a prefix such as 'model/ckpt'")
     prefix = os.fspath(prefix)
-    with _saving(prefix, lock_timeout):
-        return _written(os.fspath(checkpoint.save(prefix, options=options)))
+    target = _next_prefix(checkpoint, prefix, options)
+    return _save(prefix, target, lock_timeout, lambda: checkpoint.save(prefix, options=options))
