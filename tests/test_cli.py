@@ -123,8 +123,8 @@ def test_rename_regex_and_drop_on_a_tf2_checkpoint_keeps_the_object_graph(tmp_pa
     assert code == 0
     names = [n for n, _ in tf.train.list_variables(dst)]
     assert names == ["_CHECKPOINTABLE_OBJECT_GRAPH", "weights/.ATTRIBUTES/VARIABLE_VALUE"]
-    w = tf.Variable([0.0])  # the object graph maps attribute `w` to the renamed key
-    tf.train.Checkpoint(w=w).read(dst).assert_consumed()
+    w = tf.Variable([0.0])  # the object graph now names the object `weights`
+    tf.train.Checkpoint(weights=w).read(dst).assert_consumed()
     assert w.numpy().tolist() == [5.0]
 
 
@@ -356,7 +356,7 @@ def test_paths_with_spaces_non_ascii_and_glob_characters(tmp_path, command):
         "inspect": [],
         "verify": [],
         "export": [str(directory / "权重.npz")],
-        "rename": [str(directory / "新 [v2]"), "--map", "w/.ATTRIBUTES/VARIABLE_VALUE=weights"],
+        "rename": [str(directory / "新 [v2]"), "--map", "w=weights"],
     }[command]
     result = tfp(command, prefix, *extra)
     assert result.returncode == 0, result.stderr

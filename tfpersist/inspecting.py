@@ -227,6 +227,24 @@ class CheckpointDiff:
         }
 
 
+def _numbers(value: np.ndarray) -> np.ndarray:
+    """*value*, with ``bfloat16``, ``float8`` and ``int4`` as ``float32`` (exactly)."""
+    import numpy as np
+
+    return value.astype(np.float32) if value.dtype.kind == "V" else value
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """Where *a* and *b* are equal within the tolerances, NaN matching NaN, part by part."""
+    import numpy as np
+
+    if a.dtype.kind == "c":
+        return _close(a.real, b.real, rtol, atol) & _close(a.imag, b.imag, rtol, atol)
+    if a.dtype.kind == "b":
+        return a == b
+    return np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+
+
 def _compare(name: str, a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> Change | None:
     import numpy as np
 
@@ -234,16 +252,20 @@ def _compare(name: str, a: np.ndarray, b: np.ndarray, rtol: float, atol: float) 
         return Change(name, f"dtype {a.dtype.name} != {b.dtype.name}")
     if a.shape != b.shape:
         return Change(name, f"shape {list(a.shape)} != {list(b.shape)}")
-    if a.dtype.kind not in "biufc":
+    if a.dtype.kind == "O":
         return None if np.array_equal(a, b) else Change(name, "values differ")
-    if a.dtype.kind in "fc":
-        same = np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
-    else:
-        same = np.array_equal(a, b) or np.allclose(a, b, rtol=rtol, atol=atol)
-    if same:
+    flat_a, flat_b = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1)
+    if np.array_equal(flat_a.view(np.uint8), flat_b.view(np.uint8)):
+        return None  # the same bytes, NaN payloads and all
+    a, b = _numbers(a), _numbers(b)
+    close = _close(a, b, rtol, atol)
+    if close.all():
         return None
-    diff = np.abs(a.astype(np.complex128 if a.dtype.kind == "c" else np.float64) - b)
-    return Change(name, "values differ", float(np.nanmax(diff)) if diff.size else 0.0)
+    wide = np.complex128 if a.dtype.kind == "c" else np.float64
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(a[~close].astype(wide) - b[~close].astype(wide))
+    diff = diff[~np.isnan(diff)]
+    return Change(name, "values differ", float(diff.max()) if diff.size else None)
 
 
 def diff_checkpoints(
@@ -255,8 +277,14 @@ def diff_checkpoints(
 ) -> CheckpointDiff:
     """Compare two checkpoints tensor by tensor.
 
-    Values are equal when ``numpy.allclose(a, b, rtol, atol, equal_nan=True)``
-    holds; with the default tolerances of 0 that means exactly equal.
+    Values are equal when ``numpy.isclose(a, b, rtol, atol, equal_nan=True)``
+    holds everywhere; with the default tolerances of 0 that means exactly
+    equal. A NaN equals a NaN in the same place; complex values are compared
+    part by part; ``bfloat16``, ``float8`` and ``int4`` values are compared as
+    ``float32``. Tensors with the same bytes are always equal. The dtypes
+    compared are TensorFlow's, so ``qint8`` differs from ``int8``.
+    ``max_abs_diff`` is the largest difference among the values that differ,
+    or None when each of them is a NaN against a number.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0, 2.0])).write("a/ckpt")
@@ -265,15 +293,24 @@ def diff_checkpoints(
     (Change(name='w/.ATTRIBUTES/VARIABLE_VALUE', reason='values differ', max_abs_diff=0.5),)
     >>> diff_checkpoints("a/ckpt", "b/ckpt", rtol=0.25).equal
     True
+    >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0, 2.0], dtype=tf.bfloat16)).write("c/ckpt")
+    >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0, 2.015625], dtype=tf.bfloat16)).write("d/ckpt")
+    >>> diff_checkpoints("c/ckpt", "d/ckpt", atol=0.02).equal
+    True
     """
     from tfpersist.bundle import load_checkpoint
 
     prefix_a, prefix_b = resolve_prefix(a), resolve_prefix(b)
+    kinds_a = {v.name: v.dtype for v in list_checkpoint(prefix_a).variables}
+    kinds_b = {v.name: v.dtype for v in list_checkpoint(prefix_b).variables}
     with load_checkpoint(prefix_a) as ra, load_checkpoint(prefix_b) as rb:
         names_a = set(ra.get_variable_to_shape_map())
         names_b = set(rb.get_variable_to_shape_map())
         changed = []
         for name in progress(sorted(names_a & names_b), desc="comparing"):
+            if kinds_a[name] != kinds_b[name]:  # qint8 and int8 read alike
+                changed.append(Change(name, f"dtype {kinds_a[name]} != {kinds_b[name]}"))
+                continue
             change = _compare(name, ra.get_tensor(name), rb.get_tensor(name), rtol, atol)
             if change:
                 changed.append(change)

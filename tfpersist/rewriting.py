@@ -7,10 +7,9 @@ TF1 style that job is a throwaway script with a ``Saver`` and a name map (see
 :mod:`tfpersist.partial`). :func:`rename_checkpoint` does it in one call. The
 source is only read, and the new checkpoint appears whole or not at all.
 
-A TF2 object-based checkpoint also carries an object graph
-(``_CHECKPOINTABLE_OBJECT_GRAPH``) that records which key belongs to which
-object. When keys are renamed or dropped, the object graph is updated to
-match, so ``tf.train.Checkpoint`` can still restore the result.
+Every tensor keeps its TensorFlow dtype and its bytes (``qint8`` stays
+``qint8``, a NaN keeps its payload), and no two tensors may end up with the
+same name: that is an error naming both and the name they would share.
 
 >>> import tensorflow as tf
 >>> from tfpersist import rewriting
@@ -36,6 +35,52 @@ Without ``regex=True`` a mapping key matches a whole name, or a scope: ``dense``
 matches ``dense/kernel`` but not ``dense_1/kernel``. With ``regex=True`` keys are
 regular expressions, replaced with :func:`re.sub` (so ``\\1`` works).
 
+.. rubric:: Renaming objects in a TF2 checkpoint
+
+A TF2 object-based checkpoint also carries an object graph
+(``_CHECKPOINTABLE_OBJECT_GRAPH``): ``tf.train.Checkpoint`` restores by
+walking it from the root, attribute name by attribute name, and the keys are
+only where the values lie. So a rename there moves *objects*: the key
+``layer/kernel/.ATTRIBUTES/VARIABLE_VALUE`` renamed to
+``dense/kernel/.ATTRIBUTES/VARIABLE_VALUE`` puts that variable at ``dense.kernel``,
+and the renamed checkpoint restores into ``tf.train.Checkpoint(dense=...)``.
+
+>>> layer = tf.Module()
+>>> layer.kernel, layer.bias = tf.Variable([1.0, 2.0]), tf.Variable([3.0])
+>>> _ = tf.train.Checkpoint(layer=layer).write("objects/ckpt")
+>>> _ = rewriting.rename_checkpoint("objects/ckpt", "moved/ckpt", {"layer/kernel": "head/dense/kernel"})
+>>> head, dense, rest = tf.Module(), tf.Module(), tf.Module()
+>>> dense.kernel, rest.bias = tf.Variable([0.0, 0.0]), tf.Variable([0.0])
+>>> head.dense = dense
+>>> tf.train.Checkpoint(head=head, layer=rest).read("moved/ckpt").assert_consumed()
+<...>
+>>> dense.kernel.numpy().tolist()
+[1.0, 2.0]
+
+What rename does there:
+
+- An object with values goes where its new keys say; each ``/`` is a step
+  from an object to its attribute, and a ``/`` within one attribute name is
+  written ``.S`` (``.`` is ``..``). Objects missing on the new path are created.
+- An object without values of its own (a module, a layer) moves along when
+  everything under it moved the same way (``layer`` → ``encoder`` renames the
+  attribute); otherwise it stays, and what moved out of it is re-attached
+  where its new keys say.
+- The variable names the object graph records for TF1 savers (``full_name``)
+  follow: a name equal to the object's old path becomes its new path, and any
+  other name the mapping matches is renamed too.
+
+What it refuses, with :class:`~tfpersist.errors.RewriteError` (nothing is written):
+
+- a new key that changes or loses the ending after the object path
+  (``/.ATTRIBUTES/VARIABLE_VALUE``), or names the root itself;
+- splitting one object: its values (a table's ``-keys`` and ``-values``)
+  mapped to two paths, or only some of them dropped;
+- two objects on one path: rename never merges objects.
+
+Other references to a moved object (Keras 2 also lists each layer as
+``layer-N`` beside ``layer_with_weights-N``) are left as they are.
+
 .. rubric:: TF1 and TF2 checkpoints
 
 TF1 saves each variable under its graph name; TF2 saves each object under its
@@ -57,6 +102,7 @@ guide: a TF2 checkpoint made from ``dense/kernel`` restores into
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import re
@@ -67,7 +113,13 @@ from typing import Any
 from tfpersist import _fs
 from tfpersist._files import write_error_reason
 from tfpersist.checkpoint_state import checkpoint_files, resolve_prefix
-from tfpersist.errors import RewriteError, TfPersistError, WriteError, did_you_mean
+from tfpersist.errors import (
+    CorruptCheckpointError,
+    RewriteError,
+    TfPersistError,
+    WriteError,
+    did_you_mean,
+)
 from tfpersist.inspecting import read_values
 
 __all__ = [
@@ -79,7 +131,8 @@ __all__ = [
 ]
 
 _OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
-_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+_ATTRIBUTES = "/.ATTRIBUTES/"
+_SUFFIX = _ATTRIBUTES + "VARIABLE_VALUE"
 
 
 @dataclass(frozen=True)
@@ -118,6 +171,25 @@ def _matcher(pattern: str, regex: bool) -> Callable[[str], str | None]:
     return lambda name: name if name == pattern or name.startswith(pattern + "/") else None
 
 
+def _renamer(mapping: Mapping[str, str], regex: bool) -> Callable[[str], str | None]:
+    """A function that returns a name renamed by the first key of *mapping* it matches, or None."""
+    rules = [(old, new, _matcher(old, regex)) for old, new in mapping.items()]
+
+    def rename(name: str) -> str | None:
+        for old, new, match in rules:
+            if not match(name):
+                continue
+            if not regex:
+                return new + name[len(old) :]
+            try:
+                return re.sub(old, new, name, count=1)
+            except re.error as e:
+                raise RewriteError(f"--map {old!r}={new!r}: bad replacement: {e}") from e
+        return None
+
+    return rename
+
+
 def plan_rename(
     names: Iterable[str],
     mapping: Mapping[str, str],
@@ -130,8 +202,8 @@ def plan_rename(
     """Work out which checkpoint *names* a rename changes, without reading any tensor.
 
     Every mapping key and drop pattern must match at least one name, and no two
-    tensors may end up with the same name; otherwise
-    :class:`~tfpersist.errors.RewriteError` explains which, with near names.
+    tensors may end up with the same name (nor take the object graph's key);
+    otherwise :class:`~tfpersist.errors.RewriteError` explains which, with near names.
 
     >>> plan = plan_rename(["v1", "v2", "step"], {"v1": "other-v1"}, drop=["step"])
     >>> plan.renamed, plan.dropped, plan.kept
@@ -140,6 +212,10 @@ def plan_rename(
     Traceback (most recent call last):
     ...
     tfpersist.errors.RewriteError: --map 'v_1' matches no tensor (did you mean 'v1'?)
+    >>> plan_rename(["v1", "v2"], {"v1": "v2"})
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.RewriteError: 'v1' and 'v2' would both be named 'v2'; ...
     """
     names = sorted(n for n in names if n != _OBJECT_GRAPH)
     problems = []
@@ -148,23 +224,23 @@ def plan_rename(
     for pattern, match in drops:
         if not any(match(n) for n in names):
             problems.append(f"--drop {pattern!r} matches no tensor{did_you_mean(pattern, names)}")
-    result: dict[str, str] = {}
-    for old, new in mapping.items():
+    rename = _renamer(mapping, regex)
+    left = [n for n in names if n not in dropped]
+    for old in mapping:
         match = _matcher(old, regex)
-        hits = [n for n in names if n not in dropped and match(n)]
-        if not hits:
+        if not any(match(n) for n in left):
             problems.append(f"--map {old!r} matches no tensor{did_you_mean(old, names)}")
-        for name in hits:
-            if name in result:
-                continue
-            result[name] = re.sub(old, new, name, count=1) if regex else new + name[len(old) :]
     if problems:
         raise RewriteError("; ".join(problems))
+    result = {n: new for n in left if (new := rename(n)) is not None}
     final: dict[str, str] = {}
-    for name in names:
-        if name in dropped:
-            continue
+    for name in left:
         target = result.get(name, name)
+        if target == _OBJECT_GRAPH:
+            raise RewriteError(
+                f"{name!r} would be named {target!r}, the key of the object graph; "
+                "pick another name"
+            )
         if target in final:
             raise RewriteError(
                 f"{final[target]!r} and {name!r} would both be named {target!r}; "
@@ -176,7 +252,7 @@ def plan_rename(
         destination,
         tuple((old, new) for old, new in sorted(result.items()) if old != new),
         tuple(dropped),
-        tuple(n for n in names if n not in dropped and result.get(n, n) == n),
+        tuple(n for n in left if result.get(n, n) == n),
     )
 
 
@@ -209,28 +285,56 @@ def _staged(destination: str, overwrite: bool) -> Any:
         _fs.rmtree(staging)
 
 
+def _tensor(tf: Any, value: Any, dtype_name: str | None) -> Any:
+    """*value* as a tensor of TensorFlow dtype *dtype_name*, its bits unchanged."""
+    import numpy as np
+
+    value = np.asarray(value)
+    if dtype_name is None:
+        return tf.constant(value)
+    dtype = tf.as_dtype(dtype_name)
+    if dtype != tf.string:
+        wanted = np.dtype(dtype.as_numpy_dtype)  # qint8 is a record of an int8
+        if value.dtype != wanted and value.dtype.itemsize == wanted.itemsize:
+            value = np.ascontiguousarray(value).view(wanted)
+    return tf.constant(value, dtype=dtype)
+
+
 def write_checkpoint(
-    prefix: str | os.PathLike[str], tensors: Mapping[str, Any], *, overwrite: bool = False
+    prefix: str | os.PathLike[str],
+    tensors: Mapping[str, Any],
+    *,
+    dtypes: Mapping[str, str] | None = None,
+    overwrite: bool = False,
 ) -> str:
     """Write *tensors* (name → array) as a name-based checkpoint at *prefix*, atomically.
+
+    *dtypes* maps names to TensorFlow dtype names for tensors whose NumPy
+    dtype does not say (a ``qint8`` tensor reads as ``int8``); such a value
+    is taken bit for bit, never converted.
 
     >>> import numpy as np, tensorflow as tf
     >>> write_checkpoint("m/ckpt", {"w": np.arange(3.0), "name": np.array(b"demo", dtype=object)})
     'm/ckpt'
     >>> tf.train.load_checkpoint("m/ckpt").get_tensor("w").tolist()
     [0.0, 1.0, 2.0]
+    >>> _ = write_checkpoint("q/ckpt", {"q": np.int8([-1, 1])}, dtypes={"q": "qint8"})
+    >>> tf.train.load_checkpoint("q/ckpt").get_variable_to_dtype_map()
+    {'q': tf.qint8}
     """
     from tfpersist._tf import tf
 
     prefix = os.fspath(prefix)
+    dtypes = dtypes or {}
     names = sorted(tensors)
+    try:
+        values = [_tensor(tf, tensors[n], dtypes.get(n)) for n in names]
+    except (TypeError, ValueError) as e:
+        raise RewriteError(f"cannot write checkpoint {prefix!r}: {e}") from e
     try:
         with _staged(prefix, overwrite) as temp:
             tf.raw_ops.SaveV2(
-                prefix=temp,
-                tensor_names=names,
-                shape_and_slices=[""] * len(names),
-                tensors=[tf.constant(tensors[n]) for n in names],
+                prefix=temp, tensor_names=names, shape_and_slices=[""] * len(names), tensors=values
             )
     except TfPersistError:
         raise
@@ -242,18 +346,333 @@ def write_checkpoint(
     return prefix
 
 
-def _rename_object_graph(serialized: bytes, renamed: Mapping[str, str], dropped: set[str]) -> bytes:
+def _escape(name: str) -> str:
+    """A local name as it appears in a checkpoint key: ``.`` becomes ``..``, ``/`` ``.S``."""
+    return name.replace(".", "..").replace("/", ".S")
+
+
+def _unescape(name: str) -> str:
+    return re.sub(r"\.(\.|S)", lambda m: "." if m.group(1) == "." else "/", name)
+
+
+def _split_key(key: str) -> tuple[tuple[str, ...], str] | None:
+    """``a/b.Sc/.ATTRIBUTES/X`` → ``(("a", "b/c"), "/.ATTRIBUTES/X")``; None for other keys."""
+    at = key.find(_ATTRIBUTES)
+    if at < 0:
+        return None
+    head = key[:at]
+    return (tuple(_unescape(c) for c in head.split("/")) if head else ()), key[at:]
+
+
+def _parse_graph(prefix: str, serialized: bytes) -> Any:
+    from google.protobuf.message import DecodeError
+
     from tfpersist._tf import TrackableObjectGraph
 
     graph = TrackableObjectGraph()
-    graph.ParseFromString(serialized)
+    try:
+        graph.ParseFromString(serialized)
+    except DecodeError as e:
+        raise CorruptCheckpointError(
+            f"checkpoint {prefix!r}: its object graph ({_OBJECT_GRAPH}) cannot be parsed: {e}"
+        ) from e
+    count = len(graph.nodes)
     for node in graph.nodes:
-        keep = [a for a in node.attributes if a.checkpoint_key not in dropped]
+        refs = [c.node_id for c in node.children]
+        refs += [
+            i
+            for s in node.slot_variables
+            for i in (s.original_variable_node_id, s.slot_variable_node_id)
+        ]
+        if any(not 0 <= i < count for i in refs):
+            raise CorruptCheckpointError(
+                f"checkpoint {prefix!r}: its object graph refers to objects it does not hold"
+            )
+    return graph
+
+
+def _tree(graph: Any) -> tuple[dict[int, tuple[str, ...]], dict[int, tuple[int, int]]]:
+    """Each object's path from the root, breadth first as TensorFlow names keys, and the
+    ``(parent, index among its children)`` of the reference that path ends with."""
+    paths: dict[int, tuple[str, ...]] = {0: ()}
+    parents: dict[int, tuple[int, int]] = {}
+    order = [0]
+    for node_id in order:
+        for i, ref in enumerate(graph.nodes[node_id].children):
+            if ref.node_id not in paths:
+                paths[ref.node_id] = paths[node_id] + (ref.local_name,)
+                parents[ref.node_id] = (node_id, i)
+                order.append(ref.node_id)
+    return paths, parents
+
+
+_MIXED = ("mixed",)  # an object whose descendants moved different ways
+
+
+def _new_paths(
+    graph: Any, paths: dict[int, tuple[str, ...]], renamed: Mapping[str, str]
+) -> dict[int, tuple[str, ...]]:
+    """Where each object that holds tensors goes, read from its renamed keys."""
+    moves: dict[int, tuple[str, ...]] = {}
+    for node_id, node in enumerate(graph.nodes):
+        where: dict[tuple[str, ...], tuple[str, str]] = {}
+        for attr in node.attributes:
+            old = attr.checkpoint_key
+            new = renamed.get(old, old)
+            if node_id not in paths or old == new:
+                where.setdefault(paths.get(node_id, ()), (old, new))
+                continue
+            split_old, split_new = _split_key(old), _split_key(new)
+            if split_old is None:
+                continue  # not TensorFlow's scheme: only the key changes
+            if node_id == 0 or split_new is None or split_new[1] != split_old[1]:
+                raise RewriteError(
+                    f"{old!r} -> {new!r}: in an object-based checkpoint, rename moves whole "
+                    f"objects, so a new key must keep its ending {split_old[1]!r} and name "
+                    "an object below the root; change only the object path before it"
+                )
+            if "" in split_new[0]:
+                raise RewriteError(f"{old!r} -> {new!r}: the new key has an empty object name")
+            where.setdefault(split_new[0], (old, new))
+        if len(where) > 1:
+            (a, a_new), (b, b_new) = list(where.values())[:2]
+            raise RewriteError(
+                f"{a!r} -> {a_new!r} and {b!r} -> {b_new!r} are values of one object, which "
+                "rename can move but not split: map every key of an object to the same path"
+            )
+        if where and node_id in paths and node_id != 0:
+            moves[node_id] = next(iter(where))
+    return moves
+
+
+def _inferred(
+    paths: dict[int, tuple[str, ...]],
+    parents: dict[int, tuple[int, int]],
+    moves: dict[int, tuple[str, ...]],
+) -> dict[int, tuple[str, ...]]:
+    """Where an object without tensors goes: where all its descendants with tensors say."""
+    found: dict[int, tuple[str, ...]] = {}
+    for node_id, new in moves.items():
+        up = node_id
+        while up in parents:
+            up = parents[up][0]
+            if up == 0:
+                break
+            if up in moves:
+                continue
+            rest = paths[node_id][len(paths[up]) :]
+            fits = len(new) > len(rest) and new[len(new) - len(rest) :] == rest
+            guess = new[: len(new) - len(rest)] if fits else _MIXED
+            found[up] = guess if found.get(up, guess) == guess else _MIXED
+    return {n: p for n, p in found.items() if p is not _MIXED}
+
+
+def _attribute_keys(
+    graph: Any, names: Iterable[str], renamed: Mapping[str, str], dropped: set[str]
+) -> dict[str, str | None]:
+    """The new ``checkpoint_key`` of each attribute, None when dropped.
+
+    An attribute's key names its tensor, or is the start of the keys of its
+    tensors (a table saves ``<key>-keys`` and ``<key>-values``).
+    """
+    keys = {a.checkpoint_key for node in graph.nodes for a in node.attributes}
+    names = sorted(names)
+    owner: dict[str, str] = {}
+    for key in sorted(keys, key=len):  # the longest key that starts a name owns it
+        i = bisect.bisect_left(names, key)
+        while i < len(names) and names[i].startswith(key):
+            if names[i] == key or names[i] not in keys:
+                owner[names[i]] = key
+            i += 1
+    owned: dict[str, list[str]] = {}
+    for name, key in owner.items():
+        owned.setdefault(key, []).append(name)
+    result: dict[str, str | None] = {}
+    for key in keys:
+        tensors = owned.get(key, [])
+        gone = [t for t in tensors if t in dropped]
+        if gone and len(gone) < len(tensors):
+            raise RewriteError(
+                f"--drop takes {gone[0]!r} but not {next(t for t in tensors if t not in gone)!r}, "
+                "values of one object: drop all of them or none"
+            )
+        if gone:
+            result[key] = None
+            continue
+        targets = set()
+        for t in tensors:
+            new, tail = renamed.get(t, t), t[len(key) :]
+            targets.add(new[: len(new) - len(tail)] if new.endswith(tail) else None)
+        if len(targets) > 1 or None in targets:
+            moves = ", ".join(f"{t!r} -> {renamed.get(t, t)!r}" for t in tensors)
+            raise RewriteError(
+                f"{moves}: these are the values of one object, which rename can move but "
+                "not split: give them the same new path and keep the end of each key"
+            )
+        result[key] = targets.pop() if targets else key
+    return result
+
+
+def _rename_object_graph(
+    prefix: str,
+    serialized: bytes,
+    names: Iterable[str],
+    renamed: Mapping[str, str],
+    dropped: set[str],
+    rename_name: Callable[[str], str | None],
+) -> bytes:
+    """The object graph of checkpoint *prefix* (tensors *names*) after a rename.
+
+    Each object with tensors moves to the path its new keys name; an object
+    without tensors moves with its descendants when they all moved alike, and
+    stays otherwise. Missing objects on a new path are created empty.
+    """
+    graph = _parse_graph(prefix, serialized)
+    new_keys = _attribute_keys(graph, names, renamed, dropped)
+    renamed = {k: v for k, v in new_keys.items() if v is not None}
+    for node in graph.nodes:
+        keep = [a for a in node.attributes if new_keys[a.checkpoint_key] is not None]
         del node.attributes[:]
         node.attributes.extend(keep)
+    paths, parents = _tree(graph)
+    moves = _new_paths(graph, paths, renamed)
+    guesses = _inferred(paths, parents, moves)
+
+    placed: dict[int, tuple[str, ...]] = {0: ()}
+    at: dict[tuple[str, ...], int] = {(): 0}
+
+    def place(node_id: int, path: tuple[str, ...]) -> bool:
+        if path in at:
+            return False
+        placed[node_id], at[path] = path, node_id
+        return True
+
+    for node_id, path in moves.items():
+        if not place(node_id, path):
+            raise RewriteError(
+                f"two objects would be at {'/'.join(map(_escape, path))!r}: "
+                "rename cannot merge objects; map them to different paths"
+            )
+    order = sorted(parents, key=lambda n: (len(paths[n]), paths[n]))
+    rest = [n for n in order if n not in moves]
+    for n in rest:  # objects that stay where they are first, then those that move
+        if guesses.get(n) == paths[n]:
+            place(n, paths[n])
+    for n in rest:
+        if n not in placed and n in guesses:
+            place(n, guesses[n])
+    for n in rest:
+        parent, i = parents[n]
+        if n not in placed and parent in placed:
+            place(n, placed[parent] + (graph.nodes[parent].children[i].local_name,))
+
+    removed: set[tuple[int, int]] = set()
+    added: list[tuple[int, str, int]] = []
+    for path in sorted(at, key=len):  # create the objects a new path needs
+        for depth in range(1, len(path)):
+            if path[:depth] not in at:
+                graph.nodes.add()
+                node_id = len(graph.nodes) - 1
+                at[path[:depth]], placed[node_id] = node_id, path[:depth]
+                added.append((at[path[: depth - 1]], path[depth - 1], node_id))
+    for n, (parent, i) in parents.items():
+        name = graph.nodes[parent].children[i].local_name
+        if n not in placed:
+            if parent in placed:
+                removed.add((parent, i))  # left behind empty where another object now is
+            continue
+        if parent in placed and placed[n] == placed[parent] + (name,):
+            continue
+        new_parent = at[placed[n][:-1]]
+        if new_parent == parent:
+            graph.nodes[parent].children[i].local_name = placed[n][-1]
+        else:
+            removed.add((parent, i))
+            added.append((new_parent, placed[n][-1], n))
+    for node_id in {p for p, _ in removed}:
+        node = graph.nodes[node_id]
+        keep = [c for i, c in enumerate(node.children) if (node_id, i) not in removed]
+        del node.children[:]
+        node.children.extend(keep)
+    for parent, name, n in added:
+        ref = graph.nodes[parent].children.add()
+        ref.node_id, ref.local_name = n, name
+    for node_id, node in enumerate(graph.nodes):
+        seen: dict[str, int] = {}
+        for ref in node.children:
+            if seen.setdefault(ref.local_name, ref.node_id) != ref.node_id:
+                path = (*placed.get(node_id, ()), ref.local_name)
+                raise RewriteError(
+                    f"two objects would be at {'/'.join(map(_escape, path))!r}: "
+                    "rename cannot merge objects; map them to different paths"
+                )
+        if len(seen) < len(node.children):  # one object named twice: keep one reference
+            keep, names = [], set()
+            for ref in node.children:
+                if ref.local_name not in names:
+                    names.add(ref.local_name)
+                    keep.append(ref)
+            del node.children[:]
+            node.children.extend(keep)
+
+    for node_id, node in enumerate(graph.nodes):
         for attr in node.attributes:
             attr.checkpoint_key = renamed.get(attr.checkpoint_key, attr.checkpoint_key)
+            if node_id in moves and attr.full_name == "/".join(paths[node_id]):
+                attr.full_name = "/".join(moves[node_id])
+            elif attr.full_name:
+                attr.full_name = rename_name(attr.full_name) or attr.full_name
+    _mark_values(graph)
     return graph.SerializeToString()
+
+
+def _mark_values(graph: Any) -> None:
+    """Set ``has_checkpoint_values`` as TensorFlow does, when the graph uses it."""
+    if not any(node.HasField("has_checkpoint_values") for node in graph.nodes):
+        return
+    parents: dict[int, set[int]] = {}
+    for node_id, node in enumerate(graph.nodes):
+        for ref in node.children:
+            parents.setdefault(ref.node_id, set()).add(node_id)
+    todo = [
+        n
+        for n, node in enumerate(graph.nodes)
+        if node.attributes or node.slot_variables or node.HasField("registered_saver")
+    ]
+    marked = set(todo)
+    while todo:
+        for parent in parents.get(todo.pop(), ()):
+            if parent not in marked:
+                marked.add(parent)
+                todo.append(parent)
+    for node_id, node in enumerate(graph.nodes):
+        node.has_checkpoint_values.value = node_id in marked
+
+
+def _object_graph(names: Iterable[str]) -> bytes:
+    """The object graph of a root that holds each of *names* as a variable."""
+    from tfpersist._tf import TrackableObjectGraph
+
+    graph = TrackableObjectGraph()
+    root = graph.nodes.add()
+    root.has_checkpoint_values.value = True
+    for i, name in enumerate(names, start=1):
+        ref = root.children.add()
+        ref.node_id, ref.local_name = i, name
+        node = graph.nodes.add()
+        node.has_checkpoint_values.value = True
+        attr = node.attributes.add()
+        attr.name, attr.full_name = "VARIABLE_VALUE", name
+        attr.checkpoint_key = _escape(name) + _SUFFIX
+    return graph.SerializeToString()
+
+
+def _read_all(prefix: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every tensor of *prefix* and its TensorFlow dtype name."""
+    from tfpersist.inspecting import list_checkpoint
+
+    dtypes = {v.name: v.dtype for v in list_checkpoint(prefix).variables}
+    return dict(read_values(prefix)), dtypes
 
 
 def rename_checkpoint(
@@ -269,8 +688,9 @@ def rename_checkpoint(
     """Write a copy of checkpoint *source* at prefix *destination*, with names changed.
 
     *mapping* maps old names (or scopes, or with *regex* patterns) to new ones;
-    names matching a *drop* pattern are left out. With *dry_run* nothing is
-    written and the plan is returned. The source is never modified.
+    names matching a *drop* pattern are left out. Every tensor keeps its
+    TensorFlow dtype and its bytes. With *dry_run* nothing is written and the
+    plan is returned (after the same checks). The source is never modified.
 
     The copy is written next to *destination* and moved into place with its
     ``.index`` last, so a checkpoint at *destination* is always whole. With
@@ -285,31 +705,36 @@ def rename_checkpoint(
       layer_1/w -> block1/w
       layer_2/w -> block2/w
     """
+    from tfpersist.bundle import load_checkpoint
+    from tfpersist.inspecting import list_checkpoint
+
     prefix = resolve_prefix(source)
     destination = os.fspath(destination)
     if _fs.abspath(destination) == _fs.abspath(prefix):
         raise RewriteError(f"the destination {destination!r} is the source: write to a new prefix")
-    from tfpersist.inspecting import list_checkpoint
-
-    names = [v.name for v in list_checkpoint(prefix).variables]
+    dtypes = {v.name: v.dtype for v in list_checkpoint(prefix).variables}
     plan = plan_rename(
-        names, mapping, regex=regex, drop=drop, source=prefix, destination=destination
+        dtypes, mapping, regex=regex, drop=drop, source=prefix, destination=destination
     )
+    renamed = dict(plan.renamed)
+    graph = None
+    if _OBJECT_GRAPH in dtypes:
+        with load_checkpoint(prefix) as reader:
+            serialized = reader.get_tensor(_OBJECT_GRAPH).item()
+        graph = _rename_object_graph(
+            prefix, serialized, dtypes, renamed, set(plan.dropped), _renamer(mapping, regex)
+        )
     if dry_run:
         return plan
-    renamed = dict(plan.renamed)
-    tensors = {}
+    tensors, new_dtypes = {}, {}
     for name, value in read_values(prefix):
-        if name == _OBJECT_GRAPH:
-            value = _rename_object_graph(value.item(), renamed, set(plan.dropped))
-        if name not in plan.dropped:
-            tensors[renamed.get(name, name)] = value
-    write_checkpoint(destination, tensors, overwrite=overwrite)
+        if name in plan.dropped:
+            continue
+        new = renamed.get(name, name)
+        tensors[new] = graph if name == _OBJECT_GRAPH else value
+        new_dtypes[new] = dtypes[name]
+    write_checkpoint(destination, tensors, dtypes=new_dtypes, overwrite=overwrite)
     return plan
-
-
-def _unescape(name: str) -> str:
-    return re.sub(r"\.(\.|S)", lambda m: "." if m.group(1) == "." else "/", name)
 
 
 def convert_checkpoint(
@@ -324,7 +749,9 @@ def convert_checkpoint(
     TF1 → TF2 keeps each name as an attribute of the root
     :class:`tf.train.Checkpoint`. TF2 → TF1 keeps the variable values under
     their attribute paths, unescaped, and leaves out the object graph, the
-    save counter and optimizer slots. Returns the destination prefix.
+    save counter, optimizer slots and values other than variables. Two keys
+    that would get the same TF1 name are an error. Every tensor keeps its
+    TensorFlow dtype and its bytes. Returns the destination prefix.
 
     >>> import tensorflow as tf
     >>> module = tf.Module(); module.w = tf.Variable([1.0, 2.0])
@@ -333,33 +760,53 @@ def convert_checkpoint(
     'tf1/model.ckpt'
     >>> tf.train.list_variables("tf1/model.ckpt")
     [('model/w', [2]), ('save_counter_like', [])]
+    >>> _ = tf.train.Checkpoint(model=module, **{"model/w": tf.Variable([3.0, 4.0])}).write("both/ckpt")
+    >>> convert_checkpoint("both/ckpt", "tf1/both.ckpt", to="tf1")
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.RewriteError: 'model.Sw/.ATTRIBUTES/VARIABLE_VALUE' and 'model/w/.ATTRIBUTES/VARIABLE_VALUE' would both be named 'model/w' in a TF1 checkpoint; ...
     """
     if to not in ("tf1", "tf2"):
         raise RewriteError(f"to={to!r}: convert to 'tf1' or 'tf2'")
     prefix = resolve_prefix(source)
     destination = os.fspath(destination)
-    values = dict(read_values(prefix))
+    values, dtypes = _read_all(prefix)
     object_based = _OBJECT_GRAPH in values
     if to == "tf1":
         if not object_based:
             raise RewriteError(f"{prefix!r} is already a TF1 name-based checkpoint")
-        tensors = {
-            _unescape(name[: -len(_SUFFIX)]): value
-            for name, value in values.items()
-            if name.endswith(_SUFFIX)
-            and not name.startswith("save_counter/")
-            and ".OPTIMIZER_SLOT" not in name
-        }
-        return write_checkpoint(destination, tensors, overwrite=overwrite)
+        names: dict[str, str] = {}
+        for key in sorted(values):
+            if (
+                not key.endswith(_SUFFIX)
+                or key.startswith("save_counter/")
+                or ".OPTIMIZER_SLOT" in key
+            ):
+                continue
+            name = _unescape(key[: -len(_SUFFIX)])
+            if name in names or name == _OBJECT_GRAPH:
+                first = names.get(name, _OBJECT_GRAPH)
+                raise RewriteError(
+                    f"{first!r} and {key!r} would both be named {name!r} in a TF1 checkpoint; "
+                    "rename one of them first (tfpersist rename), then convert"
+                )
+            names[name] = key
+        return write_checkpoint(
+            destination,
+            {name: values[key] for name, key in names.items()},
+            dtypes={name: dtypes[key] for name, key in names.items()},
+            overwrite=overwrite,
+        )
     if object_based:
         raise RewriteError(f"{prefix!r} is already a TF2 object-based checkpoint")
-    from tfpersist._tf import tf
-
     if "save_counter" in values:
         raise RewriteError(
             "a TF1 variable named 'save_counter' clashes with tf.train.Checkpoint's own"
         )
-    variables = {name: tf.Variable(value) for name, value in values.items()}
-    with _staged(destination, overwrite) as temp:
-        tf.train.Checkpoint(**variables).write(temp)
-    return destination
+    names = sorted(values)
+    tensors = {_escape(n) + _SUFFIX: values[n] for n in names}
+    tensors[_OBJECT_GRAPH] = _object_graph(names)
+    kinds = {_escape(n) + _SUFFIX: dtypes[n] for n in names}
+    return write_checkpoint(
+        destination, tensors, dtypes={**kinds, _OBJECT_GRAPH: "string"}, overwrite=overwrite
+    )
