@@ -7,7 +7,7 @@ import tensorflow as tf
 from article import build_article_graph
 
 from tfpersist import partial, saving
-from tfpersist.errors import VariableMismatchError
+from tfpersist.errors import SessionRequiredError, VariableMismatchError
 
 
 def test_article_other_names_restore_from_v1_v2(article_checkpoint):
@@ -76,3 +76,25 @@ def test_assign_from_checkpoint_changes_nothing_on_error(tmp_path):
             prefix, {"a/.ATTRIBUTES/VARIABLE_VALUE": a, "b/.ATTRIBUTES/VARIABLE_VALUE": b}
         )
     assert a.numpy() == 0.0
+
+
+def test_assign_from_checkpoint_in_a_graph_runs_in_the_session_or_refuses(tmp_path):
+    prefix = tf.train.Checkpoint(w=tf.Variable([1.0, 2.0])).write(str(tmp_path / "c"))
+    key = "w/.ATTRIBUTES/VARIABLE_VALUE"
+    with tf.Graph().as_default() as graph:
+        w = tf.Variable([0.0, 0.0])
+        with pytest.raises(SessionRequiredError, match="pass sess="):
+            partial.assign_from_checkpoint(prefix, {key: w})
+        with tf.compat.v1.Session(graph=graph) as sess:
+            partial.assign_from_checkpoint(prefix, {key: w}, sess=sess)
+            assert sess.run(w).tolist() == [1.0, 2.0]
+            sess.run(w.initializer)
+            with sess.as_default():  # the default session counts as given
+                partial.assign_from_checkpoint(prefix, {key: w})
+            assert sess.run(w).tolist() == [1.0, 2.0]
+    with (
+        tf.Graph().as_default(),
+        tf.compat.v1.Session() as other,
+        pytest.raises(SessionRequiredError, match="another graph"),
+    ):
+        partial.assign_from_checkpoint(prefix, {key: w}, sess=other)

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from article import build_article_graph
 
-from tfpersist import restoring, saving
+from tfpersist import meta_graph, restoring, saving
 from tfpersist.errors import CheckpointNotFoundError, VariableMismatchError
 
 
@@ -261,3 +261,145 @@ def test_restore_with_the_graphs_own_saver(article_checkpoint):
             restoring.restore_session(sess, article_checkpoint, saver=saver)
             assert sess.run("add:0").tolist() == [3.0]
         assert len(graph.get_operations()) == size
+
+
+def test_savers_do_not_keep_graphs_alive(tmp_path):
+    import gc
+    import weakref
+
+    refs = []
+    for step in range(3):
+        with tf.Graph().as_default() as graph:
+            v = tf.Variable([1.0], name="v")
+            with tf.compat.v1.Session(graph=graph) as sess:
+                sess.run(v.initializer)
+                restoring.saver_for(graph)
+                saving.save_session(sess, tmp_path / f"m{step}" / "c")
+                restoring.restore_session(sess, tmp_path / f"m{step}", direct=False)
+        refs.append(weakref.ref(graph))
+        del graph, v, sess
+    gc.collect()
+    assert [r() for r in refs] == [None] * 3
+
+
+def test_partitioned_variables_restore_through_the_meta_graph(tmp_path):
+    from tfpersist import meta_graph
+
+    with tf.Graph().as_default() as graph:
+        w = tf.compat.v1.get_variable(
+            "w", [5, 2], partitioner=tf.compat.v1.fixed_size_partitioner(3)
+        )
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saved = sess.run(w.as_tensor())
+            saving.save_session(sess, tmp_path / "m" / "c")
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        meta_graph.restore_meta_graph(sess, tmp_path / "m")
+        parts = sorted(tf.compat.v1.global_variables(), key=lambda v: v.name)
+        np.testing.assert_array_equal(np.concatenate(sess.run(parts)), saved)
+    with tf.Graph().as_default() as graph:  # checked by full name and full shape
+        tf.compat.v1.get_variable("w", [6, 2], partitioner=tf.compat.v1.fixed_size_partitioner(3))
+        with (
+            tf.compat.v1.Session(graph=graph) as sess,
+            pytest.raises(VariableMismatchError, match=r"w: shape \[6, 2\] expected"),
+        ):
+            restoring.restore_session(sess, tmp_path / "m")
+
+
+@pytest.mark.fault
+def test_objects_left_to_tensorflow_do_not_hide_variable_traps(tmp_path):
+    """An iterator and a table are restored by TensorFlow; variables beside them are still checked."""
+
+    def objects(shape=(2,), table=True):
+        it = iter(tf.data.Dataset.range(5))
+        found = {"it": it, "w": tf.Variable(tf.zeros(shape))}
+        if table:
+            found["t"] = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, -1)
+        return found
+
+    saved = objects()
+    next(saved["it"])
+    saved["t"].insert(["a"], [7])
+    prefix = tf.train.Checkpoint(**saved).write(str(tmp_path / "c"))
+    fresh = objects()
+    restoring.restore_checkpoint(tf.train.Checkpoint(**fresh), prefix)
+    assert next(fresh["it"]).numpy() == 1
+    assert fresh["t"].lookup(tf.constant(["a"])).numpy().tolist() == [7]
+    with pytest.raises(VariableMismatchError) as caught:
+        restoring.restore_checkpoint(tf.train.Checkpoint(**objects(shape=(3,))), prefix)
+    assert [m.kind for m in caught.value.problems] == ["shape"]
+    with pytest.raises(VariableMismatchError) as caught:
+        restoring.restore_checkpoint(tf.train.Checkpoint(**objects(table=False)), prefix)
+    assert [(m.kind, m.name) for m in caught.value.problems] == [
+        ("unexpected", "t/.ATTRIBUTES/table-keys"),
+        ("unexpected", "t/.ATTRIBUTES/table-values"),
+    ]
+    restoring.restore_checkpoint(tf.train.Checkpoint(**objects(table=False)), prefix, partial=True)
+
+
+@pytest.mark.fault
+def test_renamed_keys_with_the_old_object_graph_are_reported_once(tmp_path):
+    from tfpersist._tf import OBJECT_GRAPH_KEY, TrackableObjectGraph
+
+    prefix = tf.train.Checkpoint(a=tf.Variable([1.0])).write(str(tmp_path / "c"))
+    graph = TrackableObjectGraph()
+    graph.ParseFromString(tf.train.load_checkpoint(prefix).get_tensor(OBJECT_GRAPH_KEY))
+    graph.nodes[1].attributes[0].checkpoint_key = "b/.ATTRIBUTES/VARIABLE_VALUE"
+    tf.raw_ops.SaveV2(  # keys renamed, the object graph's child names not
+        prefix=str(tmp_path / "r"),
+        tensor_names=[OBJECT_GRAPH_KEY, "b/.ATTRIBUTES/VARIABLE_VALUE"],
+        shape_and_slices=["", ""],
+        tensors=[tf.constant(graph.SerializeToString()), tf.constant([1.0])],
+    )
+    b = tf.Variable([0.0])
+    tf.train.Checkpoint(b=b).read(str(tmp_path / "r"))  # TensorFlow follows the object graph...
+    assert b.numpy().tolist() == [0.0]  # ... and restores nothing into b
+    with pytest.raises(VariableMismatchError) as caught:
+        restoring.restore_checkpoint(tf.train.Checkpoint(b=b), str(tmp_path / "r"))
+    [problem] = caught.value.problems
+    assert (problem.kind, problem.name, problem.found) == (
+        "misplaced",
+        "b/.ATTRIBUTES/VARIABLE_VALUE",
+        "a",
+    )
+    assert "object graph puts that value at 'a'" in str(caught.value)
+
+
+@pytest.mark.fault
+def test_variable_at_an_object_without_a_value_is_missing(tmp_path):
+    """The object graph has a node where the model has a variable, but the node holds no value."""
+    holder = tf.Module()
+    holder.b = tf.Variable([2.0])
+    prefix = tf.train.Checkpoint(w=tf.Module(), holder=holder).write(str(tmp_path / "c"))
+    w = tf.Variable([0.0])
+    fresh = tf.train.Checkpoint(w=w, holder=holder)
+    fresh.read(prefix).assert_consumed()  # the trap: TensorFlow is content...
+    assert w.numpy().tolist() == [0.0]  # ... and w has no value from the checkpoint
+    for direct in (True, False):
+        with pytest.raises(VariableMismatchError) as caught:
+            restoring.restore_checkpoint(fresh, prefix, direct=direct)
+        assert [(m.kind, m.name) for m in caught.value.problems] == [
+            ("missing", "w/.ATTRIBUTES/VARIABLE_VALUE")
+        ]
+
+
+@pytest.mark.parametrize("use_resource", [True, False])
+def test_a_graphs_own_saver_is_checked_for_what_it_restores(tmp_path, use_resource):
+    """A saver that leaves a variable out restores as raw TF does; its own values are still checked."""
+    prefix = str(tmp_path / "model.ckpt")
+    with tf.Graph().as_default() as graph:
+        v = tf.compat.v1.Variable([1.0, 2.0], name="v", use_resource=use_resource)
+        tf.compat.v1.Variable(0, name="global_step", use_resource=use_resource)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            tf.compat.v1.train.Saver([v]).save(sess, prefix)
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        meta_graph.restore_meta_graph(sess, prefix)
+        [restored] = [x for x in tf.compat.v1.global_variables() if x.op.name == "v"]
+        assert sess.run(restored).tolist() == [1.0, 2.0]
+    with tf.Graph().as_default() as graph:
+        v = tf.compat.v1.Variable([0.0, 0.0, 0.0], name="v", use_resource=use_resource)
+        saver = tf.compat.v1.train.Saver([v])
+        with tf.compat.v1.Session(graph=graph) as sess, pytest.raises(VariableMismatchError) as e:
+            restoring.restore_session(sess, prefix, saver=saver)
+    assert "v: shape [3] expected, checkpoint has [2]" in str(e.value)

@@ -100,6 +100,10 @@ class UnsafeGraphError(TfPersistError, ValueError):
         self.ops = list(ops)
 
 
+class SessionRequiredError(TfPersistError, ValueError):
+    """Graph-mode variables were to be assigned now, but no session was given to run the assignment in."""
+
+
 class DevicePlacementError(TfPersistError, ValueError):
     """A graph places nodes on devices or cluster jobs this machine does not have."""
 
@@ -184,8 +188,9 @@ class Mismatch:
     """One variable whose checkpoint entry does not fit.
 
     *kind* is ``"missing"`` (the model wants it, the checkpoint lacks it),
-    ``"unexpected"`` (the checkpoint has it, nothing takes it), ``"shape"``
-    or ``"dtype"``.
+    ``"unexpected"`` (the checkpoint has it, nothing takes it), ``"shape"``,
+    ``"dtype"`` or ``"misplaced"`` (the key is there, but the checkpoint's
+    object graph gives it to the object at path *found*).
 
     >>> print(Mismatch("shape", "v1", expected="[2]", found="[1]"))
     v1: shape [2] expected, checkpoint has [1]
@@ -202,6 +207,12 @@ class Mismatch:
             return f"{self.name}: not in the checkpoint{self.hint}"
         if self.kind == "unexpected":
             return f"{self.name}: in the checkpoint but not restored{self.hint}"
+        if self.kind == "misplaced":  # *found*: where the checkpoint's object graph puts it
+            where = f"at {self.found!r}" if self.found else "at no object"
+            return (
+                f"{self.name}: in the checkpoint, but its object graph puts that value {where}, "
+                "so TensorFlow would not restore it; rename the object graph too"
+            )
         return f"{self.name}: {self.kind} {self.expected} expected, checkpoint has {self.found}"
 
 

@@ -92,6 +92,7 @@ from typing import Any
 
 from tfpersist._tf import tf
 from tfpersist.checkpoint_state import resolve_prefix
+from tfpersist.errors import SessionRequiredError
 from tfpersist.restoring import check_variables, open_reader, restore_session
 
 __all__ = ["assign_from_checkpoint", "check_name_map", "restore_subset"]
@@ -154,8 +155,13 @@ def restore_subset(
     return restore_session(sess, path, var_list=dict(name_map), partial=partial)
 
 
-def assign_from_checkpoint(path: str | os.PathLike[str], name_map: Mapping[str, Any]) -> None:
-    """Assign checkpoint values to eager variables by checkpoint key.
+def assign_from_checkpoint(
+    path: str | os.PathLike[str],
+    name_map: Mapping[str, Any],
+    *,
+    sess: tf.compat.v1.Session | None = None,
+) -> None:
+    """Assign checkpoint values to variables by checkpoint key, now.
 
     The map (checkpoint key → variable) is checked first, so a wrong shape or
     dtype raises :class:`~tfpersist.errors.VariableMismatchError` and no
@@ -167,9 +173,48 @@ def assign_from_checkpoint(path: str | os.PathLike[str], name_map: Mapping[str, 
     >>> assign_from_checkpoint("m/ckpt", {"w/.ATTRIBUTES/VARIABLE_VALUE": mine})
     >>> mine.numpy().tolist()
     [1.0, 2.0]
+
+    Variables of a ``tf.Graph`` change only when a session runs the
+    assignment: pass that session as *sess* (or make it the default
+    session). Without one, nothing could be assigned, so
+    :class:`~tfpersist.errors.SessionRequiredError` is raised rather than
+    returning as if it were done:
+
+    >>> with tf.Graph().as_default() as graph:
+    ...     mine = tf.Variable([0.0, 0.0])
+    ...     assign_from_checkpoint("m/ckpt", {"w/.ATTRIBUTES/VARIABLE_VALUE": mine})
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.SessionRequiredError: the variables live in a tf.Graph, and no session was given to assign them in: pass sess=..., or call tfpersist.partial.restore_subset(sess, path, name_map)
+    >>> with tf.Graph().as_default() as graph:
+    ...     mine = tf.Variable([0.0, 0.0])
+    ...     with tf.compat.v1.Session(graph=graph) as sess:
+    ...         assign_from_checkpoint(
+    ...             "m/ckpt", {"w/.ATTRIBUTES/VARIABLE_VALUE": mine}, sess=sess)
+    ...         sess.run(mine).tolist()
+    [1.0, 2.0]
     """
+    if not tf.executing_eagerly() or any(_in_graph(v) for v in name_map.values()):
+        sess = sess or tf.compat.v1.get_default_session()
+        if sess is None:
+            raise SessionRequiredError(
+                "the variables live in a tf.Graph, and no session was given to assign them in: "
+                "pass sess=..., or call tfpersist.partial.restore_subset(sess, path, name_map)"
+            )
+        if any(getattr(v, "graph", sess.graph) is not sess.graph for v in name_map.values()):
+            raise SessionRequiredError(
+                "the session given runs another graph than the variables' own: "
+                "pass a session made with tf.compat.v1.Session(graph=<their graph>)"
+            )
+        restore_subset(sess, path, name_map)
+        return
     prefix = check_name_map(path, name_map)
     with open_reader(prefix) as reader:
         values = {name: reader.get_tensor(name) for name in name_map}
     for name, var in name_map.items():
         var.assign(values[name])
+
+
+def _in_graph(variable: Any) -> bool:
+    """Whether *variable* belongs to a ``tf.Graph`` (an eager variable has no op)."""
+    return hasattr(variable, "op")

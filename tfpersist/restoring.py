@@ -86,15 +86,36 @@ Fix the names or shapes, pass a name map, or ask for a partial restore.
 ``partial=True`` is the equivalent of ``expect_partial()``: values the model
 does not take are allowed, but a variable the checkpoint lacks, or one of the
 wrong shape or dtype, is still an error.
+
+The checkpoint is matched the way TensorFlow matches it: by walking its
+object graph from the root, child by child, and through each optimizer's
+slot variables. What is not a variable (a ``tf.data`` iterator's position,
+a lookup table's keys and values, a slot the optimizer has not made yet) is
+handed to TensorFlow to restore, and ``assert_consumed()`` still checks it;
+the variables beside it are checked first, as always:
+
+>>> it = iter(tf.data.Dataset.range(5))
+>>> _ = next(it)
+>>> path = tf.train.Checkpoint(it=it, w=tf.Variable([1.0])).write("tf2/it")
+>>> fresh = iter(tf.data.Dataset.range(5))
+>>> restoring.restore_checkpoint(tf.train.Checkpoint(it=fresh, w=tf.Variable([0.0])), path)
+'tf2/it'
+>>> int(next(fresh))
+1
+
+In a TF1 graph, a partitioned variable (``name/part_0``, ``name/part_1``, ...)
+is checked as the one value the checkpoint holds: by its full name, full
+shape and dtype.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from tfpersist._files import glob_safe_prefix
 from tfpersist._tf import OBJECT_GRAPH_KEY, TrackableObjectGraph, tf, trackable_children
@@ -132,9 +153,9 @@ _DIRECT_DTYPES = frozenset(
 #: batches of about _BATCH_BYTES; a saver restores the smaller ones faster.
 _FEED_AT_LEAST = 1 << 20
 _BATCH_BYTES = 64 << 20
-#: The savers tfpersist made, per graph and set of variables, so that saving
-#: or restoring in a loop does not add ops to the graph each time.
-_SAVERS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+#: The attribute of a graph that keeps the savers tfpersist made for it, per
+#: set of variables, so that saving or restoring in a loop adds no ops.
+_SAVERS = "_tfpersist_savers"
 
 
 @contextlib.contextmanager
@@ -219,10 +240,14 @@ def _signature(reader: CheckpointReader) -> Signature:
 
 
 def _shape(variable: Any) -> list[int | None]:
+    if isinstance(variable, list):  # the slices of a partitioned variable: the full shape
+        return list(variable[0]._save_slice_info.full_shape)
     return list(tf.TensorShape(variable.shape).as_list())
 
 
 def _dtype(variable: Any) -> str:
+    if isinstance(variable, list):
+        variable = variable[0]
     return tf.as_dtype(variable.dtype).base_dtype.name
 
 
@@ -263,25 +288,34 @@ def _mismatches(
     *,
     partial: bool,
     unplaced: Sequence[str] = (),
+    taken: Collection[str] = (),
+    misplaced: Mapping[str, str] | None = None,
 ) -> list[Mismatch]:
+    """Every problem of *variables* against *signature*; *taken* keys are left to TensorFlow.
+
+    *misplaced* maps a key the checkpoint holds under another object to that
+    object's path: the key is reported once, not as both missing and unread.
+    """
     stored = {k: v for k, v in signature.items() if k != OBJECT_GRAPH_KEY}
+    misplaced = misplaced or {}
     problems = [Mismatch("missing", name, hint=did_you_mean(name, stored)) for name in unplaced]
+    problems += [Mismatch("misplaced", name, found=path) for name, path in misplaced.items()]
     for name in sorted(variables):
         var = variables[name]
         if name not in stored:
             problems.append(Mismatch("missing", name, hint=did_you_mean(name, stored)))
             continue
         shape, dtype = stored[name]
-        want_shape = _shape(var)
+        want_shape, want_dtype = _shape(var), _dtype(var)
         if len(want_shape) != len(shape) or any(
             w is not None and w != s for w, s in zip(want_shape, shape, strict=True)
         ):
             problems.append(Mismatch("shape", name, str(want_shape), str(shape)))
-        if _dtype(var) != dtype:
-            problems.append(Mismatch("dtype", name, _dtype(var), dtype))
+        if want_dtype != dtype:
+            problems.append(Mismatch("dtype", name, want_dtype, dtype))
     problems.sort(key=lambda m: m.name)
     if not partial:
-        for name in sorted(set(stored) - set(variables)):
+        for name in sorted(set(stored) - set(variables) - set(taken) - set(misplaced)):
             problems.append(
                 Mismatch("unexpected", name, hint=did_you_mean(name, [*variables, *unplaced]))
             )
@@ -291,17 +325,40 @@ def _mismatches(
 def variable_names(var_list: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any]:
     """Map checkpoint names to variables, as ``tf.compat.v1.train.Saver`` does.
 
-    A dict is taken as it is; a list is keyed by each variable's op name.
+    A dict is taken as it is; a list is keyed by each variable's op name. The
+    parts of a partitioned variable (``name/part_0``, ...) hold slices of one
+    checkpoint value: they are listed together under the full name.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default():
     ...     v = tf.Variable(1.0, name="layer/w")
-    ...     sorted(variable_names([v]))
-    ['layer/w']
+    ...     p = tf.compat.v1.get_variable(
+    ...         "p", [6], partitioner=tf.compat.v1.fixed_size_partitioner(3))
+    ...     names = variable_names([v, *p])
+    ...     sorted(names), [part.op.name for part in names["p"]]
+    (['layer/w', 'p'], ['p/part_0', 'p/part_1', 'p/part_2'])
     """
     if isinstance(var_list, Mapping):
-        return dict(var_list)
-    return {v.op.name: v for v in var_list}
+        return {name: _parts(var) or var for name, var in var_list.items()}
+    names: dict[str, Any] = {}
+    for var in var_list:
+        parts = _parts(var)
+        if parts:
+            names.setdefault(parts[0]._save_slice_info.full_name, []).extend(parts)
+        else:
+            names[var.op.name] = var
+    return names
+
+
+def _parts(var: Any) -> list[Any] | None:
+    """The slices of a partitioned variable (a list, a ``PartitionedVariable``, a part), or None."""
+    if isinstance(var, list | tuple):
+        return list(var)
+    if hasattr(var, "_get_variable_list"):  # PartitionedVariable has no public class
+        return list(var._get_variable_list())
+    if getattr(var, "_save_slice_info", None) is not None:
+        return [var]
+    return None
 
 
 def restore_session(
@@ -346,9 +403,11 @@ def restore_session(
     """
     prefix = resolve_prefix(path)
     with sess.graph.as_default():
-        if var_list is None:
-            var_list = tf.compat.v1.global_variables()
-        variables = variable_names(var_list)
+        if var_list is not None:
+            variables = variable_names(var_list)
+        else:
+            restored = _restored_by(saver, sess.graph) if saver is not None else None
+            variables = restored or variable_names(tf.compat.v1.global_variables())
         with load_checkpoint(prefix) as reader:
             check_variables(prefix, variables, partial=partial, signature=_signature(reader))
             fed = {
@@ -367,6 +426,81 @@ def restore_session(
     return prefix
 
 
+class _Declared:
+    """What a saver's restore op assigns a checkpoint value to: a shape and a dtype."""
+
+    def __init__(self, shape: Any, dtype: Any) -> None:
+        self.shape, self.dtype = tf.TensorShape(shape), tf.as_dtype(dtype)
+
+
+_RESTORE_OPS = frozenset({"RestoreV2", "RestoreSlice", "Restore"})
+_ASSIGN_OPS = frozenset({"Assign", "AssignVariableOp"})
+
+
+def _restored_by(saver: Any, graph: Any) -> dict[str, _Declared] | None:
+    """The checkpoint names a graph's *saver* restores, each with what it assigns to.
+
+    A saver may cover fewer variables than the graph holds (a ``global_step``
+    left out, say); it is checked for what it restores, as ``Saver.restore``
+    reads. A partitioned value is checked by its full shape. None when the
+    restore op cannot be traced.
+    """
+    saver_def = getattr(saver, "saver_def", None)
+    try:
+        restore = graph.get_operation_by_name(saver_def.restore_op_name)
+    except (AttributeError, KeyError, ValueError):
+        return None
+    found: dict[str, _Declared] = {}
+    seen, stack = set(), [restore]
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        if op.type in _ASSIGN_OPS:
+            entry = _restored_entry(op)
+            if entry is None:
+                return None
+            found[entry[0]] = entry[1]
+            continue
+        stack.extend(op.control_inputs)
+        stack.extend(t.op for t in op.inputs if t.op.type not in _RESTORE_OPS)
+    return found or None
+
+
+def _restored_entry(assign: Any) -> tuple[str, _Declared] | None:
+    """The checkpoint name and declared variable an assign op of a restore op takes."""
+    value = assign.inputs[1]
+    while value.op.type == "Identity":
+        value = value.op.inputs[0]
+    restore = value.op
+    if restore.type not in _RESTORE_OPS:
+        return None
+    index = value.value_index if restore.type == "RestoreV2" else 0
+    names = _constant(restore.inputs[1])
+    specs = _constant(restore.inputs[2]) if len(restore.inputs) > 2 else None
+    if names is None:
+        return None
+    name = names.reshape(-1)[index].decode("utf-8", "surrogateescape")
+    spec = specs.reshape(-1)[index].decode() if specs is not None else ""
+    dtype = restore.get_attr("dtypes")[index] if restore.type == "RestoreV2" else value.dtype
+    if spec:  # "DIM0 DIM1 SLICE": the full value's shape
+        return name, _Declared([int(d) for d in spec.split()[:-1]], dtype)
+    target = assign.inputs[0]
+    if assign.type == "AssignVariableOp":
+        handle = target.op
+        shape = handle.get_attr("shape") if handle.type == "VarHandleOp" else None
+        return name, _Declared(shape, dtype)
+    return name, _Declared(target.shape, target.dtype.base_dtype)
+
+
+def _constant(tensor: Any) -> Any:
+    """The value of a ``Const`` input, or None."""
+    if tensor.op.type != "Const":
+        return None
+    return np.asarray(tf.make_ndarray(tensor.op.get_attr("value")))
+
+
 def saver_for(
     graph: tf.Graph,
     var_list: Mapping[str, Any] | Sequence[Any] | None = None,
@@ -378,8 +512,8 @@ def saver_for(
     Each ``Saver`` adds save and restore ops to the graph, so one made on
     every call grows the graph in a loop; this returns the same saver for the
     same variables, however they are listed (``None`` means every global
-    variable). Savers over partitioned variables or other saveable objects
-    are made anew. The saver stores relative paths in the state file.
+    variable), partitioned variables included. Savers over other saveable
+    objects are made anew. The saver stores relative paths in the state file.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -387,14 +521,18 @@ def saver_for(
     ...     saver_for(graph) is saver_for(graph, {"v": v}) is saver_for(graph, [v])
     True
     """
-    variables = _plain_variables(graph, var_list)
+    variables = _saver_entries(graph, var_list)
     if variables is None:
         with graph.as_default():
             return tf.compat.v1.train.Saver(
                 var_list=var_list, max_to_keep=max_to_keep, save_relative_paths=True
             )
-    key = (max_to_keep, *sorted((name, var.name) for name, var in variables.items()))
-    savers = _SAVERS.setdefault(graph, {})
+    key = (max_to_keep, *sorted((name, _op_names(var)) for name, var in variables.items()))
+    # Kept on the graph, so the savers die with it (a saver refers to its graph).
+    savers = getattr(graph, _SAVERS, None)
+    if savers is None:
+        savers = {}
+        setattr(graph, _SAVERS, savers)
     if key not in savers:
         with graph.as_default():
             savers[key] = tf.compat.v1.train.Saver(
@@ -403,19 +541,20 @@ def saver_for(
     return savers[key]
 
 
-def _plain_variables(
+def _op_names(var: Any) -> tuple[str, ...]:
+    return tuple(v.name for v in var) if isinstance(var, list) else (var.name,)
+
+
+def _saver_entries(
     graph: tf.Graph, var_list: Mapping[str, Any] | Sequence[Any] | None
 ) -> dict[str, Any] | None:
-    """*var_list* by checkpoint name, or None if it holds more than whole variables."""
+    """*var_list* by checkpoint name, or None if it holds more than variables and their slices."""
     if var_list is None:
         if graph.get_collection(tf.compat.v1.GraphKeys.SAVEABLE_OBJECTS):
             return None
         var_list = graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
-    # Checked before naming them: a PartitionedVariable in a list has no op name.
     items = var_list.values() if isinstance(var_list, Mapping) else var_list
-    if all(
-        isinstance(v, tf.Variable) and getattr(v, "_save_slice_info", None) is None for v in items
-    ):
+    if all(all(isinstance(v, tf.Variable) for v in _parts(var) or [var]) for var in items):
         return variable_names(var_list)
     return None
 
@@ -429,7 +568,8 @@ def _assignable(reader: CheckpointReader, name: str, var: Any, graph: Any = None
     """
     entry = reader.entry(name)
     if (
-        entry.slices
+        isinstance(var, list)
+        or entry.slices
         or entry.dtype_name not in _DIRECT_DTYPES
         or getattr(var, "_save_slice_info", None) is not None
         or isinstance(var, tf.distribute.DistributedValues)
@@ -462,44 +602,117 @@ def _feed(sess: Any, reader: CheckpointReader, variables: Mapping[str, Any]) -> 
         sess.run(ops, feed_dict=feeds)
 
 
-def _object_variables(root: Any, reader: CheckpointReader) -> tuple[dict[str, Any], list[str]]:
-    """Match the Python objects under *root* to the checkpoint's object graph.
+class _ObjectMatch:
+    """The Python objects under a root, matched to a checkpoint's object graph as TensorFlow does.
 
-    Returns the checkpoint keys paired with variables, and the attribute paths
-    of Python variables that have no place in the checkpoint.
+    *variables* pairs checkpoint keys with the variables that take them;
+    *taken* holds the keys of objects tfpersist does not check (iterators,
+    tables, slots not made yet), left to TensorFlow; *unplaced* lists the
+    attribute paths of Python variables with no value in the checkpoint;
+    *misplaced* maps the key such a path would have, when the checkpoint
+    holds it under another object, to that object's path.
     """
-    graph = TrackableObjectGraph()
-    graph.ParseFromString(reader.get_tensor(OBJECT_GRAPH_KEY).item())
-    matched: dict[str, Any] = {}
-    seen: set[int] = set()
-    queue = [(0, root)]
-    while queue:
-        node_id, obj = queue.pop()
-        if node_id in seen:
-            continue
-        seen.add(node_id)
-        for attr in graph.nodes[node_id].attributes:
-            if attr.name == "VARIABLE_VALUE":
-                matched[attr.checkpoint_key] = obj
-        children = trackable_children(obj)
+
+    def __init__(self, root: Any, reader: CheckpointReader) -> None:
+        graph = TrackableObjectGraph()
+        graph.ParseFromString(reader.get_tensor(OBJECT_GRAPH_KEY).item())
+        stored = set(reader.get_variable_to_shape_map())
+        self.variables: dict[str, Any] = {}
+        self.taken: set[str] = set()
+        self._given: set[int] = set()  # the objects that take a value
+        objects: dict[int, Any] = {}
+        queue = [(0, root)]
+        while queue:
+            node_id, obj = queue.pop()
+            if node_id in objects:
+                continue
+            objects[node_id] = obj
+            node = graph.nodes[node_id]
+            self._attributes(node, obj, stored)
+            children = trackable_children(obj)
+            for ref in node.children:
+                if ref.local_name in children:
+                    queue.append((ref.node_id, children[ref.local_name]))
+        # Slot variables hang off an optimizer: get_slot finds those already made.
+        for node_id, optimizer in list(objects.items()):
+            for slot in graph.nodes[node_id].slot_variables:
+                original = objects.get(slot.original_variable_node_id)
+                if original is None or slot.slot_variable_node_id in objects:
+                    continue  # no variable to hang it on: its value is left unread
+                variable = _get_slot(optimizer, original, slot.slot_name)
+                if variable is not None:
+                    objects[slot.slot_variable_node_id] = variable
+                self._attributes(graph.nodes[slot.slot_variable_node_id], variable, stored)
+        self.unplaced, self.misplaced = self._unplaced(root, graph, stored)
+
+    def _attributes(self, node: Any, obj: Any, stored: set[str]) -> None:
+        for attr in node.attributes:
+            key = attr.checkpoint_key
+            if attr.name != "VARIABLE_VALUE":  # the object restores itself (table-keys, ...)
+                self.taken.update(
+                    k for k in stored if k.startswith(key) and "/" not in k[len(key) :]
+                )
+                self._given.add(id(obj))
+            elif obj is None:  # a slot the optimizer makes when TensorFlow restores it
+                self.taken.add(key)
+            elif _is_variable(obj):
+                self.variables[key] = obj
+                self._given.add(id(obj))
+
+    def _unplaced(
+        self, root: Any, graph: Any, stored: set[str]
+    ) -> tuple[list[str], dict[str, str]]:
+        paths = _node_paths(graph)
+        owner = {
+            attr.checkpoint_key: paths[i]
+            for i, node in enumerate(graph.nodes)
+            for attr in node.attributes
+            if i in paths
+        }
+        unplaced: dict[int, str] = {}
+        stack: list[tuple[str, Any]] = [("", root)]
+        visited: set[int] = set()
+        while stack:
+            path, obj = stack.pop()
+            if id(obj) in visited:
+                continue
+            visited.add(id(obj))
+            if _is_variable(obj) and id(obj) not in self._given:  # matched or not, no value
+                unplaced.setdefault(id(obj), path)
+            for name, child in trackable_children(obj).items():
+                if not (obj is root and name == "save_counter"):
+                    stack.append((f"{path}/{name}" if path else name, child))
+        missing, misplaced = [], {}
+        for path in sorted(unplaced.values()):
+            key = f"{path}/.ATTRIBUTES/VARIABLE_VALUE"
+            if key in stored:  # the object graph puts it elsewhere, or nowhere
+                misplaced[key] = owner.get(key, "")
+            else:
+                missing.append(key)
+        return missing, misplaced
+
+
+def _node_paths(graph: Any) -> dict[int, str]:
+    """The attribute path of each node of an object graph, by its shortest route from the root."""
+    paths = {0: ""}
+    queue = [0]
+    for node_id in queue:
         for ref in graph.nodes[node_id].children:
-            if ref.local_name in children:
-                queue.append((ref.node_id, children[ref.local_name]))
-    taken = {id(v) for v in matched.values()}
-    unplaced: dict[int, str] = {}
-    stack: list[tuple[str, Any]] = [("", root)]
-    visited: set[int] = set()
-    while stack:
-        path, obj = stack.pop()
-        if id(obj) in visited:
-            continue
-        visited.add(id(obj))
-        if _is_variable(obj) and id(obj) not in taken:
-            unplaced.setdefault(id(obj), path)
-        for name, child in trackable_children(obj).items():
-            if not (obj is root and name == "save_counter"):
-                stack.append((f"{path}/{name}" if path else name, child))
-    return matched, sorted(unplaced.values())
+            if ref.node_id not in paths:
+                base = paths[node_id]
+                paths[ref.node_id] = f"{base}/{ref.local_name}" if base else ref.local_name
+                queue.append(ref.node_id)
+    return paths
+
+
+def _get_slot(optimizer: Any, variable: Any, name: str) -> Any:
+    """The slot *name* of *variable* that *optimizer* already made, or None."""
+    if variable is None or not hasattr(optimizer, "get_slot"):
+        return None
+    try:
+        return optimizer.get_slot(variable, name)
+    except (KeyError, ValueError, AttributeError):  # not made yet (Keras raises KeyError)
+        return None
 
 
 def _is_variable(obj: Any) -> bool:
@@ -544,15 +757,23 @@ def restore_checkpoint(
     with load_checkpoint(prefix) as reader:
         full_signature = _signature(reader)
         signature = _without_save_counter(full_signature)
-        matched, unplaced = _object_variables(checkpoint, reader)
+        found = _ObjectMatch(checkpoint, reader)
+        matched = found.variables
         matched.pop(SAVE_COUNTER_KEY, None)  # a counter made by an earlier save()
-        keys = [f"{p}/.ATTRIBUTES/VARIABLE_VALUE" for p in unplaced]
-        problems = _mismatches(signature, matched, partial=partial, unplaced=keys)
+        problems = _mismatches(
+            signature,
+            matched,
+            partial=partial,
+            unplaced=found.unplaced,
+            taken=found.taken,
+            misplaced=found.misplaced,
+        )
         if problems:
             raise VariableMismatchError(prefix, problems)
         if (
             direct
             and not partial
+            and not found.taken
             and tf.executing_eagerly()
             and all(_assignable(reader, name, var) for name, var in matched.items())
         ):
