@@ -54,11 +54,15 @@ if _QUIET:  # the level that silences TensorFlow's C++ logs silences its Python 
 # No public export on any release 2.12-2.21.
 from tensorflow.core.protobuf.saved_model_pb2 import SavedModel  # noqa: E402
 from tensorflow.core.protobuf.trackable_object_graph_pb2 import TrackableObjectGraph  # noqa: E402
+from tensorflow.python.distribute.sharded_variable import ShardedVariable  # noqa: E402
 from tensorflow.python.framework import op_def_registry  # noqa: E402
 from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
     convert_variables_to_constants_v2,
 )
 from tensorflow.python.saved_model import loader_impl  # noqa: E402
+from tensorflow.python.saved_model.nested_structure_coder import (  # noqa: E402
+    NotEncodableError,
+)
 
 #: The installed release, as TensorFlow spells it (``2.21.0``).
 RELEASE: str = tf.__version__
@@ -77,18 +81,31 @@ OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 #: arrived in TF 2.16.
 SHARDING: bool = VERSION >= (2, 16)
 
+#: What ``tf.saved_model.load`` raises for a damaged SavedModel, or one
+#: written by a newer release (2.12 cannot decode 2.14's signatures).
+SAVED_MODEL_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    IndexError,
+    KeyError,
+    TypeError,
+    NotEncodableError,
+)
+
 __all__ = [
     "KERAS_3",
     "OBJECT_GRAPH_KEY",
     "RELEASE",
+    "SAVED_MODEL_ERRORS",
     "SHARDING",
     "VERSION",
     "SavedModel",
+    "ShardedVariable",
     "TrackableObjectGraph",
     "convert_variables_to_constants_v2",
     "is_registered_op",
     "load_filesystem_plugins",
     "load_saved_model",
+    "load_saved_model_v1",
     "registered_ops",
     "sync_checkpoint",
     "tf",
@@ -96,14 +113,13 @@ __all__ = [
 ]
 
 
-def load_saved_model(path: str, model: Any, tags: list[str] | None = None) -> Any:
-    """``tf.saved_model.load(path, tags)``, its ``saved_model.pb`` taken from *model*.
+@contextlib.contextmanager
+def _audited_saved_model(path: str, model: Any) -> Iterator[None]:
+    """While open, TensorFlow's loaders read *path*'s ``saved_model.pb`` from *model*.
 
-    *model* is the ``SavedModel`` message already read and audited: the
-    loader does not read the file again, so it cannot load other bytes than
-    those the audit judged, whatever happens to the file meanwhile. Every
-    release from 2.12 to 2.21 reads the file through
-    ``loader_impl.parse_saved_model``, which stands in for it while loading.
+    Every release from 2.12 to 2.21 reads the file through
+    ``loader_impl.parse_saved_model``, for ``tf.saved_model.load`` and TF1's
+    loader alike, which this stands in for.
     """
     original = loader_impl.parse_saved_model
     wanted = os.path.abspath(path)
@@ -117,9 +133,32 @@ def load_saved_model(path: str, model: Any, tags: list[str] | None = None) -> An
 
     loader_impl.parse_saved_model = parse
     try:
-        return tf.saved_model.load(path, tags=tags)
+        yield
     finally:
         loader_impl.parse_saved_model = original
+
+
+def load_saved_model(path: str, model: Any, tags: list[str] | None = None) -> Any:
+    """``tf.saved_model.load(path, tags)``, its ``saved_model.pb`` taken from *model*.
+
+    *model* is the ``SavedModel`` message already read and audited: the
+    loader does not read the file again, so it cannot load other bytes than
+    those the audit judged, whatever happens to the file meanwhile.
+    """
+    with _audited_saved_model(path, model):
+        return tf.saved_model.load(path, tags=tags)
+
+
+def load_saved_model_v1(sess: Any, path: str, model: Any, tags: list[str]) -> Any:
+    """TF1's loader: import the meta graph tagged *tags* into *sess* and restore its variables.
+
+    Like :func:`load_saved_model`, the ``saved_model.pb`` is taken from
+    *model*, never read again. Device placements are cleared. This loader
+    takes what TF2's cannot: reference variables (``float_ref``) and graphs
+    that import only into a ``tf.Graph``.
+    """
+    with _audited_saved_model(path, model):
+        return tf.compat.v1.saved_model.load(sess, tags, path, clear_devices=True)
 
 
 def trackable_children(obj: Any) -> dict[str, Any]:

@@ -63,7 +63,9 @@ only in B: other-v1, other-v2
 1
 
 Freeze the article's graph; the output node is guessed from the graph, and the
-frozen file is summarized:
+frozen file is summarized. ``--output NODE`` names the outputs instead, and
+always wins; a SavedModel's outputs are those of its ``serving_default``
+signature, or of the one ``--signature NAME`` names:
 
 >>> run("tfpersist freeze model -o model/frozen.pb")
 model/frozen.pb: 5 nodes, ... bytes, output add (guessed)
@@ -214,9 +216,14 @@ def _convert(args: argparse.Namespace) -> int:
 def _freeze(args: argparse.Namespace) -> int:
     from tfpersist.freezing import freeze_checkpoint
 
-    print(
-        freeze_checkpoint(args.src, args.output_file, args.output or None, allow_ops=args.allow_op)
+    frozen = freeze_checkpoint(
+        args.src,
+        args.output_file,
+        args.output or None,
+        signature=args.signature,
+        allow_ops=args.allow_op,
     )
+    print(frozen)
     return 0
 
 
@@ -354,7 +361,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NODE",
-        help="an output node (default: guessed)",
+        help="an output node; wins over --signature and the guess",
+    )
+    p.add_argument(
+        "--signature",
+        metavar="NAME",
+        help="freeze the outputs of this signature (SavedModel default: serving_default; "
+        "a checkpoint's outputs are guessed)",
     )
     allow_op(p)
 
@@ -445,6 +458,9 @@ def _main(argv: Sequence[str] | None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # _tf.py quiets the Python logger too
     with warnings.catch_warnings():
         warnings.simplefilter("always")
+        # notices for programmers about the libraries underneath, not for the command's user
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
         warnings.showwarning = _warn
         try:
             return args.handler(args)

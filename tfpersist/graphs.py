@@ -14,7 +14,8 @@ reports, over every meta graph of a SavedModel:
 
 * **inputs**: ``Placeholder`` nodes, with dtype and shape;
 * **outputs**: likely outputs, the nodes whose results nothing consumes,
-  leaving out initialisers, savers and training updates;
+  leaving out what the graph's structure shows is an initialiser, a saver
+  or a training update (:func:`guess_outputs`);
 * **ops**: a census of op types, library functions included;
 * **unsafe ops**: what the audit of :mod:`tfpersist.safety` refuses, with
   the reason: exactly what the loaders of tfpersist refuse to import.
@@ -50,6 +51,7 @@ The ``.meta`` of the same model holds the saver, whose ``SaveV2`` and
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -71,7 +73,8 @@ __all__ = [
     "summarize_graph",
 ]
 
-# Sinks that are bookkeeping, not results.
+# Sinks that are bookkeeping by their op, never a result: variables, their
+# initialisers and updates, placeholders nothing reads, control groups.
 _NOT_OUTPUTS = {
     "NoOp",
     "Const",
@@ -80,24 +83,29 @@ _NOT_OUTPUTS = {
     "VarHandleOp",
     "VariableV2",
     "Variable",
+    "ReadVariableOp",
+}
+_UPDATES = ("Assign", "Apply", "ResourceApply")
+# Ops of a saver, and the checks whether variables are initialised (a
+# ``Scaffold``'s readiness report): they and every node computed from them
+# are that plumbing.
+_PLUMBING = {
     "VarIsInitializedOp",
     "IsVariableInitialized",
-    "AssignVariableOp",
-    "Assign",
-    "AssignAdd",
-    "AssignSub",
-    "AssignAddVariableOp",
-    "AssignSubVariableOp",
-    "ReadVariableOp",
     "SaveV2",
+    "Save",
+    "SaveSlices",
     "RestoreV2",
+    "Restore",
+    "RestoreSlice",
     "MergeV2Checkpoints",
     "ShardedFilename",
-    "StringJoin",
+    "ShardedFilespec",
     "ReportUninitializedVariables",
-    "ConcatV2",
 }
-_NOT_OUTPUT_SCOPES = ("save/", "save_", "gradients/", "init", "report_uninitialized", "global_step")
+_VARIABLES = {"VariableV2", "Variable"}
+# What tf.gradients names: ``gradients/<op>_grad/...``, ``gradients_1/...``.
+_GRADIENT = re.compile(r"gradients(?:_\d+)?/(?:.*/)?[^/]*_grad/")
 
 
 @dataclass(frozen=True)
@@ -250,27 +258,51 @@ def iter_nodes(graph_def: Any) -> Iterator[tuple[Any, str | None]]:
 def guess_outputs(graph_def: Any) -> list[str]:
     """Name the nodes that look like outputs: sinks that are not bookkeeping.
 
-    A sink is a top-level node whose result no other node consumes. Savers,
-    initialisers, variable updates and gradients are left out.
+    A sink is a top-level node whose result no other node consumes. Left
+    out are what the structure proves is no result: variables, their
+    initialisers, snapshots (``v/read``) and updates, ``NoOp`` groups,
+    constants and placeholders nothing reads, gradients (``gradients/*_grad/``),
+    and a saver's ops with every node computed from them (the saver's
+    ``control_dependency``, whatever its scope). Anything else is kept,
+    whatever its op (``ConcatV2``, ``StringJoin``) or name (``init_state``).
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
     ...     v = tf.Variable(1.0, name="v")
     ...     out = tf.add(v, 1.0, name="out")
+    ...     names = tf.strings.join(["a", "b"], name="save_names")
     ...     saver = tf.compat.v1.train.Saver()
     ...     init = tf.compat.v1.global_variables_initializer()
     >>> guess_outputs(graph.as_graph_def())
-    ['out']
+    ['out', 'save_names']
     """
     nodes = graph_def.nodes if isinstance(graph_def, Graph) else graph_def.node
-    consumed = {i.lstrip("^").split(":")[0] for node in nodes for i in node.input}
+    by_name = {node.name: node for node in nodes}
+    consumers: dict[str, list[str]] = {}
+    for node in nodes:
+        for name in node.input:
+            consumers.setdefault(name.lstrip("^").split(":")[0], []).append(node.name)
+    plumbing = {node.name for node in nodes if node.op in _PLUMBING}
+    stack = list(plumbing)
+    while stack:
+        for name in consumers.get(stack.pop(), ()):
+            if name not in plumbing:
+                plumbing.add(name)
+                stack.append(name)
+
+    def snapshot(node: Any) -> bool:  # tf.Variable's ``v/read``
+        source = by_name.get(node.input[0]) if node.op == "Identity" and node.input else None
+        return source is not None and source.op in _VARIABLES and node.name == source.name + "/read"
+
     return [
         node.name
         for node in nodes
-        if node.name not in consumed
+        if node.name not in consumers
+        and node.name not in plumbing
         and node.op not in _NOT_OUTPUTS
-        and not node.op.startswith(("Apply", "ResourceApply", "Assign"))
-        and not node.name.startswith(_NOT_OUTPUT_SCOPES)
+        and not node.op.startswith(_UPDATES)
+        and not _GRADIENT.match(node.name)
+        and not snapshot(node)
     ]
 
 

@@ -82,18 +82,19 @@ class that defined them:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from tfpersist import _fs
 from tfpersist._tf import tf
-from tfpersist.checkpoint_state import resolve_prefix
-from tfpersist.errors import CheckpointNotFoundError, DevicePlacementError
+from tfpersist.checkpoint_state import meta_path, resolve_prefix
+from tfpersist.errors import CheckpointNotFoundError, DevicePlacementError, GraphFormatError
 from tfpersist.graphs import read_meta_graph
 from tfpersist.restoring import restore_session
 from tfpersist.safety import audit_graph
 
-__all__ = ["restore_meta_graph"]
+__all__ = ["readable_version", "restore_meta_graph"]
 
 
 def restore_meta_graph(
@@ -131,7 +132,7 @@ def restore_meta_graph(
     5.0
     """
     prefix = resolve_prefix(path)
-    meta = prefix + ".meta"
+    meta = meta_path(prefix)
     if not _fs.isfile(meta):
         raise CheckpointNotFoundError(
             f"checkpoint {prefix!r} has no .meta file ({meta!r} is missing): it was saved with "
@@ -139,13 +140,42 @@ def restore_meta_graph(
             "tfpersist.restoring.restore_session instead"
         )
     meta_graph_def = read_meta_graph(meta)
+    info = meta_graph_def.meta_info_def
+    info.tensorflow_version = readable_version(info.tensorflow_version)
     if not clear_devices:
         _check_devices(meta_graph_def.graph_def, meta)
     audit_graph(meta_graph_def, allow_ops=allow_ops, where=repr(meta))
     with sess.graph.as_default():
-        saver = tf.compat.v1.train.import_meta_graph(meta_graph_def, clear_devices=clear_devices)
+        try:
+            saver = tf.compat.v1.train.import_meta_graph(
+                meta_graph_def, clear_devices=clear_devices
+            )
+        except ValueError as e:  # the importer's checks: shapes, dtypes, inputs
+            raise GraphFormatError(
+                f"TensorFlow cannot import {meta!r} ({e}); the file is damaged, or was written "
+                "by a TensorFlow this one cannot read"
+            ) from e
     restore_session(sess, prefix, saver=saver)  # a second saver is slow in an imported graph
     return saver
+
+
+def readable_version(version: str) -> str:
+    """The TensorFlow release that wrote a meta graph, in a form TensorFlow's importer can read.
+
+    A ``.meta`` file records its writer's ``tensorflow_version``, which
+    ``import_meta_graph`` compares with 1.9 (the first release to record
+    whether a variable is trainable). Old releases wrote strings that
+    comparison cannot parse, such as ``0.12.head``. Only the release's
+    numbers count; a string without them becomes empty, which TensorFlow
+    reads as a recent release.
+
+    >>> [readable_version(v) for v in ["0.12.head", "1.0.0-rc1", "2.5.0-dev20201106", "2.15.0"]]
+    ['0.12', '1.0.0', '2.5.0', '2.15.0']
+    >>> readable_version("unknown"), readable_version("")
+    ('', '')
+    """
+    match = re.match(r"\s*v?(\d+(?:\.\d+){0,2})", version)
+    return match.group(1) if match else ""
 
 
 def _check_devices(graph_def: Any, where: str) -> None:
