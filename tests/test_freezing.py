@@ -8,9 +8,15 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 from article import build_article_graph
+from tensorflow.core.protobuf import saved_model_pb2
 
 from tfpersist import freezing
-from tfpersist.errors import GraphFormatError, GraphTooLargeError, NodeNotFoundError
+from tfpersist.errors import (
+    GraphFormatError,
+    GraphTooLargeError,
+    NodeNotFoundError,
+    UnsafeGraphError,
+)
 
 
 def frozen_article():
@@ -295,3 +301,63 @@ def test_guess_keeps_real_outputs_and_drops_only_plumbing():
     assert any(n.startswith("save_1/") for n in dropped)
     assert {scaffold.ready_op.op.name, scaffold.ready_for_local_init_op.op.name} <= dropped
     assert any(n.startswith("gradients/") for n in dropped)
+
+
+def _rename_node(graph_def, old: str, new: str) -> None:
+    for node in graph_def.node:
+        if node.name == old:
+            node.name = new
+        for i, name in enumerate(node.input):
+            if name.lstrip("^").split(":")[0] == old:
+                node.input[i] = name.replace(old, new, 1)
+
+
+@pytest.mark.parametrize("kind", ["meta", "tf1_saved_model"])
+def test_freeze_refuses_a_variable_read_that_runs_another_saver(tmp_path, kind):
+    """TF's converter runs NAME/Read/ReadVariableOp by name: here it is another saver's restore."""
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        other = tf.compat.v1.Variable(1234.0, name="v")
+        sess.run(other.initializer)
+        tf.compat.v1.train.Saver().save(sess, str(tmp_path / "other" / "ckpt"))
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        v = tf.compat.v1.Variable(1.0, name="v", use_resource=True)
+        x = tf.compat.v1.placeholder(tf.float32, [], name="x")
+        out = tf.multiply(v * x, 2.0, name="out")
+        sess.run(v.initializer)
+        saver = tf.compat.v1.train.Saver({"v": v})
+        tf.compat.v1.train.Saver({"v": v}, name="second")
+        saver.save(sess, str(tmp_path / "model" / "model.ckpt"), write_meta_graph=False)
+        meta = saver.export_meta_graph()
+        if kind == "tf1_saved_model":
+            builder = tf.compat.v1.saved_model.Builder(str(tmp_path / "saved"))
+            builder.add_meta_graph_and_variables(
+                sess,
+                ["serve"],
+                signature_def_map={
+                    "serving_default": tf.compat.v1.saved_model.predict_signature_def(
+                        {"x": x}, {"out": out}
+                    )
+                },
+            )
+            builder.save()
+    if kind == "tf1_saved_model":
+        model = saved_model_pb2.SavedModel()
+        model.ParseFromString((tmp_path / "saved" / "saved_model.pb").read_bytes())
+        meta = model.meta_graphs[0]
+    graph_def = meta.graph_def
+    _rename_node(graph_def, "v/Read/ReadVariableOp", "v/Read/real")
+    _rename_node(graph_def, "second/RestoreV2", "v/Read/ReadVariableOp")
+    for node in graph_def.node:
+        if node.name == "second/filename/input":
+            node.attr["value"].tensor.string_val[:] = [str(tmp_path / "other" / "ckpt").encode()]
+    for key in list(meta.collection_def):
+        del meta.collection_def[key]
+    if kind == "meta":
+        (tmp_path / "model" / "model.ckpt.meta").write_bytes(meta.SerializeToString())
+        source = tmp_path / "model" / "model.ckpt"
+    else:
+        (tmp_path / "saved" / "saved_model.pb").write_bytes(model.SerializeToString())
+        source = tmp_path / "saved"
+    with pytest.raises(UnsafeGraphError, match="v/Read/ReadVariableOp"):
+        freezing.freeze_checkpoint(source, tmp_path / "frozen.pb", ["out"])
+    assert not (tmp_path / "frozen.pb").exists()

@@ -158,6 +158,30 @@ def check_nodes(graph_def: Any, names: Sequence[str]) -> None:
             )
 
 
+def _converter_reads(graph_def: Any, outputs: Sequence[str]) -> list[str]:
+    """The nodes TensorFlow's converter runs to freeze *outputs*.
+
+    ``convert_variables_to_constants`` reads each variable the outputs need
+    by a naming convention: a reference variable's own node, and
+    ``NAME/Read/ReadVariableOp`` for a resource variable ``NAME``, whatever
+    that node computes. A graph from a file is audited with these as the
+    nodes that will run.
+    """
+    nodes = {node.name: node for node in graph_def.node}
+    needed: set[str] = set()
+    stack = [_node_name(name) for name in outputs]
+    while stack:
+        name = stack.pop()
+        if name in needed or name not in nodes:
+            continue
+        needed.add(name)
+        stack.extend(_node_name(i) for i in nodes[name].input)
+    variables = sorted(
+        n for n in needed if nodes[n].op in ("Variable", "VariableV2", "VarHandleOp")
+    )
+    return [f"{n}/Read/ReadVariableOp" if nodes[n].op == "VarHandleOp" else n for n in variables]
+
+
 def freeze_session(sess: tf.compat.v1.Session, output_names: Sequence[str]) -> Any:
     """Freeze the graph of *sess*: variables become constants, only what *output_names* need is kept.
 
@@ -491,7 +515,8 @@ def freeze_checkpoint(
         else:
             chosen, guessed = _pick_outputs(meta.graph_def, outputs, prefix)
         with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
-            restore_meta_graph(sess, prefix, clear_devices=True, allow_ops=allow_ops)
+            reads = _converter_reads(meta.graph_def, chosen)
+            restore_meta_graph(sess, prefix, clear_devices=True, allow_ops=allow_ops, run=reads)
             graph_def = freeze_session(sess, chosen)
     path = write_graph_def(graph_def, out)
     nodes = tuple(dict.fromkeys(_node_name(n) for n in chosen))
@@ -532,6 +557,9 @@ def _freeze_saved_model(
         if outputs and signature is not None:
             _signature(meta, name, source)  # a signature asked for must exist
         chosen = list(outputs) if outputs else _signature_outputs(meta, name, source)
+        audit_graph(
+            meta, allow_ops=allow_ops, run=_converter_reads(meta.graph_def, chosen), where=where
+        )
         return _freeze_tf1_saved_model(path, model, meta, chosen, source), chosen, named
     _signature(meta, name, source)  # TF2 freezes a signature's function, even with --output
     tags = list(meta.meta_info_def.tags) if len(model.meta_graphs) > 1 else None

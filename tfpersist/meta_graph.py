@@ -103,6 +103,7 @@ def restore_meta_graph(
     *,
     clear_devices: bool = False,
     allow_ops: Sequence[str] = (),
+    run: Sequence[str] = (),
 ) -> tf.compat.v1.train.Saver:
     """Import the ``.meta`` graph of a checkpoint into *sess*'s graph and restore its values.
 
@@ -114,6 +115,8 @@ def restore_meta_graph(
     Returns the imported saver, ready to save again. The graph is audited
     before it is imported (:func:`tfpersist.safety.audit_graph`): the saver's
     own ops are allowed, and *allow_ops* names any other op to accept.
+    *run* names the nodes the caller will run afterwards: the audit refuses
+    the graph if any of them reaches a saver's op.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -144,7 +147,7 @@ def restore_meta_graph(
     info.tensorflow_version = readable_version(info.tensorflow_version)
     if not clear_devices:
         _check_devices(meta_graph_def.graph_def, meta)
-    audit_graph(meta_graph_def, allow_ops=allow_ops, where=repr(meta))
+    audit_graph(meta_graph_def, allow_ops=allow_ops, run=run, where=repr(meta))
     with sess.graph.as_default():
         try:
             saver = tf.compat.v1.train.import_meta_graph(
