@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import warnings
 
 import ml_dtypes
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tfpersist import cli, inspecting, rewriting
-from tfpersist.errors import RewriteError
+from tfpersist.errors import CorruptCheckpointError, RewriteError, WriteError
 
 _NAMES = [
     "float16", "float32", "float64", "bfloat16", "complex64", "complex128",
@@ -454,3 +456,166 @@ def test_keras_model_restores_under_a_new_name(tmp_path):
     tf.train.Checkpoint(encoder=holder).read(renamed).assert_consumed()
     for want, got in zip(trained.weights, fresh.weights, strict=True):
         assert want.numpy().tobytes() == got.numpy().tobytes()
+
+
+# -- diff: integers exactly, floats without overflow ---------------------------------------------
+
+
+_INTS = [tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8, tf.uint16, tf.uint32, tf.uint64]
+
+
+def test_diff_compares_integers_exactly_as_python_ints(tmp_path):
+    rows = {}
+    for d in _INTS:
+        lo, hi = d.min, d.max
+        rows[d.name] = {
+            "base": [lo, hi, hi - 1, lo + 1, hi // 2],
+            "near": [lo + 1, hi - 1, hi - 1, lo + 1, hi // 2 + 3],  # float64 cannot tell these
+            "far": [hi, lo, lo, hi, lo],  # gaps beyond int64
+        }
+    prefixes = {
+        kind: _save(
+            str(tmp_path / kind / "ckpt"),
+            {n: tf.constant(r[kind], tf.as_dtype(n)) for n, r in rows.items()},
+        )
+        for kind in ("base", "near", "far")
+    }
+    seen = {k: tf.train.load_checkpoint(p) for k, p in prefixes.items()}
+    for other in ("near", "far"):
+        for rtol, atol in [
+            (0, 0),
+            (0, 1),
+            (0, 2),
+            (1e-30, 0),
+            (0.5, 0),
+            (0, 2.0**63),
+            (0, 2.0**64),
+        ]:
+            want = {}
+            for name in rows:
+                a = seen["base"].get_tensor(name).tolist()  # Python ints: no rounding
+                b = seen[other].get_tensor(name).tolist()
+                gaps = [
+                    abs(x - y)
+                    for x, y in zip(a, b, strict=True)
+                    if abs(x - y) > atol + rtol * abs(y)
+                ]
+                if gaps:
+                    want[name] = float(max(gaps))
+            diff = inspecting.diff_checkpoints(
+                prefixes["base"], prefixes[other], rtol=rtol, atol=atol
+            )
+            got = {c.name: c.max_abs_diff for c in diff.changed}
+            assert got == want, (other, rtol, atol)
+    assert "int64" in {
+        c.name for c in inspecting.diff_checkpoints(prefixes["base"], prefixes["near"]).changed
+    }
+
+
+def test_diff_of_extreme_floats_warns_nothing(tmp_path):
+    values = {"h": ([65504.0], [-65504.0], tf.float16), "d": ([1e308], [-1e308], tf.float64)}
+    a = _save(
+        str(tmp_path / "a" / "ckpt"), {n: tf.constant(x, d) for n, (x, _, d) in values.items()}
+    )
+    b = _save(
+        str(tmp_path / "b" / "ckpt"), {n: tf.constant(y, d) for n, (_, y, d) in values.items()}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diff = inspecting.diff_checkpoints(a, b, rtol=1e-3)
+    want = {n: abs(x[0] - y[0]) for n, (x, y, _) in values.items()}  # Python floats: 131008, inf
+    assert {c.name: c.max_abs_diff for c in diff.changed} == want
+
+
+# -- bad requests and malformed checkpoints: a typed error, nothing written ----------------------
+
+
+def _leftovers(directory) -> list[str]:
+    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+
+
+def test_an_empty_tensor_name_is_refused_before_anything_is_written(tmp_path, capsys):
+    source = _save(
+        str(tmp_path / "src" / "ckpt"), {"w": tf.constant([1.0]), "b": tf.constant([2.0])}
+    )
+    out = tmp_path / "out"
+    for mapping, regex in [({"w": ""}, False), ({"^b$": ""}, True), ({"w": "", "b": "c"}, False)]:
+        with pytest.raises(RewriteError, match="empty name"):
+            rewriting.rename_checkpoint(source, str(out / "ckpt"), mapping, regex=regex)
+    assert cli.main(["rename", source, str(out / "ckpt"), "--map", "w="]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'w'" in err, err
+    with pytest.raises(RewriteError, match="empty name"):
+        rewriting.write_checkpoint(str(out / "ckpt"), {"": np.ones(1), "v": np.ones(1)})
+    # a TF2 key on the root itself has no TF1 name
+    odd = _save(
+        str(tmp_path / "odd" / "ckpt"),
+        {
+            "_CHECKPOINTABLE_OBJECT_GRAPH": tf.constant(b""),
+            "/.ATTRIBUTES/VARIABLE_VALUE": tf.constant(1.0),
+        },
+    )
+    with pytest.raises(RewriteError, match="empty name"):
+        rewriting.convert_checkpoint(odd, str(out / "ckpt"), to="tf1")
+    assert _leftovers(out) == []
+
+
+def test_a_failed_write_leaves_no_staging_directory(tmp_path, monkeypatch):
+    def fail(**kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+    monkeypatch.setattr(tf.raw_ops, "SaveV2", fail)
+    with pytest.raises(WriteError, match="No space left"):
+        rewriting.write_checkpoint(str(tmp_path / "out" / "ckpt"), {"v": np.ones(1)})
+    assert _leftovers(tmp_path / "out") == []
+
+
+def test_a_malformed_object_graph_is_a_corrupt_checkpoint(tmp_path, capsys):
+    key = "w/.ATTRIBUTES/VARIABLE_VALUE"
+    module = tf.Module()
+    module.w = tf.Variable([1.0])
+    good = tf.train.Checkpoint(w=module.w).write(str(tmp_path / "good" / "ckpt"))
+    sound = tf.train.load_checkpoint(good).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH")
+    cases = {
+        "float": (tf.constant(1.0), "float32 tensor of shape []"),
+        "vector": (tf.constant([sound, sound]), "string tensor of shape [2]"),
+        "empty_vector": (tf.constant([], tf.string), "string tensor of shape [0]"),
+        "no_nodes": (tf.constant(b""), "holds no objects"),
+    }
+    for name, (graph, words) in cases.items():
+        source = _save(
+            str(tmp_path / name / "ckpt"),
+            {"_CHECKPOINTABLE_OBJECT_GRAPH": graph, key: tf.constant([1.0])},
+        )
+        out = str(tmp_path / name / "out")
+        with pytest.raises(CorruptCheckpointError) as error:
+            rewriting.rename_checkpoint(source, out, {"w": "v"}, dry_run=True)
+        assert source in str(error.value) and words in str(error.value), str(error.value)
+        assert cli.main(["rename", source, out, "--map", "w=v"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and words in err, err
+        assert not [f for f in os.listdir(tmp_path / name) if not f.startswith("ckpt.")]
+        tf1 = rewriting.convert_checkpoint(source, str(tmp_path / name / "tf1"), to="tf1")
+        assert tf.train.list_variables(tf1) == [("w", [1])]
+
+
+def test_the_source_is_never_the_destination_however_spelled(tmp_path, capsys):
+    source = _save(str(tmp_path / "src" / "ckpt"), {"w": tf.constant([1.0])})
+    os.symlink(tmp_path / "src", tmp_path / "alias")
+    before = _by_tf(source)
+    for destination in (
+        source,
+        str(tmp_path / "alias" / "ckpt"),
+        str(tmp_path / "src" / ".." / "alias" / "ckpt"),
+    ):
+        with pytest.raises(RewriteError, match="is the source"):
+            rewriting.rename_checkpoint(source, destination, {"w": "v"}, overwrite=True)
+        with pytest.raises(RewriteError, match="is the source"):
+            rewriting.convert_checkpoint(source, destination, to="tf2", overwrite=True)
+        assert cli.main(["convert", source, destination, "--to", "tf2", "--overwrite"]) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert _by_tf(source) == before
+    assert sorted(os.listdir(tmp_path / "src")) == ["ckpt.data-00000-of-00001", "ckpt.index"]
+    # a mere look-alike elsewhere is fine
+    other = rewriting.convert_checkpoint(source, str(tmp_path / "other" / "ckpt"), to="tf2")
+    assert "w/.ATTRIBUTES/VARIABLE_VALUE" in _by_tf(other)

@@ -234,6 +234,17 @@ def _numbers(value: np.ndarray) -> np.ndarray:
     return value.astype(np.float32) if value.dtype.kind == "V" else value
 
 
+def _int_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``|a - b|`` of two integer arrays, exactly, as ``uint64`` (it can exceed ``int64``)."""
+    import numpy as np
+
+    wide = np.int64 if a.dtype.kind == "i" else np.uint64
+    a, b = a.astype(wide), b.astype(wide)
+    ua, ub = a.view(np.uint64), b.view(np.uint64)
+    with np.errstate(over="ignore"):  # modulo 2**64, which gives the exact gap
+        return np.where(a >= b, ua - ub, ub - ua)
+
+
 def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> np.ndarray:
     """Where *a* and *b* are equal within the tolerances, NaN matching NaN, part by part."""
     import numpy as np
@@ -242,7 +253,18 @@ def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> np.ndarray
         return _close(a.real, b.real, rtol, atol) & _close(a.imag, b.imag, rtol, atol)
     if a.dtype.kind == "b":
         return a == b
-    return np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+    if a.dtype.kind in "iu":  # in float64, 2**62 and 2**62 + 1 would be one number
+        gap = _int_gap(a, b)
+        with np.errstate(invalid="ignore", over="ignore"):
+            bound = atol + rtol * np.abs(b.astype(np.float64))
+            huge = bound >= 2.0**64
+            usable = (bound >= 0) & ~huge  # False for NaN
+            limit = np.where(usable, np.floor(bound), 0.0).astype(np.uint64)
+        return huge | (usable & (gap <= limit))
+    if a.dtype.itemsize < 8:  # float16 and float32 in float64: no overflow, exact differences
+        a, b = a.astype(np.float64), b.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
 
 
 def _compare(name: str, a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> Change | None:
@@ -261,6 +283,8 @@ def _compare(name: str, a: np.ndarray, b: np.ndarray, rtol: float, atol: float) 
     close = _close(a, b, rtol, atol)
     if close.all():
         return None
+    if a.dtype.kind in "iu":
+        return Change(name, "values differ", float(_int_gap(a[~close], b[~close]).max()))
     wide = np.complex128 if a.dtype.kind == "c" else np.float64
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.abs(a[~close].astype(wide) - b[~close].astype(wide))
@@ -281,7 +305,10 @@ def diff_checkpoints(
     holds everywhere; with the default tolerances of 0 that means exactly
     equal. A NaN equals a NaN in the same place; complex values are compared
     part by part; ``bfloat16``, ``float8`` and ``int4`` values are compared as
-    ``float32``. Tensors with the same bytes are always equal. The dtypes
+    ``float32``, and smaller floats in ``float64``. Integers are compared
+    exactly: ``|a - b|`` is never rounded, so ``2**62`` and ``2**62 + 1``
+    differ (``numpy.isclose`` would call them equal). Tensors with the same
+    bytes are always equal. The dtypes
     compared are TensorFlow's, so ``qint8`` differs from ``int8``.
     ``max_abs_diff`` is the largest difference among the values that differ,
     or None when each of them is a NaN against a number.
@@ -297,6 +324,10 @@ def diff_checkpoints(
     >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0, 2.015625], dtype=tf.bfloat16)).write("d/ckpt")
     >>> diff_checkpoints("c/ckpt", "d/ckpt", atol=0.02).equal
     True
+    >>> _ = tf.train.Checkpoint(i=tf.Variable(2**62, dtype=tf.int64)).write("e/ckpt")
+    >>> _ = tf.train.Checkpoint(i=tf.Variable(2**62 + 1, dtype=tf.int64)).write("f/ckpt")
+    >>> diff_checkpoints("e/ckpt", "f/ckpt").changed[0].max_abs_diff
+    1.0
     """
     from tfpersist.bundle import load_checkpoint
 

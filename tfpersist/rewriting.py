@@ -202,7 +202,8 @@ def plan_rename(
     """Work out which checkpoint *names* a rename changes, without reading any tensor.
 
     Every mapping key and drop pattern must match at least one name, and no two
-    tensors may end up with the same name (nor take the object graph's key);
+    tensors may end up with the same name (nor take the object graph's key, nor
+    the empty name, which TensorFlow keeps for the checkpoint's header);
     otherwise :class:`~tfpersist.errors.RewriteError` explains which, with near names.
 
     >>> plan = plan_rename(["v1", "v2", "step"], {"v1": "other-v1"}, drop=["step"])
@@ -236,6 +237,11 @@ def plan_rename(
     final: dict[str, str] = {}
     for name in left:
         target = result.get(name, name)
+        if not target:
+            raise RewriteError(
+                f"{name!r} would be renamed to '' (an empty name, which TensorFlow keeps for "
+                "the checkpoint's header); map it to a name of its own"
+            )
         if target == _OBJECT_GRAPH:
             raise RewriteError(
                 f"{name!r} would be named {target!r}, the key of the object graph; "
@@ -285,6 +291,23 @@ def _staged(destination: str, overwrite: bool) -> Any:
         _fs.rmtree(staging)
 
 
+def _refuse_source(source: str, destination: str) -> None:
+    """Refuse a *destination* that is checkpoint *source* itself, however the path spells it."""
+    same = _fs.abspath(source) == _fs.abspath(destination)
+    if not same and not (_fs.is_url(source) or _fs.is_url(destination)):
+        (dir_a, name_a), (dir_b, name_b) = (
+            os.path.split(os.path.abspath(p)) for p in (source, destination)
+        )
+        with contextlib.suppress(OSError):  # a missing directory holds no source
+            same = os.path.samefile(dir_a, dir_b) and (
+                name_a == name_b or os.path.samefile(source + ".index", destination + ".index")
+            )
+    if same:
+        raise RewriteError(
+            f"the destination {destination!r} is the source {source!r}: write to a new prefix"
+        )
+
+
 def _tensor(tf: Any, value: Any, dtype_name: str | None) -> Any:
     """*value* as a tensor of TensorFlow dtype *dtype_name*, its bits unchanged."""
     import numpy as np
@@ -327,6 +350,11 @@ def write_checkpoint(
     prefix = os.fspath(prefix)
     dtypes = dtypes or {}
     names = sorted(tensors)
+    if "" in names:  # TensorFlow's SaveV2 aborts the process on it
+        raise RewriteError(
+            f"cannot write checkpoint {prefix!r}: a tensor has the empty name, which TensorFlow "
+            "keeps for the checkpoint's header; give every tensor a name"
+        )
     try:
         values = [_tensor(tf, tensors[n], dtypes.get(n)) for n in names]
     except (TypeError, ValueError) as e:
@@ -364,6 +392,17 @@ def _split_key(key: str) -> tuple[tuple[str, ...], str] | None:
     return (tuple(_unescape(c) for c in head.split("/")) if head else ()), key[at:]
 
 
+def _graph_bytes(prefix: str, value: Any, dtype: str) -> bytes:
+    """The serialized object graph: tensor *value* (of dtype *dtype*), which must be one string."""
+    if dtype == "string" and value.shape == () and isinstance(value.item(), bytes):
+        return value.item()
+    raise CorruptCheckpointError(
+        f"checkpoint {prefix!r}: its object graph ({_OBJECT_GRAPH}) should be one string, "
+        f"but is a {dtype} tensor of shape {list(value.shape)}; "
+        "convert the checkpoint to TF1 (tfpersist convert --to tf1) to use its values"
+    )
+
+
 def _parse_graph(prefix: str, serialized: bytes) -> Any:
     from google.protobuf.message import DecodeError
 
@@ -377,6 +416,12 @@ def _parse_graph(prefix: str, serialized: bytes) -> Any:
             f"checkpoint {prefix!r}: its object graph ({_OBJECT_GRAPH}) cannot be parsed: {e}"
         ) from e
     count = len(graph.nodes)
+    if not count:
+        raise CorruptCheckpointError(
+            f"checkpoint {prefix!r}: its object graph ({_OBJECT_GRAPH}) holds no objects, "
+            "not even the root; convert the checkpoint to TF1 (tfpersist convert --to tf1) "
+            "to use its values"
+        )
     for node in graph.nodes:
         refs = [c.node_id for c in node.children]
         refs += [
@@ -690,7 +735,10 @@ def rename_checkpoint(
     *mapping* maps old names (or scopes, or with *regex* patterns) to new ones;
     names matching a *drop* pattern are left out. Every tensor keeps its
     TensorFlow dtype and its bytes. With *dry_run* nothing is written and the
-    plan is returned (after the same checks). The source is never modified.
+    plan is returned (after the same checks). The source is never modified:
+    a *destination* that is the source, however spelled (through a symbolic
+    link, say), is refused. A malformed object graph is a
+    :class:`~tfpersist.errors.CorruptCheckpointError`.
 
     The copy is written next to *destination* and moved into place with its
     ``.index`` last, so a checkpoint at *destination* is always whole. With
@@ -710,8 +758,7 @@ def rename_checkpoint(
 
     prefix = resolve_prefix(source)
     destination = os.fspath(destination)
-    if _fs.abspath(destination) == _fs.abspath(prefix):
-        raise RewriteError(f"the destination {destination!r} is the source: write to a new prefix")
+    _refuse_source(prefix, destination)
     dtypes = {v.name: v.dtype for v in list_checkpoint(prefix).variables}
     plan = plan_rename(
         dtypes, mapping, regex=regex, drop=drop, source=prefix, destination=destination
@@ -720,7 +767,8 @@ def rename_checkpoint(
     graph = None
     if _OBJECT_GRAPH in dtypes:
         with load_checkpoint(prefix) as reader:
-            serialized = reader.get_tensor(_OBJECT_GRAPH).item()
+            value = reader.get_tensor(_OBJECT_GRAPH)
+        serialized = _graph_bytes(prefix, value, dtypes[_OBJECT_GRAPH])
         graph = _rename_object_graph(
             prefix, serialized, dtypes, renamed, set(plan.dropped), _renamer(mapping, regex)
         )
@@ -750,8 +798,9 @@ def convert_checkpoint(
     :class:`tf.train.Checkpoint`. TF2 → TF1 keeps the variable values under
     their attribute paths, unescaped, and leaves out the object graph, the
     save counter, optimizer slots and values other than variables. Two keys
-    that would get the same TF1 name are an error. Every tensor keeps its
-    TensorFlow dtype and its bytes. Returns the destination prefix.
+    that would get the same TF1 name are an error, and so is a *destination*
+    that is the source. Every tensor keeps its TensorFlow dtype and its bytes.
+    Returns the destination prefix.
 
     >>> import tensorflow as tf
     >>> module = tf.Module(); module.w = tf.Variable([1.0, 2.0])
@@ -770,6 +819,7 @@ def convert_checkpoint(
         raise RewriteError(f"to={to!r}: convert to 'tf1' or 'tf2'")
     prefix = resolve_prefix(source)
     destination = os.fspath(destination)
+    _refuse_source(prefix, destination)
     values, dtypes = _read_all(prefix)
     object_based = _OBJECT_GRAPH in values
     if to == "tf1":
