@@ -73,13 +73,14 @@ def random_shape(rng: np.random.Generator) -> tuple[int, ...]:
 
 @dataclass
 class Spec:
-    """One variable of a TF1 graph: *parts* > 1 makes it partitioned."""
+    """One variable of a TF1 graph: *parts* > 1 makes it partitioned; *unknown*, of unknown rank."""
 
     name: str
     dtype: str
     shape: tuple[int, ...]
     resource: bool = True
     parts: int = 1
+    unknown: bool = False
 
 
 def _mutated(specs: list[Spec], mutation: str | None) -> list[Spec]:
@@ -98,7 +99,12 @@ def _mutated(specs: list[Spec], mutation: str | None) -> list[Spec]:
 
 @dataclass
 class TF1Case:
-    """A ``tf.compat.v1.train.Saver`` checkpoint of *specs*, in format *version* (1 or 2)."""
+    """A ``tf.compat.v1.train.Saver`` checkpoint of *specs*, in format *version* (1 or 2).
+
+    With *shared_init*, variables of one shape and dtype are made from one
+    initial-value tensor; with *table*, the graph holds a ``MutableHashTable``
+    too, which ``Saver()`` saves as a saveable object.
+    """
 
     name: str
     specs: list[Spec]
@@ -106,14 +112,22 @@ class TF1Case:
     seed: int = 0
     kind: str = "tf1"
     expected: dict[str, Any] = field(default_factory=dict)
+    shared_init: bool = False
+    table: bool = False
 
     def _build(self, specs: list[Spec]) -> dict[str, Any]:
         made = {}
+        inits: dict[Any, Any] = {}
         for s in specs:
             zero = "" if s.dtype == "string" else tf.zeros([], tf.as_dtype(s.dtype).real_dtype)
             if s.dtype.startswith("q"):
                 zero = tf.zeros([], tf.int8 if "8" in s.dtype else tf.int32)
-            init = tf.cast(tf.fill(s.shape, zero), s.dtype) if s.dtype != "string" else None
+            key = (s.shape, s.dtype) if self.shared_init else s.name
+            if key not in inits:
+                inits[key] = (
+                    tf.cast(tf.fill(s.shape, zero), s.dtype) if s.dtype != "string" else None
+                )
+            init = inits[key]
             if s.parts > 1:
                 made[s.name] = tf.compat.v1.get_variable(
                     s.name,
@@ -128,21 +142,42 @@ class TF1Case:
                     tf.fill(s.shape, "") if init is None else init,
                     name=s.name,
                     use_resource=s.resource,
+                    shape=tf.TensorShape(None) if s.unknown else None,
                 )
         return made
+
+    def _table(self) -> Any:
+        if not self.table:
+            return None
+        return tf.compat.v1.lookup.experimental.MutableHashTable(
+            tf.int64, tf.float32, -1.0, name="table"
+        )
+
+    def _state(self, sess: Any, made: dict[str, Any], table: Any) -> dict[str, Any]:
+        state = {k: raw(v) for k, v in _values(sess, made).items()}
+        if table is not None:
+            keys, values = sess.run(table.export())
+            order = np.argsort(keys, kind="stable")
+            state["table"] = (raw(keys[order]), raw(values[order]))
+        return state
 
     def write(self, directory: str | os.PathLike[str]) -> str:
         rng = np.random.default_rng(self.seed)
         values = {s.name: random_value(rng, s.dtype, s.shape) for s in self.specs}
         with tf.Graph().as_default() as graph:
-            made = self._build(self.specs)
+            made, table = self._build(self.specs), self._table()
             with tf.compat.v1.Session(graph=graph) as sess:
                 for name, var in made.items():
                     for part in _slices(var):
                         piece = values[name][_offsets(part)]
                         sess.run(part.initializer, {part.initializer.inputs[1]: piece})
-                self.expected = {k: raw(v) for k, v in _values(sess, made).items()}
-                assert self.expected == {k: raw(v) for k, v in values.items()}
+                if table is not None:
+                    keys = np.unique(rng.integers(-(1 << 40), 1 << 40, 9))
+                    sess.run(table.insert(keys, random_value(rng, "float32", keys.shape)))
+                self.expected = self._state(sess, made, table)
+                assert {k: v for k, v in self.expected.items() if k != "table"} == {
+                    k: raw(v) for k, v in values.items()
+                }
                 write_version = (
                     tf.compat.v1.train.SaverDef.V1
                     if self.version == 1
@@ -155,16 +190,18 @@ class TF1Case:
         self, prefix: str, how: str, mutation: str | None = None, *, partial: bool = False
     ) -> dict[str, Any]:
         with tf.Graph().as_default() as graph:
-            made = self._build(_mutated(self.specs, mutation))
+            made, table = self._build(_mutated(self.specs, mutation)), self._table()
             with tf.compat.v1.Session(graph=graph) as sess:
                 sess.run(tf.compat.v1.global_variables_initializer())
                 if how == "tf":
                     tf.compat.v1.train.Saver().restore(sess, prefix)
-                elif how == "subset":
-                    subset.restore_subset(sess, prefix, made, partial=partial)
+                elif how == "subset":  # a saveable object is listed as Saver takes it
+                    saveables = graph.get_collection(tf.compat.v1.GraphKeys.SAVEABLE_OBJECTS)
+                    name_map = {**made, **{f"saveable{i}": s for i, s in enumerate(saveables)}}
+                    subset.restore_subset(sess, prefix, name_map, partial=partial)
                 else:
                     restoring.restore_session(sess, prefix, direct=how == "direct", partial=partial)
-                return {k: raw(v) for k, v in _values(sess, made).items()}
+                return self._state(sess, made, table)
 
 
 def _slices(var: Any) -> list[Any]:
@@ -354,6 +391,17 @@ def _tables(rng: np.random.Generator, fill: bool, mutation: str | None):
     return {"mutable": mutable, "dense": dense}, state
 
 
+def _unknown_shapes(rng: np.random.Generator, fill: bool, mutation: str | None):
+    """Variables of unknown rank and of unknown dimension: any value fits them."""
+    a = random_value(rng, "float32", (3,)) if fill else np.zeros([1], np.float32)
+    b = random_value(rng, "int64", (4, 2)) if fill else np.zeros([0, 2], np.int64)
+    found = {
+        "a": tf.Variable(a, shape=tf.TensorShape(None)),
+        "b": tf.Variable(b, shape=tf.TensorShape([None, 2])),
+    }
+    return found, _variables_state(found)
+
+
 def _sharded(rng: np.random.Generator, fill: bool, mutation: str | None):
     """A ShardedVariable (only ParameterServerStrategy makes one publicly, and needs a cluster)."""
     value = random_value(rng, "float32", (5, 2))
@@ -392,6 +440,22 @@ def _case_list() -> list[Any]:
         )
     )
     cases += [
+        TF1Case(  # large values fed to initialisers that share their initial value
+            "v2-shared-init-unknown-shape",
+            [
+                Spec("a", "float32", (1 << 18,)),
+                Spec("b", "float32", (1 << 18,), unknown=True),
+                Spec("c", "float64", (2, 3), unknown=True),
+            ],
+            2,
+            16,
+            shared_init=True,
+        ),
+        TF1Case(
+            "v2-table", [Spec("w", "float32", (2, 3)), Spec("step", "int64", ())], 2, 17, table=True
+        ),
+    ]
+    cases += [
         TF2Case("modules-save", _modules, "save", 5),
         TF2Case("modules-write", _modules, "write", 6),
         TF2Case("modules-manager", _modules, "manager", 7),
@@ -401,6 +465,7 @@ def _case_list() -> list[Any]:
         TF2Case("iterator", _iterator, "save", 12),
         TF2Case("tables", _tables, "write", 13),
         TF2Case("sharded", _sharded, "write", 14),
+        TF2Case("unknown-shape", _unknown_shapes, "save", 18),
     ]
     if not KERAS_3:
         cases.append(TF2Case("keras-legacy", lambda *a: _keras(*a, legacy=True), "save", 15))

@@ -119,3 +119,12 @@ def test_fails_where_tensorflow_fails(case, written):
         else:
             assert case.restore(prefix, how, UNBUILT) == want
     assert (want is None) == (case.name != "compat-momentum")
+
+
+@pytest.mark.parametrize("case", [c for c in TF1 if c.table], ids=lambda c: c.name)
+def test_partial_restore_restores_saveable_objects(case, written):
+    """With partial=True the table beside the variables is restored too, as by ``Saver()``."""
+    prefix = written(case)
+    assert case.restore(prefix, "tf", partial=True) == case.expected
+    for how in ("direct", "saver", "subset"):
+        assert case.restore(prefix, how, partial=True) == case.expected, how

@@ -7,7 +7,7 @@ import tensorflow as tf
 from article import build_article_graph
 
 from tfpersist import partial, saving
-from tfpersist.errors import SessionRequiredError, VariableMismatchError
+from tfpersist.errors import NothingToRestoreError, SessionRequiredError, VariableMismatchError
 
 
 def test_article_other_names_restore_from_v1_v2(article_checkpoint):
@@ -98,3 +98,46 @@ def test_assign_from_checkpoint_in_a_graph_runs_in_the_session_or_refuses(tmp_pa
         pytest.raises(SessionRequiredError, match="another graph"),
     ):
         partial.assign_from_checkpoint(prefix, {key: w}, sess=other)
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize("size", [2, 1 << 18])  # small: through a saver; large: fed directly
+def test_one_variable_under_two_names_is_refused_before_anything(tmp_path, size):
+    prefix = str(tmp_path / "m.ckpt")
+    with tf.Graph().as_default() as graph:
+        tf.Variable(tf.fill([size], 1.0), name="a")
+        tf.Variable(tf.fill([size], 2.0), name="b")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            tf.compat.v1.train.Saver().save(sess, prefix)
+    with tf.Graph().as_default() as graph:
+        v = tf.Variable(tf.zeros([size]), name="v")
+        with pytest.raises(ValueError, match="two names"):  # TensorFlow refuses it too
+            tf.compat.v1.train.Saver({"a": v, "b": v})
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(v.initializer)
+            with pytest.raises(VariableMismatchError) as caught:
+                partial.restore_subset(sess, prefix, {"a": v, "b": v})
+            assert sess.run(v)[0] == 0.0
+    assert [(m.kind, m.name, m.found) for m in caught.value.problems] == [("duplicate", "b", "a")]
+    assert "b: the same variable as 'a'" in str(caught.value)
+
+
+@pytest.mark.fault
+def test_an_empty_map_or_a_value_that_is_no_variable_is_refused(tmp_path):
+    prefix = tf.train.Checkpoint(w=tf.Variable([1.0])).write(str(tmp_path / "c"))
+    with pytest.raises(NothingToRestoreError, match="empty"):
+        partial.assign_from_checkpoint(prefix, {})
+    with tf.Graph().as_default() as graph:
+        with pytest.raises(ValueError, match="No variables"):  # TensorFlow refuses it too
+            tf.compat.v1.train.Saver(var_list={})
+        with tf.compat.v1.Session(graph=graph) as sess:
+            with pytest.raises(NothingToRestoreError, match="empty"):
+                partial.restore_subset(sess, prefix, {})
+            with pytest.raises(NothingToRestoreError, match="empty"):
+                partial.assign_from_checkpoint(prefix, {}, sess=sess)
+    key = "w/.ATTRIBUTES/VARIABLE_VALUE"
+    with pytest.raises(VariableMismatchError) as caught:
+        partial.assign_from_checkpoint(prefix, {key: tf.constant([0.0])})
+    assert [(m.kind, m.name) for m in caught.value.problems] == [("type", key)]
+    assert "is not a variable" in str(caught.value)

@@ -120,6 +120,10 @@ class ExportError(TfPersistError, ValueError):
     """A checkpoint cannot be written in the format asked for."""
 
 
+class NothingToRestoreError(TfPersistError, ValueError):
+    """A restore or assignment was asked for with no variable to take a value (an empty map)."""
+
+
 class TfPersistWarning(UserWarning):
     """Base class of tfpersist's warnings: something was off, and tfpersist coped."""
 
@@ -189,8 +193,10 @@ class Mismatch:
 
     *kind* is ``"missing"`` (the model wants it, the checkpoint lacks it),
     ``"unexpected"`` (the checkpoint has it, nothing takes it), ``"shape"``,
-    ``"dtype"`` or ``"misplaced"`` (the key is there, but the checkpoint's
-    object graph gives it to the object at path *found*).
+    ``"dtype"``, ``"misplaced"`` (the key is there, but the checkpoint's
+    object graph gives it to the object at path *found*), ``"duplicate"``
+    (the variable is also listed under the name *found*) or ``"type"`` (a
+    *found* that is not a variable stands where a variable should).
 
     >>> print(Mismatch("shape", "v1", expected="[2]", found="[1]"))
     v1: shape [2] expected, checkpoint has [1]
@@ -213,6 +219,13 @@ class Mismatch:
                 f"{self.name}: in the checkpoint, but its object graph puts that value {where}, "
                 "so TensorFlow would not restore it; rename the object graph too"
             )
+        if self.kind == "duplicate":
+            return (
+                f"{self.name}: the same variable as {self.found!r}; a variable takes one value, "
+                "so list it under one name"
+            )
+        if self.kind == "type":
+            return f"{self.name}: {self.found} is not a variable; map each name to a tf.Variable"
         return f"{self.name}: {self.kind} {self.expected} expected, checkpoint has {self.found}"
 
 

@@ -92,7 +92,7 @@ from typing import Any
 
 from tfpersist._tf import tf
 from tfpersist.checkpoint_state import resolve_prefix
-from tfpersist.errors import SessionRequiredError
+from tfpersist.errors import NothingToRestoreError, SessionRequiredError
 from tfpersist.restoring import check_variables, open_reader, restore_session
 
 __all__ = ["assign_from_checkpoint", "check_name_map", "restore_subset"]
@@ -135,8 +135,9 @@ def restore_subset(
     """Restore the variables of *name_map* (checkpoint name → variable) into *sess*.
 
     The map is checked as in :func:`check_name_map` (with *partial*, the
-    checkpoint may hold more); variables outside it are left alone. Returns
-    the checkpoint prefix.
+    checkpoint may hold more); variables outside it are left alone. An empty
+    map raises :class:`~tfpersist.errors.NothingToRestoreError`, as
+    ``Saver({})`` refuses. Returns the checkpoint prefix.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -164,8 +165,9 @@ def assign_from_checkpoint(
     """Assign checkpoint values to variables by checkpoint key, now.
 
     The map (checkpoint key → variable) is checked first, so a wrong shape or
-    dtype raises :class:`~tfpersist.errors.VariableMismatchError` and no
-    variable changes.
+    dtype, or a value that is not a variable, raises
+    :class:`~tfpersist.errors.VariableMismatchError` and no variable changes.
+    An empty map raises :class:`~tfpersist.errors.NothingToRestoreError`.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(w=tf.Variable([1.0, 2.0])).write("m/ckpt")
@@ -194,6 +196,11 @@ def assign_from_checkpoint(
     ...         sess.run(mine).tolist()
     [1.0, 2.0]
     """
+    if not name_map:
+        raise NothingToRestoreError(
+            "the name map is empty, so nothing would be assigned; "
+            "map checkpoint keys to the variables that take them"
+        )
     if not tf.executing_eagerly() or any(_in_graph(v) for v in name_map.values()):
         sess = sess or tf.compat.v1.get_default_session()
         if sess is None:

@@ -103,9 +103,36 @@ the variables beside it are checked first, as always:
 >>> int(next(fresh))
 1
 
+TensorFlow makes a slot the optimizer has not made yet in the shape of its
+saved value. The slots of TensorFlow's and Keras's own optimizers have
+their variable's shape, so for those that shape is checked first too.
+
+A checkpoint written by a TF1 ``Saver`` has no object graph.
+``Checkpoint.restore`` then matches each variable by its graph name
+(``dense/kernel`` for ``dense/kernel:0``), and so does
+:func:`restore_checkpoint`: the variables under the root are checked by
+those names first (unless *partial*, every value must find one), and the
+rest, tables say, is left to TensorFlow and ``assert_consumed()``:
+
+>>> with tf.Graph().as_default() as graph:
+...     w = tf.Variable([5.0], name="dense/w")
+...     with tf.compat.v1.Session(graph=graph) as sess:
+...         sess.run(w.initializer)
+...         _ = tf.compat.v1.train.Saver().save(sess, "tf1/model.ckpt")
+>>> w = tf.Variable([0.0], name="dense/w")
+>>> restoring.restore_checkpoint(tf.train.Checkpoint(layer=w), "tf1/model.ckpt")
+'tf1/model.ckpt'
+>>> w.numpy().tolist()
+[5.0]
+
 In a TF1 graph, a partitioned variable (``name/part_0``, ``name/part_1``, ...)
 is checked as the one value the checkpoint holds: by its full name, full
-shape and dtype.
+shape and dtype. A lookup table (``MutableHashTable``) is a saveable object:
+``Saver()`` saves and restores it beside the variables, and so does
+:func:`restore_session`, once the names and dtypes of its keys and values
+are checked. A variable declared with an unknown rank or dimension
+(``shape=tf.TensorShape(None)``) fits a value of any shape there, as in
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -124,6 +151,7 @@ from tfpersist.checkpoint_state import resolve_prefix
 from tfpersist.errors import (
     CorruptCheckpointError,
     Mismatch,
+    NothingToRestoreError,
     VariableMismatchError,
     did_you_mean,
 )
@@ -239,10 +267,12 @@ def _signature(reader: CheckpointReader) -> Signature:
     return {name: (shapes[name], reader.entry(name).dtype_name) for name in sorted(shapes)}
 
 
-def _shape(variable: Any) -> list[int | None]:
+def _shape(variable: Any) -> list[int | None] | None:
+    """The shape of *variable*; None when even its rank is unknown: it takes any value."""
     if isinstance(variable, list):  # the slices of a partitioned variable: the full shape
         return list(variable[0]._save_slice_info.full_shape)
-    return list(tf.TensorShape(variable.shape).as_list())
+    shape = tf.TensorShape(variable.shape)
+    return None if shape.rank is None else shape.as_list()
 
 
 def _dtype(variable: Any) -> str:
@@ -262,8 +292,11 @@ def check_variables(
 
     Raises :class:`~tfpersist.errors.VariableMismatchError` listing every
     variable the checkpoint lacks, every value of the wrong shape or dtype
-    and, unless *partial*, every checkpoint value nothing takes. Names that
-    are close get a "did you mean" hint. Nothing is read but the index.
+    and, unless *partial*, every checkpoint value nothing takes; also every
+    name mapped to something that is not a variable, and every variable
+    listed under two names (TensorFlow refuses to restore it twice). Names
+    that are close get a "did you mean" hint. Nothing is read but the index.
+    A variable of unknown rank or dimension fits any value there.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(v=tf.Variable([1.0])).write("model/ckpt")
@@ -275,11 +308,43 @@ def check_variables(
       v/.ATTRIBUTES/VARIABLE_VALUE: dtype int32 expected, checkpoint has float32
     Fix the names or shapes, pass a name map, or ask for a partial restore.
     """
+    listing = _listing_problems(variables)
+    if listing:
+        raise VariableMismatchError(prefix, listing)
     if signature is None:
         signature = checkpoint_signature(prefix)
     problems = _mismatches(signature, variables, partial=partial)
     if problems:
         raise VariableMismatchError(prefix, problems)
+
+
+def _listing_problems(variables: Mapping[str, Any]) -> list[Mismatch]:
+    """The names of a map that hold no variable, or a variable another name holds too."""
+    problems: list[Mismatch] = []
+    first: dict[Any, str] = {}
+    for name in sorted(variables):
+        var = variables[name]
+        if isinstance(var, _Declared):  # traced from a saver, or a saveable object's value
+            continue
+        parts = var if isinstance(var, list) else [var]
+        odd = next((p for p in parts if not _is_variable(p)), None)
+        if odd is not None:
+            problems.append(Mismatch("type", name, found=type(odd).__name__))
+            continue
+        for part in parts:
+            if _identity(part) in first:
+                problems.append(Mismatch("duplicate", name, found=first[_identity(part)]))
+                break
+            first[_identity(part)] = name
+    return problems
+
+
+def _identity(variable: Any) -> Any:
+    """What tells a variable apart: its name in its graph, or the Python object when eager."""
+    try:
+        return ("graph", id(variable.graph), variable.name)
+    except (AttributeError, RuntimeError):  # an eager variable has no graph
+        return ("eager", id(variable))
 
 
 def _mismatches(
@@ -307,8 +372,9 @@ def _mismatches(
             continue
         shape, dtype = stored[name]
         want_shape, want_dtype = _shape(var), _dtype(var)
-        if len(want_shape) != len(shape) or any(
-            w is not None and w != s for w, s in zip(want_shape, shape, strict=True)
+        if want_shape is not None and (
+            len(want_shape) != len(shape)
+            or any(w is not None and w != s for w, s in zip(want_shape, shape, strict=True))
         ):
             problems.append(Mismatch("shape", name, str(want_shape), str(shape)))
         if want_dtype != dtype:
@@ -327,7 +393,10 @@ def variable_names(var_list: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any
 
     A dict is taken as it is; a list is keyed by each variable's op name. The
     parts of a partitioned variable (``name/part_0``, ...) hold slices of one
-    checkpoint value: they are listed together under the full name.
+    checkpoint value: they are listed together under the full name. A
+    saveable object (a lookup table's, in the graph's ``SAVEABLE_OBJECTS``
+    collection) is listed under the names of its values, as ``Saver`` does,
+    whatever key a dict gives it.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default():
@@ -338,16 +407,33 @@ def variable_names(var_list: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any
     ...     sorted(names), [part.op.name for part in names["p"]]
     (['layer/w', 'p'], ['p/part_0', 'p/part_1', 'p/part_2'])
     """
-    if isinstance(var_list, Mapping):
-        return {name: _parts(var) or var for name, var in var_list.items()}
     names: dict[str, Any] = {}
-    for var in var_list:
+    pairs = var_list.items() if isinstance(var_list, Mapping) else ((None, v) for v in var_list)
+    for key, var in pairs:
         parts = _parts(var)
-        if parts:
+        if _is_saveable(var):
+            names.update((spec.name, _Saveable(var, spec)) for spec in var.specs)
+        elif key is not None:
+            names[key] = parts or var
+        elif parts:
             names.setdefault(parts[0]._save_slice_info.full_name, []).extend(parts)
         else:
             names[var.op.name] = var
     return names
+
+
+def _is_saveable(obj: Any) -> bool:
+    """Whether *obj* is a ``SaveableObject``: values a ``Saver`` saves and restores by its specs."""
+    return hasattr(obj, "specs") and hasattr(obj, "restore") and not _is_variable(obj)
+
+
+def _default_list(graph: tf.Graph) -> list[Any]:
+    """What ``Saver()`` saves: the global variables and the ``SAVEABLE_OBJECTS`` collection."""
+    keys = tf.compat.v1.GraphKeys
+    return [
+        *graph.get_collection(keys.GLOBAL_VARIABLES),
+        *graph.get_collection(keys.SAVEABLE_OBJECTS),
+    ]
 
 
 def _parts(var: Any) -> list[Any] | None:
@@ -387,6 +473,11 @@ def restore_session(
     Pass the graph's own *saver*, if it has one over the same variables, to
     restore everything with it instead of with a saver tfpersist makes once
     per graph (making one for a graph imported from a large ``.meta`` is slow).
+    Like ``Saver()``, the default restores the graph's saveable objects too
+    (the keys and values of a ``MutableHashTable``): their names and dtypes
+    are checked, and TensorFlow's saver restores them. An empty *var_list*,
+    or a graph with nothing to restore, raises
+    :class:`~tfpersist.errors.NothingToRestoreError`.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -407,7 +498,17 @@ def restore_session(
             variables = variable_names(var_list)
         else:
             restored = _restored_by(saver, sess.graph) if saver is not None else None
-            variables = restored or variable_names(tf.compat.v1.global_variables())
+            variables = restored or variable_names(_default_list(sess.graph))
+        if not variables:
+            raise NothingToRestoreError(
+                f"nothing to restore from {prefix!r}: "
+                + (
+                    "the variable list is empty"
+                    if var_list is not None
+                    else "the graph has no variables"
+                )
+                + "; pass the variables to restore (a dict maps checkpoint names to them)"
+            )
         with load_checkpoint(prefix) as reader:
             check_variables(prefix, variables, partial=partial, signature=_signature(reader))
             fed = {
@@ -431,6 +532,19 @@ class _Declared:
 
     def __init__(self, shape: Any, dtype: Any) -> None:
         self.shape, self.dtype = tf.TensorShape(shape), tf.as_dtype(dtype)
+
+
+class _Saveable(_Declared):
+    """One value of a saveable object (a table's keys, say): TensorFlow's saver restores it."""
+
+    def __init__(self, saveable: Any, spec: Any) -> None:
+        super().__init__(_spec_shape(spec.slice_spec), spec.dtype)
+        self.saveable = saveable
+
+
+def _spec_shape(spec: str) -> list[int] | None:
+    """The full shape a slice spec ("DIM0 DIM1 SLICE") gives; None for a whole value."""
+    return [int(d) for d in spec.split()[:-1]] if spec else None
 
 
 _RESTORE_OPS = frozenset({"RestoreV2", "RestoreSlice", "Restore"})
@@ -463,19 +577,20 @@ def _restored_by(saver: Any, graph: Any) -> dict[str, _Declared] | None:
                 return None
             found[entry[0]] = entry[1]
             continue
+        for value in op.inputs:  # a saveable object's own restore (a table's import, ...)
+            if value.op.type in _RESTORE_OPS:
+                source = _restored_value(value)
+                if source is None:
+                    return None
+                found[source[0]] = _Declared(_spec_shape(source[1]), source[2])
         stack.extend(op.control_inputs)
         stack.extend(t.op for t in op.inputs if t.op.type not in _RESTORE_OPS)
     return found or None
 
 
-def _restored_entry(assign: Any) -> tuple[str, _Declared] | None:
-    """The checkpoint name and declared variable an assign op of a restore op takes."""
-    value = assign.inputs[1]
-    while value.op.type == "Identity":
-        value = value.op.inputs[0]
+def _restored_value(value: Any) -> tuple[str, str, Any] | None:
+    """The checkpoint name, slice spec and dtype of an output of a restore op."""
     restore = value.op
-    if restore.type not in _RESTORE_OPS:
-        return None
     index = value.value_index if restore.type == "RestoreV2" else 0
     names = _constant(restore.inputs[1])
     specs = _constant(restore.inputs[2]) if len(restore.inputs) > 2 else None
@@ -484,8 +599,22 @@ def _restored_entry(assign: Any) -> tuple[str, _Declared] | None:
     name = names.reshape(-1)[index].decode("utf-8", "surrogateescape")
     spec = specs.reshape(-1)[index].decode() if specs is not None else ""
     dtype = restore.get_attr("dtypes")[index] if restore.type == "RestoreV2" else value.dtype
+    return name, spec, dtype
+
+
+def _restored_entry(assign: Any) -> tuple[str, _Declared] | None:
+    """The checkpoint name and declared variable an assign op of a restore op takes."""
+    value = assign.inputs[1]
+    while value.op.type == "Identity":
+        value = value.op.inputs[0]
+    if value.op.type not in _RESTORE_OPS:
+        return None
+    source = _restored_value(value)
+    if source is None:
+        return None
+    name, spec, dtype = source
     if spec:  # "DIM0 DIM1 SLICE": the full value's shape
-        return name, _Declared([int(d) for d in spec.split()[:-1]], dtype)
+        return name, _Declared(_spec_shape(spec), dtype)
     target = assign.inputs[0]
     if assign.type == "AssignVariableOp":
         handle = target.op
@@ -511,9 +640,10 @@ def saver_for(
 
     Each ``Saver`` adds save and restore ops to the graph, so one made on
     every call grows the graph in a loop; this returns the same saver for the
-    same variables, however they are listed (``None`` means every global
-    variable), partitioned variables included. Savers over other saveable
-    objects are made anew. The saver stores relative paths in the state file.
+    same variables, however they are listed (``None`` means what ``Saver()``
+    takes: every global variable and saveable object), partitioned variables
+    included. Savers over other objects are made anew. The saver stores
+    relative paths in the state file.
 
     >>> import tensorflow as tf
     >>> with tf.Graph().as_default() as graph:
@@ -536,39 +666,59 @@ def saver_for(
     if key not in savers:
         with graph.as_default():
             savers[key] = tf.compat.v1.train.Saver(
-                var_list=variables, max_to_keep=max_to_keep, save_relative_paths=True
+                var_list=_saver_list(variables), max_to_keep=max_to_keep, save_relative_paths=True
             )
     return savers[key]
 
 
 def _op_names(var: Any) -> tuple[str, ...]:
+    if isinstance(var, _Saveable):  # the saver keeps the object alive, so its id stays its own
+        return (f"saveable {id(var.saveable)}",)
     return tuple(v.name for v in var) if isinstance(var, list) else (var.name,)
 
 
 def _saver_entries(
     graph: tf.Graph, var_list: Mapping[str, Any] | Sequence[Any] | None
 ) -> dict[str, Any] | None:
-    """*var_list* by checkpoint name, or None if it holds more than variables and their slices."""
-    if var_list is None:
-        if graph.get_collection(tf.compat.v1.GraphKeys.SAVEABLE_OBJECTS):
-            return None
-        var_list = graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
-    items = var_list.values() if isinstance(var_list, Mapping) else var_list
-    if all(all(isinstance(v, tf.Variable) for v in _parts(var) or [var]) for var in items):
-        return variable_names(var_list)
+    """*var_list* by checkpoint name, or None if it holds more than variables and saveables."""
+    listed = _default_list(graph) if var_list is None else var_list
+    items = listed.values() if isinstance(listed, Mapping) else listed
+    if all(
+        isinstance(var, _Saveable)
+        or _is_saveable(var)
+        or all(isinstance(v, tf.Variable) for v in _parts(var) or [var])
+        for var in items
+    ):
+        return variable_names(listed)
     return None
+
+
+def _saver_list(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``Saver``'s var_list for :func:`variable_names`' map: each saveable object once."""
+    out: dict[str, Any] = {}
+    seen: set[int] = set()
+    for name, var in variables.items():
+        if not isinstance(var, _Saveable):
+            out[name] = var
+        elif id(var.saveable) not in seen:
+            seen.add(id(var.saveable))
+            key = var.saveable.name  # Saver names its values by their specs, not by this key
+            while key in variables or key in out:
+                key += "'"
+            out[key] = var.saveable
+    return out
 
 
 def _assignable(reader: CheckpointReader, name: str, var: Any, graph: Any = None) -> bool:
     """Whether *var* can take value *name* from tfpersist's reader.
 
-    Sliced and distributed variables, and dtypes NumPy and TensorFlow do not
-    share, are left to TensorFlow. In a *graph*, the variable's initial value
-    must be feedable.
+    Sliced and distributed variables, saveable objects, and dtypes NumPy and
+    TensorFlow do not share, are left to TensorFlow. In a *graph*, the
+    variable's initial value must be feedable with the value's shape.
     """
     entry = reader.entry(name)
     if (
-        isinstance(var, list)
+        isinstance(var, list | _Declared)
         or entry.slices
         or entry.dtype_name not in _DIRECT_DTYPES
         or getattr(var, "_save_slice_info", None) is not None
@@ -582,24 +732,30 @@ def _assignable(reader: CheckpointReader, name: str, var: Any, graph: Any = None
         initializer is not None
         and len(initializer.inputs) == 2
         and graph.is_feedable(initializer.inputs[1])
+        and initializer.inputs[1].shape.is_compatible_with(entry.shape)
     )
 
 
 def _feed(sess: Any, reader: CheckpointReader, variables: Mapping[str, Any]) -> None:
-    """Assign checkpoint values in *sess* by feeding each variable's initialiser, batch by batch."""
+    """Assign checkpoint values in *sess* by feeding each variable's initialiser, batch by batch.
+
+    Initialisers that share their initial value (two variables made from one
+    tensor) run in different batches: a tensor is fed one value per run.
+    """
     ops: list[Any] = []
-    feeds: dict[Any, Any] = {}
+    feeds: dict[str, tuple[Any, Any]] = {}
     size = 0
     for name, var in variables.items():
+        tensor = var.initializer.inputs[1]
+        if tensor.name in feeds or size >= _BATCH_BYTES:
+            sess.run(ops, feed_dict=dict(feeds.values()))
+            ops, feeds, size = [], {}, 0
         ops.append(var.initializer)
         # not mapped: TensorFlow may keep the fed buffer as the variable's own
-        feeds[var.initializer.inputs[1]] = reader.get_tensor(name, mapped=False)
+        feeds[tensor.name] = (tensor, reader.get_tensor(name, mapped=False))
         size += reader.nbytes(name)
-        if size >= _BATCH_BYTES:
-            sess.run(ops, feed_dict=feeds)
-            ops, feeds, size = [], {}, 0
     if ops:
-        sess.run(ops, feed_dict=feeds)
+        sess.run(ops, feed_dict=dict(feeds.values()))
 
 
 class _ObjectMatch:
@@ -607,10 +763,12 @@ class _ObjectMatch:
 
     *variables* pairs checkpoint keys with the variables that take them;
     *taken* holds the keys of objects tfpersist does not check (iterators,
-    tables, slots not made yet), left to TensorFlow; *unplaced* lists the
-    attribute paths of Python variables with no value in the checkpoint;
-    *misplaced* maps the key such a path would have, when the checkpoint
-    holds it under another object, to that object's path.
+    tables, slots not made yet), left to TensorFlow; *unmade* maps the key of
+    a slot not made yet to its variable, when the optimizer makes slots of
+    its variables' shape; *unplaced* lists the attribute paths of Python
+    variables with no value in the checkpoint; *misplaced* maps the key such
+    a path would have, when the checkpoint holds it under another object, to
+    that object's path.
     """
 
     def __init__(self, root: Any, reader: CheckpointReader) -> None:
@@ -619,6 +777,7 @@ class _ObjectMatch:
         stored = set(reader.get_variable_to_shape_map())
         self.variables: dict[str, Any] = {}
         self.taken: set[str] = set()
+        self.unmade: dict[str, Any] = {}
         self._given: set[int] = set()  # the objects that take a value
         objects: dict[int, Any] = {}
         queue = [(0, root)]
@@ -640,9 +799,17 @@ class _ObjectMatch:
                 if original is None or slot.slot_variable_node_id in objects:
                     continue  # no variable to hang it on: its value is left unread
                 variable = _get_slot(optimizer, original, slot.slot_name)
+                node = graph.nodes[slot.slot_variable_node_id]
                 if variable is not None:
                     objects[slot.slot_variable_node_id] = variable
-                self._attributes(graph.nodes[slot.slot_variable_node_id], variable, stored)
+                elif _is_variable(original) and _same_shape_slots(optimizer):
+                    # TensorFlow would make the slot in the shape of its saved value
+                    self.unmade.update(
+                        (a.checkpoint_key, original)
+                        for a in node.attributes
+                        if a.name == "VARIABLE_VALUE"
+                    )
+                self._attributes(node, variable, stored)
         self.unplaced, self.misplaced = self._unplaced(root, graph, stored)
 
     def _attributes(self, node: Any, obj: Any, stored: set[str]) -> None:
@@ -670,18 +837,9 @@ class _ObjectMatch:
             if i in paths
         }
         unplaced: dict[int, str] = {}
-        stack: list[tuple[str, Any]] = [("", root)]
-        visited: set[int] = set()
-        while stack:
-            path, obj = stack.pop()
-            if id(obj) in visited:
-                continue
-            visited.add(id(obj))
+        for path, obj in _reachable(root):
             if _is_variable(obj) and id(obj) not in self._given:  # matched or not, no value
                 unplaced.setdefault(id(obj), path)
-            for name, child in trackable_children(obj).items():
-                if not (obj is root and name == "save_counter"):
-                    stack.append((f"{path}/{name}" if path else name, child))
         missing, misplaced = [], {}
         for path in sorted(unplaced.values()):
             key = f"{path}/.ATTRIBUTES/VARIABLE_VALUE"
@@ -690,6 +848,30 @@ class _ObjectMatch:
             else:
                 missing.append(key)
         return missing, misplaced
+
+
+def _reachable(root: Any) -> Iterator[tuple[str, Any]]:
+    """Each object under *root* once, with an attribute path to it; the save counter left out."""
+    stack: list[tuple[str, Any]] = [("", root)]
+    visited: set[int] = set()
+    while stack:
+        path, obj = stack.pop()
+        if id(obj) in visited:
+            continue
+        visited.add(id(obj))
+        yield path, obj
+        for name, child in trackable_children(obj).items():
+            if not (obj is root and name == "save_counter"):
+                stack.append((f"{path}/{name}" if path else name, child))
+
+
+#: The packages whose optimizers make every slot in its variable's shape.
+_SLOT_PACKAGES = frozenset({"tensorflow", "keras", "tf_keras"})
+
+
+def _same_shape_slots(optimizer: Any) -> bool:
+    """Whether *optimizer* is TensorFlow's or Keras's own, whose slots have their variable's shape."""
+    return type(optimizer).__module__.partition(".")[0] in _SLOT_PACKAGES
 
 
 def _node_paths(graph: Any) -> dict[int, str]:
@@ -735,7 +917,9 @@ def restore_checkpoint(
     unless *partial*, every value in the checkpoint must find a variable too.
     Then ``restore(...).assert_consumed()`` runs (``expect_partial()`` when
     *partial*); a checkpoint made by ``Checkpoint.write``, which has no save
-    counter, is loaded with ``read`` instead. Returns the prefix restored.
+    counter, is loaded with ``read`` instead. A name-based checkpoint (a TF1
+    ``Saver``'s) is matched by the variables' graph names, as TensorFlow
+    matches it (see above). Returns the prefix restored.
 
     With *direct* (the default), when every value has its variable and
     execution is eager, the values are read by tfpersist's reader, checksums
@@ -756,6 +940,8 @@ def restore_checkpoint(
     prefix = resolve_prefix(path)
     with load_checkpoint(prefix) as reader:
         full_signature = _signature(reader)
+        if OBJECT_GRAPH_KEY not in full_signature:
+            return _restore_by_name(checkpoint, prefix, reader, full_signature, partial)
         signature = _without_save_counter(full_signature)
         found = _ObjectMatch(checkpoint, reader)
         matched = found.variables
@@ -768,6 +954,9 @@ def restore_checkpoint(
             taken=found.taken,
             misplaced=found.misplaced,
         )
+        unmade = _mismatches(signature, found.unmade, partial=True)
+        problems += [m for m in unmade if m.kind == "shape"]
+        problems.sort(key=lambda m: (m.kind == "unexpected", m.name))
         if problems:
             raise VariableMismatchError(prefix, problems)
         if (
@@ -794,6 +983,41 @@ def restore_checkpoint(
                     status.assert_consumed()
                 except AssertionError as e:
                     raise VariableMismatchError(prefix, [Mismatch("unexpected", str(e))]) from e
+    return prefix
+
+
+def _restore_by_name(
+    checkpoint: Any, prefix: str, reader: CheckpointReader, signature: Signature, partial: bool
+) -> str:
+    """Restore a name-based checkpoint (a TF1 ``Saver``'s) as TensorFlow does: by global names.
+
+    Each variable under *checkpoint* takes the value named as its graph name
+    (``dense/kernel`` for ``dense/kernel:0``); they are checked first. The
+    rest (tables, slots) is left to TensorFlow's ``assert_consumed()``.
+    """
+    problems: dict[Mismatch, None] = {}
+    names: set[str] = set()
+    for _, var in _reachable(checkpoint):
+        if _is_variable(var) and isinstance(getattr(var, "name", None), str):
+            name = var.name[:-2] if var.name.endswith(":0") else var.name
+            names.add(name)
+            problems.update(dict.fromkeys(_mismatches(signature, {name: var}, partial=True)))
+    if not partial:
+        problems.update(
+            (Mismatch("unexpected", name, hint=did_you_mean(name, names)), None)
+            for name in sorted(set(signature) - names)
+        )
+    if problems:
+        raise VariableMismatchError(prefix, list(problems))
+    with reading(prefix, reader) as readable:
+        status = checkpoint.restore(readable)
+        if partial:
+            status.expect_partial()
+        else:
+            try:
+                status.assert_consumed()
+            except AssertionError as e:
+                raise VariableMismatchError(prefix, [Mismatch("missing", str(e))]) from e
     return prefix
 
 

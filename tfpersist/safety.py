@@ -82,7 +82,9 @@ from the filename tensor the saver declares (the tensor tfpersist feeds with
 the checkpoint you name), through string ops alone, with nothing appended
 but a suffix such as ``_temp/part`` (never ``..``). Nothing else in the graph
 may depend on them: what follows a saver op is only the saver's own
-assignments, the ``NoOp`` that groups them and the file name passed along.
+assignments, the ``NoOp`` that groups them and the file name passed along,
+and, for a lookup table the saver restores, the ``LookupTableImportV2`` that
+takes its keys and values straight from the restore op.
 Restoring may not write, and ``MergeV2Checkpoints`` may merge (and delete)
 only the saver's temporary shards. A saver that the file does not declare
 is accepted in the same shape as long as nothing depends on it, as
@@ -193,6 +195,9 @@ _FILENAME_OPS = frozenset({"Const", "Placeholder", "PlaceholderV2", "Placeholder
 #: What may depend on a saver op: its assignments, the NoOps grouping them, the name.
 _PLUMBING = frozenset({"Identity", "NoOp", "Assign", "AssignVariableOp", "Pack"}) | SAVER_OPS
 _CALLS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+#: How a saver restores a lookup table (a saveable object): it imports keys and values.
+_TABLE_IMPORTS = frozenset({"LookupTableImportV2", "LookupTableImport"})
+_RESTORES = frozenset({"RestoreV2", "Restore", "RestoreSlice"})
 _DTYPE_SIZES = {
     1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 8: 8, 9: 8, 10: 1, 11: 1, 12: 1, 13: 4, 14: 2,
     15: 2, 16: 2, 17: 2, 18: 16, 19: 2, 22: 4, 23: 8, 24: 1, 25: 1, 26: 1, 27: 1,
@@ -1174,7 +1179,7 @@ def _dependents(
     problems: dict[str, str] = {}
     for name, source in owner.items():
         node = scope.nodes[name]
-        if node.op not in _PLUMBING:
+        if node.op not in _PLUMBING and not _imports_restored(scope, node, owner):
             problems.setdefault(source, f"node {name!r} ({node.op}) depends on it")
     for name, source in owner.items():
         node = scope.nodes[name]
@@ -1196,6 +1201,24 @@ def _dependents(
         elif node.op in ("Assign", "AssignVariableOp") and name in scope.returned:
             problems[source] = f"node {name!r} returns what it restored"
     return problems, set(owner)
+
+
+def _imports_restored(scope: _Scope, node: Node, owner: dict[str, str]) -> bool:
+    """Whether *node* is a saver's restore of a lookup table, as ``Saver`` builds it.
+
+    Keys and values come straight from restore ops, into a table that no
+    saver op gives; the import has no outputs to pass them on.
+    """
+    data = [node_name(i) for i in _data(node)]
+    if node.op not in _TABLE_IMPORTS or len(data) != 3 or node.name in scope.returned:
+        return False
+    table, *values = data
+    made = scope.nodes.get(table)
+    return (
+        table not in owner
+        and (made is None or made.op not in SAVER_OPS)
+        and all(v in scope.nodes and scope.nodes[v].op in _RESTORES for v in values)
+    )
 
 
 def check_graph(
