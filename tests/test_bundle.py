@@ -259,6 +259,7 @@ def test_snappy_decoder_matches_cramjam():
     rng = random.Random(5)
     for size in [0, 1, 59, 60, 61, 300, 70000]:
         data = bytes(rng.choice(b"ab\x00\xff") for _ in range(size)) + rng.randbytes(size // 3)
+        data += bytes(size) + b"xyz" * size  # long runs: copies that overlap their own output
         packed = bytes(cramjam.snappy.compress_raw(data))
         assert snappy_decompress(packed, len(data)) == data
 
@@ -310,15 +311,79 @@ def test_slices_that_leave_a_gap(tmp_path):
     part = entry(1, [2], size=8, crc=mask(crc32c(bytes(8))))
     prefix = crafted(
         tmp_path,
-        sorted(
-            [
-                (b"w", entry(1, [4], slices=[[(0, 2)], [(0, 2)]])),
-                (slice_key("w", [(0, 2)]), part),
-            ]
-        ),
+        sorted([(b"w", entry(1, [4], slices=[[(0, 2)]])), (slice_key("w", [(0, 2)]), part)]),
     )
     with pytest.raises(CorruptCheckpointError, match="do not cover the whole tensor"):
         bundle.load_checkpoint(prefix).get_tensor("w")
+
+
+def _partitioned(tmp_path, shape, parts, name="p"):
+    """A checkpoint of tensor ``w`` in *parts* ``(extents, shape, offset, size)``, all zeros."""
+    from tfpersist.bundle import slice_key
+
+    rows = [(b"w", entry(1, shape, slices=[e for e, *_ in parts]))]
+    for extents, part_shape, offset, size in parts:
+        crc = mask(crc32c(bytes(size))) if size < 1 << 20 else 0
+        rows.append((slice_key("w", extents), entry(1, part_shape, 0, offset, size, crc)))
+    return crafted(tmp_path, sorted(dict(rows).items()), name=name)
+
+
+#: Slices that claim more than the data file holds: refused before the tensor is allocated.
+GIANT = {
+    "a slice's size lies": ([1 << 33], [([(0, 1)], [1], 0, 1 << 36)], "needs 4"),
+    "slices leave most out": ([1 << 33], [([(0, 16)], [16], 0, 64)], "do not cover"),
+    "slices share bytes": (
+        [1 << 20, 16],
+        [([(i, 1), (0, None)], [1, 16], 0, 64) for i in range(0, 1 << 20, 1 << 16)],
+        "its slices take 128 bytes of a file of 64 bytes",
+    ),
+}
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize("lie", GIANT, ids=list(GIANT))
+def test_partitioned_lies_allocate_nothing(tmp_path, lie):
+    shape, parts, message = GIANT[lie]
+    prefix = _partitioned(tmp_path, shape, parts)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorruptCheckpointError, match=re.escape(message)) as caught:
+            bundle.load_checkpoint(prefix).get_tensor("w")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "'w'" in str(caught.value) and repr(prefix) in str(caught.value)
+    assert peak < 1 << 20
+
+
+@pytest.mark.fault
+def test_overlapping_slices_are_refused_as_tensorflow_does(tmp_path):
+    prefix = _partitioned(tmp_path, [4], [([(0, 3)], [3], 0, 12), ([(1, 3)], [3], 12, 12)])
+    with pytest.raises(tf.errors.OpError, match="Overlapping slices"):
+        tf.train.load_checkpoint(prefix).get_tensor("w")
+    with pytest.raises(CorruptCheckpointError, match=r"overlap .*'Overlapping slices'"):
+        bundle.load_checkpoint(prefix).get_tensor("w")
+    # the same slice twice: TensorFlow's reader aborts the process (a failed CHECK)
+    twice = [([(0, 2)], [2], 0, 8), ([(0, 2)], [2], 8, 8), ([(2, 2)], [2], 16, 8)]
+    with pytest.raises(CorruptCheckpointError, match=r"\[\(0, 2\)\] and \[\(0, 2\)\] overlap"):
+        bundle.load_checkpoint(_partitioned(tmp_path, [4], twice, "t")).get_tensor("w")
+
+
+def test_empty_tensors_numpy_cannot_shape(tmp_path):
+    """TensorFlow saves shape [2**62, 0], but cannot make a NumPy array of it; neither can we."""
+    z = tf.zeros([2**62, 0])
+    for prefix, save in [
+        (str(tmp_path / "v2"), lambda p: tf.raw_ops.SaveV2(
+            prefix=p, tensor_names=["z"], shape_and_slices=[""], tensors=[z])),
+        (str(tmp_path / "v1"), lambda p: tf.raw_ops.SaveSlices(
+            filename=p, tensor_names=["z"], shapes_and_slices=[""], data=[z])),
+    ]:  # fmt: skip
+        save(prefix)
+        assert bundle.list_variables(prefix) == tf.train.list_variables(prefix)
+        with pytest.raises(ValueError, match="Failed to create numpy array"):
+            tf.train.load_checkpoint(prefix).get_tensor("z")
+        with pytest.raises(UnsupportedCheckpointError, match=r"no elements but shape \[4611"):
+            bundle.load_checkpoint(prefix).get_tensor("z")
 
 
 @pytest.mark.fault

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import struct
+import tracemalloc
 from pathlib import Path
 
+import cramjam
 import numpy as np
 import pytest
 import tensorflow as tf
+from bundle_writer import field, table, varint
 
-from tfpersist import bundle, checkpoint_state, cli, meta_graph, restoring
+from tfpersist import _sstable, bundle, checkpoint_state, cli, meta_graph, restoring
+from tfpersist._index import slice_key
 from tfpersist.errors import CheckpointNotFoundError, CorruptCheckpointError
 
 V1 = tf.compat.v1.train.SaverDef.V1
@@ -69,6 +76,7 @@ def _same(ours: np.ndarray, theirs: object, dtype: tf.DType) -> None:
     theirs = np.asarray(theirs, dtype=object if dtype == tf.string else None)
     assert ours.shape == theirs.shape
     if dtype == tf.string:
+        assert [type(s) for s in ours.ravel()] == [bytes] * ours.size  # also in a 0-d array
         assert ours.tolist() == theirs.tolist()
     else:
         assert ours.tobytes() == theirs.tobytes()
@@ -261,3 +269,127 @@ def test_state_file_and_saved_model_directories(v1_checkpoint, tmp_path):
         tmp_path / "sm" / "variables" / "variables"
     )
     assert cli.main(["verify", str(tmp_path / "sm")]) == 0
+
+
+# --- V1 tables TensorFlow would never write -----------------------------------------------
+
+
+def _extents(extents) -> bytes:
+    return b"".join(
+        field(1, field(1, start) + (b"" if n is None else field(2, n))) for start, n in extents
+    )
+
+
+def _v1_table(path: Path, tensors, records, compress=None) -> str:
+    """Write a V1 table: *tensors* ``(name, dtype, shape, [extents])`` in its metadata, and
+    *records* ``(name, extents, TensorProto)``; return its path."""
+    meta = b""
+    for name, dtype, shape, slices in tensors:
+        dims = b"".join(field(2, field(1, d)) for d in shape)
+        body = field(1, name.encode()) + field(2, dims) + field(3, dtype)
+        meta += field(1, body + b"".join(field(4, _extents(e)) for e in slices))
+    rows = [(b"", field(1, meta + field(2, field(1, 1))))]
+    for name, extents, proto in records:
+        saved = field(1, name.encode()) + field(2, _extents(extents)) + field(3, proto)
+        rows.append((slice_key(name, extents), field(2, saved)))
+    path.write_bytes(table(sorted(rows), compress))
+    return str(path)
+
+
+FULL = ((0, None),)
+FLOATS = field(1, 1) + field(5, struct.pack("<3f", 1, 2, 3))  # a float32 TensorProto of 3
+#: Records that lie, and what the error says; none may cost memory in proportion to a shape.
+HOSTILE = {
+    "giant shape": ([("v", 1, [1 << 40], [FULL])], [("v", FULL, FLOATS)], "only 29 bytes"),
+    "complex64 of 3 floats": (
+        [("v", 8, [2], [FULL])],
+        [("v", FULL, field(1, 8) + field(9, struct.pack("<3f", 1, 2, 3)))],
+        "12 bytes of values are no whole number of complex64",
+    ),
+    "float as a huge varint": (
+        [("v", 1, [1], [FULL])],
+        [("v", FULL, field(1, 1) + varint(5 << 3) + varint(1 << 40))],
+        "wire type 0",
+    ),
+    "overlapping slices": (
+        [("v", 1, [4], [((0, 3),), ((1, 3),)])],
+        [("v", ((0, 3),), FLOATS), ("v", ((1, 3),), FLOATS)],
+        "slices [(0, 3)] and [(1, 3)] overlap",
+    ),
+}
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize("case", HOSTILE, ids=list(HOSTILE))
+def test_hostile_v1_records_are_one_typed_error(tmp_path, case, capsys):
+    tensors, records, message = HOSTILE[case]
+    path = _v1_table(tmp_path / "v1", tensors, records)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorruptCheckpointError, match=re.escape(message)) as caught:
+            bundle.load_checkpoint(path).get_tensor("v")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "'v'" in str(caught.value) and repr(path) in str(caught.value)
+    assert peak < 1 << 20
+    assert cli.main(["verify", path]) == 1
+    said = capsys.readouterr()
+    assert len((said.out + said.err).strip().splitlines()) == 1
+    if case == "overlapping slices":
+        with pytest.raises(tf.errors.OpError, match="Overlapping slices"):
+            tf.train.load_checkpoint(path).get_tensor("v")
+
+
+def test_snappy_blocks_are_decoded_once(tmp_path, monkeypatch):
+    names = [f"t{i:03d}" for i in range(200)]
+    path = _v1_table(
+        tmp_path / "z",
+        [(n, 1, [1], [FULL]) for n in names],
+        [(n, FULL, field(1, 1) + field(5, struct.pack("<f", i))) for i, n in enumerate(names)],
+        compress=lambda b: bytes(cramjam.snappy.compress_raw(b)),
+    )
+    calls = []
+    decompress = _sstable.snappy_decompress
+    monkeypatch.setattr(
+        _sstable, "snappy_decompress", lambda *a, **k: calls.append(1) or decompress(*a, **k)
+    )
+    reader = bundle.load_checkpoint(path)
+    opened = len(calls)
+    theirs = tf.train.load_checkpoint(path)
+    for name in names:
+        assert reader.get_tensor(name).tobytes() == theirs.get_tensor(name).tobytes()
+    assert len(calls) == opened  # the one data block, decoded when the metadata was read
+
+
+def test_only_v1_tables_are_v1_checkpoints(tmp_path):
+    """Neither a V2 ``.data`` shard nor a copy of a ``.index`` is a V1 checkpoint."""
+    directory = tmp_path / "d"
+    prefix = tf.train.Checkpoint(v=tf.Variable([1.0, 2.0])).write(str(directory / "model"))
+    shutil.copy(prefix + ".index", prefix + ".index.bak")
+    for name in os.listdir(directory):  # as after `tar x`: every file equally old
+        os.utime(directory / name, ns=(1_700_000_000 * 10**9,) * 2)
+    for impostor in [prefix + ".index.bak", prefix + ".data-?????-of-00001"]:
+        assert not checkpoint_state.v1_files(impostor)
+        assert not checkpoint_state.is_complete(impostor)
+        with pytest.raises(CheckpointNotFoundError, match="no checkpoint"):
+            bundle.load_checkpoint(impostor)
+    with pytest.warns(Warning, match="newest complete checkpoint"):
+        assert checkpoint_state.read_state(directory).checkpoints == (prefix,)
+        assert bundle.list_variables(directory) == tf.train.list_variables(prefix)
+
+
+def test_unsharded_v1_named_like_a_shard(tmp_path):
+    prefix = _save(
+        tmp_path / "m" / "run-00001-of-00003", {"v": np.array([1.0, 2.0])}, {"v": tf.float32}
+    )
+    assert checkpoint_state.resolve_prefix(prefix) == prefix
+    assert checkpoint_state.read_state(tmp_path / "m").latest == prefix
+    os.remove(tmp_path / "m" / "checkpoint")
+    with pytest.warns(Warning, match="newest complete checkpoint"):
+        assert checkpoint_state.latest_checkpoint(tmp_path / "m") == prefix
+    theirs = tf.train.load_checkpoint(prefix).get_tensor("v")
+    assert bundle.load_checkpoint(prefix).get_tensor("v").tobytes() == theirs.tobytes()
+    shutil.copy(prefix, tmp_path / "m" / "run-00000-of-00003")  # now a shard, of three
+    with pytest.raises(CheckpointNotFoundError, match="1 of its 3 shards are missing"):
+        bundle.load_checkpoint(prefix)

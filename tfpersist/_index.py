@@ -13,9 +13,9 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from tfpersist import _fs
 from tfpersist._protobuf import DecodeError, fields, int64
@@ -48,6 +48,8 @@ _MAX_RANK = 254  # TensorShape's limit
 DAMAGED = "the checkpoint is damaged: restore it from a good copy"
 
 Extent = tuple[int, "int | None"]  # (start, length); None is the whole dimension
+#: One slice of a partitioned tensor for :meth:`Index.assemble`: extents, shape, values.
+Piece = tuple[tuple[Extent, ...], tuple[int, ...], Callable[[], Any]]
 
 
 class Entry(NamedTuple):
@@ -295,12 +297,66 @@ class Index:
             entry.name, part.dtype, part.shape, part.shard, part.offset, part.size, part.crc32c
         )
 
+    def assemble(self, entry: Entry, dtype: Any, parts: Sequence[Piece]) -> Any:
+        """Put *entry* together from *parts*, as a NumPy array of *dtype*.
+
+        Each part is ``(extents, shape, values)``: its extents in the tensor
+        (checked to lie inside it), its shape, and a function that reads its
+        values. The caller has bounded each part by the bytes that hold it, so
+        once the parts are known to add up to the tensor, allocating it costs
+        no more than the files hold. Slices that overlap are refused, as
+        TensorFlow refuses them ("Overlapping slices"), and so are gaps.
+
+        >>> import numpy as np
+        >>> index, w = Index("m"), Entry("w", 1, (4,), 0, 0, 16, 0)
+        >>> halves = [(((0, 2),), (2,), lambda: np.zeros(2)), (((2, 2),), (2,), np.ones(2).copy)]
+        >>> index.assemble(w, np.dtype("float32"), halves)
+        array([0., 0., 1., 1.], dtype=float32)
+        >>> index.assemble(w, np.dtype("float32"), [halves[0], halves[0], halves[1]])
+        Traceback (most recent call last):
+        ...
+        tfpersist.errors.CorruptCheckpointError: checkpoint 'm': tensor 'w' in 'm.index': its slices [(0, 2)] and [(0, 2)] overlap ...
+        """
+        import numpy as np  # only when values are read
+
+        if sum(math.prod(shape) for _, shape, _ in parts) < math.prod(entry.shape):
+            raise self.corrupt(entry, "its slices do not cover the whole tensor", self.path)
+        value = np.empty(entry.shape, dtype=dtype)
+        covered = np.zeros(entry.shape, dtype=bool)
+        seen: set[tuple[Extent, ...]] = set()
+        for extents, shape, values in parts:
+            where = tuple(
+                slice(start, start + n) for (start, _), n in zip(extents, shape, strict=True)
+            )
+            if extents in seen or covered[where].any():
+                other = next(e for e in seen if e == extents or _overlap(e, extents, entry.shape))
+                raise self.corrupt(
+                    entry,
+                    f"its slices {list(other)} and {list(extents)} overlap (TensorFlow refuses "
+                    "them too: 'Overlapping slices')",
+                    self.path,
+                )
+            seen.add(extents)
+            value[(*where, ...)] = values().reshape(shape)  # ... keeps a 0-d object whole
+            covered[where] = True
+        if not covered.all():
+            raise self.corrupt(entry, "its slices do not cover the whole tensor", self.path)
+        return value
+
     def nbytes(self, name: str) -> int:
         """How many bytes tensor *name* takes in the ``.data`` files."""
         entry = self.entry(name)
         if not entry.slices:
             return entry.size
         return sum(self.part(entry, s).size for s in entry.slices)
+
+
+def _overlap(a: tuple[Extent, ...], b: tuple[Extent, ...], shape: tuple[int, ...]) -> bool:
+    """Whether slices *a* and *b* of a tensor of *shape* share an element."""
+    for (s, n), (t, m), dim in zip(a, b, shape, strict=True):
+        if max(s, t) >= min(dim if n is None else s + n, dim if m is None else t + m):
+            return False
+    return True
 
 
 def read_index(prefix: str) -> Index:

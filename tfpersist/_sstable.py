@@ -10,12 +10,14 @@ followed by a compression byte and a masked crc32c of the block and that byte.
 
 from __future__ import annotations
 
+import bisect
 import importlib.machinery
 import importlib.util
-import mmap
 import os
 import struct
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from tfpersist._protobuf import DecodeError, read_varint
 
@@ -24,6 +26,8 @@ FOOTER_SIZE = 48
 TRAILER_SIZE = 5
 NO_COMPRESSION, SNAPPY = 0, 1
 _MASK_DELTA = 0xA282EAD8
+#: How many bytes of decoded data blocks a :class:`Table` keeps for further lookups.
+CACHE_BYTES = 64 << 20
 
 
 class TableError(DecodeError):
@@ -72,73 +76,86 @@ def mask(crc: int) -> int:
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-def snappy_decompress(data: bytes | memoryview, limit: int) -> bytes:
+def snappy_decompress(data: bytes | memoryview, limit: int, upto: int | None = None) -> bytes:
     """Decompress a raw snappy block of at most *limit* bytes once expanded.
+
+    With *upto*, stop after the first *upto* bytes and return those.
 
     >>> snappy_decompress(b"\\x0a\\x08abc\\x1a\\x03\\x00", 100)   # 'abc' then a copy of 7
     b'abcabcabca'
+    >>> snappy_decompress(b"\\x0a\\x08abc\\x1a\\x03\\x00", 100, upto=2)
+    b'ab'
     """
     length, pos = read_varint(data, 0)
     if length > limit:
         raise TableError(f"a snappy block declares {length} bytes, more than the {limit} allowed")
+    data = bytes(data)
     out = bytearray()
-    end = len(data)
-    while pos < end:
+    n, end = 0, len(data)  # n: the bytes decoded so far
+    while pos < end and (upto is None or n < upto):
         tag = data[pos]
-        pos += 1
         kind = tag & 3
         if kind == 0:  # literal
-            size = tag >> 2
-            if size >= 60:
-                extra = size - 59
-                size = int.from_bytes(data[pos : pos + extra], "little")
+            size = (tag >> 2) + 1
+            pos += 1
+            if size > 60:
+                extra = size - 60
+                size = int.from_bytes(data[pos : pos + extra], "little") + 1
                 pos += extra
-            size += 1
             if pos + size > end:
                 raise TableError("a snappy literal runs past the end of the block")
             out += data[pos : pos + size]
             pos += size
+            n += size
             continue
-        if kind == 1:
-            size, offset = 4 + ((tag >> 2) & 7), ((tag >> 5) << 8) | (data[pos] if pos < end else 0)
-            pos += 1
+        if kind == 2 and pos + 3 <= end:  # the usual copy: up to 64 bytes, a 2-byte offset
+            size, offset = (tag >> 2) + 1, data[pos + 1] | data[pos + 2] << 8
+            pos += 3
+        elif kind == 1 and pos + 2 <= end:
+            size, offset = 4 + ((tag >> 2) & 7), (tag >> 5) << 8 | data[pos + 1]
+            pos += 2
+        elif kind == 3 and pos + 5 <= end:
+            size, offset = (tag >> 2) + 1, int.from_bytes(data[pos + 1 : pos + 5], "little")
+            pos += 5
         else:
-            extra = 2 if kind == 2 else 4
-            size, offset = (tag >> 2) + 1, int.from_bytes(data[pos : pos + extra], "little")
-            pos += extra
-        if pos > end or not 0 < offset <= len(out):
+            raise TableError("a snappy copy runs past the end of the block")
+        if not 0 < offset <= n:
             raise TableError("a snappy copy points outside the data decoded so far")
-        if len(out) + size > length:
+        if n + size > length:
             break
-        start = len(out) - offset
-        for i in range(size):  # copies may overlap their own output
-            out.append(out[start + i])
-    if len(out) != length:
-        raise TableError(f"a snappy block decodes to {len(out)} bytes, not the {length} declared")
+        start = n - offset
+        if offset >= size:
+            out += out[start : start + size]
+        else:  # the copy overlaps its own output: the last *offset* bytes, repeated
+            out += (out[start:] * (size // offset + 1))[:size]
+        n += size
+    if upto is not None and n >= min(upto, length):
+        return bytes(out[:upto])
+    if n != length:
+        raise TableError(f"a snappy block decodes to {n} bytes, not the {length} declared")
     return bytes(out)
 
 
-def _block(data: bytes | mmap.mmap, offset: int, size: int, what: str) -> bytes | memoryview:
+def _block(data: Any, offset: int, size: int, what: str) -> bytes:
     end = offset + size + TRAILER_SIZE
     if offset < 0 or end > len(data) - FOOTER_SIZE:
         raise TableError(
             f"the {what} at bytes {offset}..{offset + size} lies outside the file's "
             f"{len(data)} bytes"
         )
-    view = memoryview(data)[offset : offset + size + 1]
-    (stored,) = struct.unpack_from("<I", data, offset + size + 1)
-    if mask(crc32c(view)) != stored:
+    block, trailer = data[offset : offset + size], data[offset + size : end]  # bytes, read once
+    (stored,) = struct.unpack_from("<I", trailer, 1)
+    if mask(crc32c(trailer[:1], crc32c(block))) != stored:
         raise TableError(f"the {what} at byte {offset} fails its checksum")
-    kind = data[offset + size]
+    kind = trailer[0]
     if kind == NO_COMPRESSION:
-        return view[:size]
+        return block
     if kind == SNAPPY:
-        return snappy_decompress(view[:size], limit=64 * size + 64)
+        return snappy_decompress(block, limit=64 * size + 64)
     raise TableError(f"the {what} at byte {offset} has unknown compression type {kind}")
 
 
-def _entries(block: bytes | memoryview, what: str) -> Iterator[tuple[bytes, bytes]]:
-    block = bytes(block)
+def _entries(block: bytes, what: str) -> Iterator[tuple[bytes, bytes]]:
     if len(block) < 4:
         raise TableError(f"the {what} is {len(block)} bytes, too short for its restart count")
     (restarts,) = struct.unpack_from("<I", block, len(block) - 4)
@@ -173,7 +190,7 @@ def read_handle(value: bytes | memoryview) -> tuple[int, int]:
     return offset, size
 
 
-def _index_block(data: bytes | mmap.mmap) -> bytes | memoryview:
+def _index_block(data: Any) -> bytes:
     """Check the footer and the metaindex block; return the index block."""
     if len(data) < FOOTER_SIZE:
         raise TableError(
@@ -191,10 +208,13 @@ def _index_block(data: bytes | mmap.mmap) -> bytes | memoryview:
 
 
 class Table:
-    """A table held in *data* (bytes or a read-only mapping), for looking keys up.
+    """A table held in *data*, for looking keys up.
 
-    Opening checks the footer and the index block; :meth:`get` reads and
-    checks only the data block that can hold the key.
+    *data* is anything with a length that slices into bytes: ``bytes``, a
+    read-only mapping, or a view that reads a file on demand. Opening checks
+    the footer and the index block; :meth:`get` reads and checks only the data
+    block that can hold the key, decoding each block once (the last few are
+    kept, up to :data:`CACHE_BYTES`).
 
     >>> Table(b"not a table")
     Traceback (most recent call last):
@@ -202,23 +222,89 @@ class Table:
     tfpersist._sstable.TableError: the file is 11 bytes, shorter than a table's 48-byte footer
     """
 
-    def __init__(self, data: bytes | mmap.mmap) -> None:
+    def __init__(self, data: Any) -> None:
         self.data = data
-        self._blocks = [(k, read_handle(h)) for k, h in _entries(_index_block(data), "index block")]
+        index = [(k, read_handle(h)) for k, h in _entries(_index_block(data), "index block")]
+        self._lasts = [k for k, _ in index]
+        self._handles = [h for _, h in index]
+        self._cache: OrderedDict[int, tuple[list[bytes], list[bytes], int]] = OrderedDict()
+        self._cached = 0
 
     def get(self, key: bytes) -> bytes | None:
         """The value stored under *key*, or ``None``."""
-        for last, (offset, size) in self._blocks:
-            if last >= key:  # the first block whose separator is not below the key
-                block = _block(self.data, offset, size, "data block")
-                for found, value in _entries(block, "data block"):
-                    if found >= key:
-                        return value if found == key else None
-                return None
+        block = bisect.bisect_left(self._lasts, key)  # the first whose separator is not below
+        if block == len(self._lasts):
+            return None
+        keys, values = self._rows(block)
+        i = bisect.bisect_left(keys, key)
+        return values[i] if i < len(keys) and keys[i] == key else None
+
+    def _rows(self, block: int) -> tuple[list[bytes], list[bytes]]:
+        """The keys and values of data block number *block*, decoded once."""
+        if block in self._cache:
+            self._cache.move_to_end(block)
+            keys, values, _ = self._cache[block]
+            return keys, values
+        offset, size = self._handles[block]
+        keys: list[bytes] = []
+        values: list[bytes] = []
+        for key, value in _entries(_block(self.data, offset, size, "data block"), "data block"):
+            if keys and key <= keys[-1]:
+                raise TableError(f"key {key!r} is out of order in the data block at byte {offset}")
+            keys.append(key)
+            values.append(value)
+        cost = sum(map(len, keys)) + sum(map(len, values)) + 100 * len(keys)
+        while self._cache and self._cached + cost > CACHE_BYTES:
+            self._cached -= self._cache.popitem(last=False)[1][2]
+        self._cache[block] = (keys, values, cost)
+        self._cached += cost
+        return keys, values
+
+
+def first_record(data: Any) -> tuple[bytes, bytes] | None:
+    """The first key and value of the table in *data* (see :class:`Table`), or ``None``.
+
+    Only the footer, the index block and the first entry are read (and
+    decompressed), so a file that opens with a small record before a huge one
+    is cheap to tell apart. The first data block's checksum is left to
+    :class:`Table`.
+
+    >>> first_record(b"not a table")
+    Traceback (most recent call last):
+    ...
+    tfpersist._sstable.TableError: the file is 11 bytes, shorter than a table's 48-byte footer
+    """
+    first = next(_entries(_index_block(data), "index block"), None)
+    if first is None:
         return None
+    offset, size = read_handle(first[1])
+    if offset < 0 or offset + size + TRAILER_SIZE > len(data) - FOOTER_SIZE:
+        raise TableError(f"the first data block at byte {offset} lies outside the file")
+    kind = data[offset + size : offset + size + 1]
+    if kind == bytes([SNAPPY]):
+        packed = data[offset : offset + size]
+
+        def read(n: int) -> bytes:
+            return snappy_decompress(packed, 64 * size + 64, upto=n)
+
+    elif kind == bytes([NO_COMPRESSION]):
+
+        def read(n: int) -> bytes:
+            return data[offset : offset + min(n, size)]
+
+    else:
+        raise TableError(f"the data block at byte {offset} has unknown compression type {kind!r}")
+    head = read(30)  # three varints at most
+    shared, pos = read_varint(head, 0)
+    unshared, pos = read_varint(head, pos)
+    length, pos = read_varint(head, pos)
+    body = read(pos + unshared + length)[pos:]
+    if shared or len(body) != unshared + length:
+        raise TableError(f"the first entry of the data block at byte {offset} is malformed")
+    return body[:unshared], body[unshared:]
 
 
-def read_table(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+def read_table(data: Any) -> Iterator[tuple[bytes, bytes]]:
     """Yield every ``(key, value)`` of the table held in *data*, in key order.
 
     >>> list(read_table(b"not a table"))

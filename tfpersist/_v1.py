@@ -1,4 +1,4 @@
-"""V1 checkpoints: the single-table format TensorFlow wrote before 1.0, read without TensorFlow.
+"""V1 checkpoints: the single-table format TensorFlow wrote before 0.12, read without TensorFlow.
 
 A V1 checkpoint is one table file per shard (see :mod:`tfpersist._sstable`):
 ``PREFIX`` when unsharded, ``PREFIX-00000-of-00002`` ... when sharded, which
@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import mmap
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from tfpersist import _fs
@@ -130,27 +131,36 @@ class V1Index(Index):
         return value
 
     def tensor(self, entry: Entry, dtype: Any) -> Any:
-        """The value of *entry* as a NumPy array of *dtype*, put together from its slices."""
-        import numpy as np  # only when values are read
+        """The value of *entry* as a NumPy array of *dtype*, put together from its slices.
 
-        value = np.empty(entry.shape, dtype=dtype)
-        covered = np.zeros(entry.shape, dtype=bool)
+        Every value takes at least one byte of its slice's record, so a slice
+        that declares more values than its record has bytes is refused before
+        anything is allocated: a huge declared shape costs nothing.
+        """
+        parts = []
         for extents, shard in self.where[entry.name].items():
-            part = self.part(entry, extents)
-            where = tuple(
-                slice(start, start + n) for (start, _), n in zip(extents, part.shape, strict=True)
-            )
-            file = self.files[shard]
-            try:
-                data = _slice_data(self._record(entry, extents), entry.name, extents)
-                values = _decode(data, entry.dtype, math.prod(part.shape), dtype)
-            except DecodeError as e:
-                raise self.corrupt(entry, f"its slice {list(extents)}: {e}", file) from None
-            value[where] = values.reshape(part.shape)
-            covered[where] = True
-        if not covered.all():
-            raise self.corrupt(entry, "its slices do not cover the whole tensor", self.path)
-        return value
+            shape = self.part(entry, extents).shape
+            record = self._record(entry, extents)
+            count = math.prod(shape)
+            if count > len(record):
+                raise self.corrupt(
+                    entry,
+                    f"its slice {list(extents)} declares {count} values of shape {list(shape)}, "
+                    f"but its record has only {len(record)} bytes",
+                    self.files[shard],
+                )
+            values = partial(self._values, entry, extents, record, count, dtype)
+            parts.append((extents, shape, values))
+        return self.assemble(entry, dtype, parts)
+
+    def _values(
+        self, entry: Entry, extents: tuple[Extent, ...], record: bytes, count: int, dtype: Any
+    ) -> Any:
+        try:
+            return _decode(_slice_data(record, entry.name, extents), entry.dtype, count, dtype)
+        except DecodeError as e:
+            file = self.files[self.where[entry.name][extents]]
+            raise self.corrupt(entry, f"its slice {list(extents)}: {e}", file) from None
 
 
 def _open_table(prefix: str, path: str) -> Table:
@@ -250,6 +260,11 @@ def _add_tensor(index: V1Index, shard: int, data: bytes) -> None:
             for (start, n), dim in zip(extents, shape, strict=False)
         ):
             raise TableError(f"tensor {name!r} has slice {list(extents)} outside {list(shape)}")
+        if extents in where:
+            raise TableError(
+                f"tensor {name!r} has slice {list(extents)} twice (TensorFlow refuses it too: "
+                "'Overlapping slices')"
+            )
         where[extents] = shard
     whole = tuple((0, None) for _ in shape)
     parts = () if list(where) == [whole] else tuple(where)
@@ -298,11 +313,16 @@ def _decode(proto: bytes, dtype: int, count: int, numpy_dtype: Any) -> Any:
     chunks: list[bytes] = []
     singles: list[Any] = []
     content = None
+    single = {"<u4": 5, "<u8": 1}.get(_FIXED.get(dtype, ""), 0)  # wire type of an unpacked value
     for number, wire, value in fields(proto):
         if number == _TENSOR_CONTENT and wire == 2:
             content = value
+        elif number == wanted and wire == 2:
+            chunks.append(value)
+        elif number == wanted and wire == single and dtype != STRING:
+            singles.append(value)
         elif number == wanted:
-            (chunks if wire == 2 else singles).append(value)
+            raise DecodeError(f"its values are encoded as protobuf wire type {wire}")
     if content is not None and not chunks and not singles:
         if dtype == STRING or len(content) != count * numpy_dtype.itemsize:
             raise DecodeError(f"its tensor_content has {len(content)} bytes for {count} values")
@@ -313,8 +333,10 @@ def _decode(proto: bytes, dtype: int, count: int, numpy_dtype: Any) -> Any:
     elif dtype in _FIXED:
         raw = np.dtype(_FIXED[dtype])
         packed = b"".join([*chunks, *(int(v).to_bytes(raw.itemsize, "little") for v in singles)])
-        if len(packed) % raw.itemsize:
-            raise DecodeError("its values do not fill whole numbers")
+        if len(packed) % numpy_dtype.itemsize:
+            raise DecodeError(
+                f"its {len(packed)} bytes of values are no whole number of {numpy_dtype.name}"
+            )
         values = np.frombuffer(packed, dtype=numpy_dtype.newbyteorder("<"))
     else:
         ints = np.concatenate([*(_varints(c) for c in chunks), np.array(singles, np.uint64)])

@@ -47,7 +47,11 @@ array([1.5, 2.5], dtype=float32)
 
 Every value is checked against the crc32c stored for it, and every block of
 the index against its own, so a damaged file is an error that names the file
-and the tensor, never a wrong number. Differences from TensorFlow's reader:
+and the tensor, never a wrong number. Sizes are checked against the files
+before anything is allocated: a shape that claims more than the files hold is
+an error, not a gigabyte allocation. Slices of a partitioned tensor that
+overlap are refused, as TensorFlow refuses them. Differences from TensorFlow's
+reader:
 
 - ``get_tensor`` always returns a NumPy array: a 0-d array for a scalar, and
   an ``object`` array of ``bytes`` for strings, where TensorFlow returns
@@ -64,6 +68,9 @@ and the tensor, never a wrong number. Differences from TensorFlow's reader:
   never mapped, and checked by its block's crc32c; ``nbytes`` is its size
   once decoded (for strings, the size of its records). Unlike TensorFlow's
   reader, it reads partitioned V1 tensors and every dtype the V1 saver writes.
+- A tensor with no elements but a dimension of 2**62 or more is listed, but
+  reading it raises :class:`~tfpersist.errors.UnsupportedCheckpointError`:
+  NumPy cannot shape such an array (TensorFlow's reader fails on it too).
 - A TensorFlow filesystem URL (``gs://...``, ``ram://...``) is read through
   TensorFlow's filesystems, so it needs TensorFlow, and its tensors are read,
   never mapped.
@@ -76,6 +83,7 @@ import mmap
 import os
 import struct
 import weakref
+from functools import partial
 
 import ml_dtypes
 import numpy as np
@@ -232,20 +240,39 @@ class CheckpointReader:
                 f"checkpoint {self.prefix!r}: tensor {name!r} has dtype {entry.dtype_name}, "
                 "which only TensorFlow can decode; read it with tf.train.load_checkpoint"
             )
+        if not math.prod(entry.shape):
+            self._check_empty(entry)
         if isinstance(self._index, V1Index):
             return self._index.tensor(entry, NUMPY_DTYPES[entry.dtype])
         if entry.slices:
             return self._assemble(entry)
         return self._read(entry, entry.name, mapped)
 
-    def _bytes(self, entry: Entry, mapped: bool = True) -> memoryview:
-        """The bytes of *entry*, checked against the index: mapped when large, read when small."""
+    def _check_empty(self, entry: Entry) -> None:
+        """Refuse a tensor with no elements whose shape NumPy cannot make (a dimension of 2**62)."""
+        try:
+            np.empty(entry.shape, dtype=NUMPY_DTYPES[entry.dtype])
+        except ValueError as e:
+            raise UnsupportedCheckpointError(
+                f"checkpoint {self.prefix!r}: tensor {entry.name!r} has no elements but shape "
+                f"{list(entry.shape)}, which no NumPy array can have ({e}); TensorFlow's "
+                "reader fails to make a NumPy array of it too. Its name, dtype and shape are "
+                "listed as usual (`tfpersist inspect`)"
+            ) from e
+
+    def _file(self, entry: Entry) -> _fs.Handle:
+        """The open shard of *entry*, after checking *entry* against the shard's size."""
         if not self._finalizer.alive:
             raise ValueError(f"checkpoint reader for {self.prefix!r} is closed")
         if entry.shard not in self._files:
             self._files[entry.shard] = self._index.open_shard(entry)
         file = self._files[entry.shard]
         self._index.check(entry, _fs.file_size(file))
+        return file
+
+    def _bytes(self, entry: Entry, mapped: bool = True) -> memoryview:
+        """The bytes of *entry*, checked against the index: mapped when large, read when small."""
+        file = self._file(entry)
         if entry.size == 0:
             return memoryview(b"")
         if entry.size < _MAP_AT_LEAST or not mapped or not isinstance(file, int):
@@ -328,21 +355,25 @@ class CheckpointReader:
                     entry, f"slice {extents} has another dtype or shape", self._index.path
                 )
             parts.append((tuple(where), part))
-        smallest = 1 if entry.dtype == STRING else NUMPY_DTYPES[entry.dtype].itemsize
-        if math.prod(entry.shape) * smallest > sum(p.size for _, p in parts):
-            raise self._index.corrupt(
-                entry, "its slices hold fewer bytes than its shape needs", self._index.path
-            )
-        value = np.empty(entry.shape, dtype=NUMPY_DTYPES[entry.dtype])
-        covered = np.zeros(entry.shape, dtype=bool)
-        for where, part in parts:
-            value[where] = self._read(part, entry.name)
-            covered[where] = True
-        if not covered.all():
-            raise self._index.corrupt(
-                entry, "its slices do not cover the whole tensor", self._index.path
-            )
-        return value
+        claimed: dict[int, int] = {}  # bytes each shard's slices take, which the shard must hold
+        for _, part in parts:
+            size = _fs.file_size(self._file(part))
+            claimed[part.shard] = claimed.get(part.shard, 0) + part.size
+            if claimed[part.shard] > size:
+                raise self._index.corrupt(
+                    entry,
+                    f"its slices take {claimed[part.shard]} bytes of a file of {size} bytes",
+                    self._index.shard_path(part.shard),
+                )
+        return self._index.assemble(
+            entry,
+            NUMPY_DTYPES[entry.dtype],
+            [
+                (tuple((w.start, w.stop - w.start) for w in where), part.shape,
+                 partial(self._read, part, entry.name))
+                for where, part in parts
+            ],
+        )  # fmt: skip
 
 
 def _swapped(value: np.ndarray) -> np.ndarray:

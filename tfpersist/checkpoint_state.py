@@ -32,7 +32,10 @@ Checkpoints written before TensorFlow 0.12, or with
 ``write_version=SaverDef.V1``, are in the V1 format: one file ``model.ckpt``
 (or the shards ``model.ckpt-00000-of-00002``, ..., which the state file names
 ``model.ckpt-?????-of-00002``) next to an optional ``model.ckpt.meta``, and no
-``.index``. Every function here knows them too (see :func:`v1_files`).
+``.index``. Every function here knows them too (see :func:`v1_files`). A V1
+file is told by what it holds, not by its name: a table whose first record is
+a V1 checkpoint's metadata. A backup copy of an ``.index`` is a table too, but
+not a V1 checkpoint, so it never becomes the "latest" one.
 
 Nothing here imports TensorFlow: reading the state file is plain text work.
 
@@ -105,7 +108,9 @@ import warnings
 from dataclasses import dataclass, field
 
 from tfpersist import _fs
-from tfpersist.errors import CheckpointNotFoundError, CheckpointStateWarning
+from tfpersist._protobuf import DecodeError, fields
+from tfpersist._sstable import FOOTER_SIZE, first_record
+from tfpersist.errors import CheckpointNotFoundError, CheckpointStateWarning, WriteError
 
 __all__ = [
     "STATE_FILE",
@@ -125,10 +130,10 @@ __all__ = [
 STATE_FILE = "checkpoint"
 
 _DATA = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
-_V1_SHARD = re.compile(r"-(\d{5})-of-(\d{5})$")
-_V1_PATTERN = re.compile(r"-\?{5}-of-(\d{5})$")  # how TensorFlow names a sharded V1 checkpoint
+# A V1 shard, and how TensorFlow names a sharded V1 checkpoint; a V2 ``.data`` shard is neither.
+_V1_SHARD = re.compile(r"(?<!\.data)-(\d{5})-of-(\d{5})$")
+_V1_PATTERN = re.compile(r"(?<!\.data)-\?{5}-of-(\d{5})$")
 _SAVED_MODEL = ("saved_model.pb", "saved_model.pbtxt")
-_TABLE_MAGIC = 0xDB4775248B80FB57.to_bytes(8, "little")
 _PART = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
 _STEP = re.compile(r"-(\d+)$")
 #: Names that interrupted writes give their files: TensorFlow's temporary
@@ -139,7 +144,8 @@ _LEFTOVER = re.compile(
     r"|\.tmp[0-9a-f]{32}$"  # TensorFlow's atomic writes (state file, .meta)
     r"|_temp(_[0-9a-f]{32})?$"  # sharded saves, TF2 and TF1
     r"|\.tfpersist-[0-9a-f]{8}\.tmp$"  # tfpersist's atomic writes
-    r"|\.tfpersist-old\."  # an old checkpoint kept while a new one is saved over it
+    r"|\.tfpersist-old-[0-9a-f]{8}(\.|$)"  # an old checkpoint kept while one is saved over it
+    r"|^\.tfpersist-switch-[0-9a-f]{8}\.json$"  # the journal of that switch
     r"|^\.tfpersist-[a-z0-9_]{8}$"  # tfpersist's staging directories
     r"|^workertemp_\d+$"  # a worker's copy in multi-worker saving
 )
@@ -202,7 +208,7 @@ def checkpoint_files(prefix: str | os.PathLike[str]) -> list[str]:
         for n in names
         if n.startswith(base) and _PART.fullmatch(n[len(base) :])
     ]
-    if base in names and not _PART.search(base) and _is_table(prefix):
+    if base in names and not _PART.search(base) and _is_v1_table(prefix):
         found.append(prefix)  # a V1 checkpoint's one file
     return sorted(found)
 
@@ -230,8 +236,13 @@ def is_complete(prefix: str | os.PathLike[str]) -> bool:
     return present == set(range(counts.pop()))
 
 
-def _is_table(path: str) -> bool:
-    """Whether *path* is a regular file that ends in a table's magic number."""
+def _is_v1_table(path: str) -> bool:
+    """Whether *path* is a table file whose first record is a V1 checkpoint's metadata.
+
+    That record, under the empty key, is a ``SavedTensorSlices`` holding a
+    ``SavedTensorSliceMeta``; a ``.index`` holds a ``BundleHeaderProto`` there
+    instead. Only the table's footer, index block and that record are read.
+    """
     if not _fs.isfile(path):
         return False
     try:
@@ -239,16 +250,62 @@ def _is_table(path: str) -> bool:
     except OSError:
         return False
     try:
-        size, tail = _fs.file_size(handle), bytearray(8)
-        return (
-            size >= 48
-            and _fs.read_into(handle, memoryview(tail), size - 8) == 8
-            and (tail == _TABLE_MAGIC)
-        )
-    except OSError:
+        size = _fs.file_size(handle)
+        first = first_record(_FileView(handle, size)) if size >= FOOTER_SIZE else None
+    except (OSError, DecodeError):
         return False
     finally:
         _fs.close(handle)
+    return first is not None and first[0] == b"" and _is_slice_meta(first[1])
+
+
+def _is_slice_meta(record: bytes) -> bool:
+    """Whether *record* is a ``SavedTensorSlices`` with a ``SavedTensorSliceMeta`` and no data."""
+    try:
+        top = list(fields(record))
+        return bool(top) and all(
+            (number, wire) == (1, 2)
+            and all((n, w) in ((1, 2), (2, 2)) for n, w, _ in fields(meta))  # tensors, versions
+            for number, wire, meta in top
+        )
+    except DecodeError:
+        return False
+
+
+class _FileView:
+    """An open file as a sequence of bytes, read only where it is sliced."""
+
+    def __init__(self, handle: _fs.Handle, size: int) -> None:
+        self.handle, self.size = handle, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, where: slice) -> bytes:
+        start, stop, _ = where.indices(self.size)
+        buffer = bytearray(max(stop - start, 0))
+        done = _fs.read_into(self.handle, memoryview(buffer), start)
+        return bytes(buffer[:done])
+
+
+def _lone_shard(path: str, names: list[str] | None = None) -> bool:
+    """Whether *path*, named like a V1 shard, is an unsharded V1 checkpoint of its own.
+
+    So it is when no other shard of its pattern is in its directory (whose
+    *names* may be given) and it is a V1 checkpoint table: TensorFlow reads
+    ``run-00001-of-00003`` saved by an unsharded saver as itself.
+    """
+    parent, name = _fs.split(path)
+    shard = _V1_SHARD.search(name)
+    if not shard:
+        return False
+    if names is None:
+        try:
+            names = _fs.listdir(parent or ".")
+        except OSError:
+            return False
+    sibling = re.compile(re.escape(name[: shard.start()]) + r"-\d{5}-of-" + shard.group(2))
+    return not any(n != name and sibling.fullmatch(n) for n in names) and _is_v1_table(path)
 
 
 def _v1_pattern(prefix: str) -> str | None:
@@ -262,7 +319,7 @@ def _v1_pattern(prefix: str) -> str | None:
         {
             m.group(2)
             for n in names
-            if n.startswith(base) and (m := _V1_SHARD.fullmatch(n[len(base) :]))
+            if n.startswith(base) and (m := _V1_SHARD.search(n)) and m.start() == len(base)
         }
     )
     return f"{prefix}-?????-of-{counts[-1]}" if counts else None
@@ -271,10 +328,12 @@ def _v1_pattern(prefix: str) -> str | None:
 def v1_files(prefix: str | os.PathLike[str]) -> list[str]:
     """The table files of the V1 checkpoint *prefix* in shard order, or ``[]`` if it has not all.
 
-    TensorFlow before 1.0 wrote V1 checkpoints: no ``.index``, but one table
+    TensorFlow before 0.12 wrote V1 checkpoints: no ``.index``, but one table
     file ``PREFIX``, or when sharded ``PREFIX-00000-of-00002``, ... which
     TensorFlow names by the pattern ``PREFIX-?????-of-00002``. Either the
-    pattern or ``PREFIX`` is accepted.
+    pattern or ``PREFIX`` is accepted. Each file must be a table whose first
+    record is a V1 checkpoint's metadata (a ``SavedTensorSliceMeta``), so
+    neither a V2 ``.data`` shard nor a copy of an ``.index`` counts.
 
     >>> import os, tensorflow as tf
     >>> os.makedirs("m")  # a V1 saver makes no directory
@@ -294,13 +353,13 @@ def v1_files(prefix: str | os.PathLike[str]) -> list[str]:
     prefix = os.fspath(prefix)
     pattern = _V1_PATTERN.search(prefix)
     if not pattern:
-        if not _PART.search(prefix) and _is_table(prefix):
+        if not _PART.search(prefix) and _is_v1_table(prefix):
             return [prefix]
         found = _v1_pattern(prefix)
         return v1_files(found) if found else []
     count = int(pattern.group(1))
     files = [f"{prefix[: pattern.start()]}-{i:05d}-of-{count:05d}" for i in range(count)]
-    return files if count and all(_fs.isfile(f) for f in files) else []
+    return files if count and all(_is_v1_table(f) for f in files) else []
 
 
 def meta_path(prefix: str | os.PathLike[str]) -> str:
@@ -358,12 +417,13 @@ def _scan(directory: str) -> list[str]:
     prefixes = {os.path.join(directory, n[: -len(".index")]) for n in names if n.endswith(".index")}
     for n in names:  # V1 checkpoints: shards, or one table file
         shard = _V1_SHARD.search(n)
-        if shard:
+        path = os.path.join(directory, n)
+        if shard and not _lone_shard(path, names):
             prefixes.add(os.path.join(directory, f"{n[: shard.start()]}-?????-of-{shard.group(2)}"))
-        elif not (_PART.search(n) or _LEFTOVER.search(n) or n == STATE_FILE) and _is_table(
-            os.path.join(directory, n)
+        elif shard or (
+            not (_PART.search(n) or _LEFTOVER.search(n) or n == STATE_FILE) and _is_v1_table(path)
         ):
-            prefixes.add(os.path.join(directory, n))
+            prefixes.add(path)
     complete = [p for p in prefixes if is_complete(p)]
 
     def step(prefix: str) -> re.Match[str] | None:
@@ -532,7 +592,7 @@ def resolve_prefix(path: str | os.PathLike[str]) -> str:
             f"{text!r} is one file of a checkpoint; pass its prefix {prefix!r}"
         )
     shard = _V1_SHARD.search(text)
-    if shard and _fs.isfile(text):  # one shard of a V1 checkpoint: all of them
+    if shard and _fs.isfile(text) and not _lone_shard(text):  # one shard: all of them
         text = f"{text[: shard.start()]}-?????-of-{shard.group(2)}"
     elif not _V1_PATTERN.search(text) and not _fs.isfile(text):
         text = _v1_pattern(text) or text
@@ -541,8 +601,9 @@ def resolve_prefix(path: str | os.PathLike[str]) -> str:
     if _fs.isfile(text):
         raise CheckpointNotFoundError(
             f"{text!r} is a file but no checkpoint: it has no {text + '.index'!r}, and it is "
-            "not a V1 checkpoint file (it does not end as a table does: cut short, or another "
-            "kind of file); pass a checkpoint prefix such as 'model/model.ckpt-3'"
+            "not a V1 checkpoint file (not a table that starts with a V1 checkpoint's "
+            "metadata: cut short, or another kind of file); pass a checkpoint prefix such as "
+            "'model/model.ckpt-3'"
         )
     raise CheckpointNotFoundError(_describe_missing(text))
 
@@ -588,15 +649,18 @@ def remove_leftovers(directory: str | os.PathLike[str], *, lock_timeout: float =
     Only what :func:`leftovers` can tie to a checkpoint writer is removed,
     never a file or directory of yours that merely looks like one. A save
     that tfpersist was making over an existing checkpoint, and that was cut
-    short, is ended first: the old checkpoint, kept as
-    ``PREFIX.tfpersist-old``, goes back to its prefix and the state file
-    names it again (or, if the new checkpoint was already named, the old
-    copy is removed). The checkpoints and the state file are otherwise
-    untouched. The directory's lock is held meanwhile, so a save by
-    tfpersist in another process is never cut short (nor a worker's save
+    short, is ended first, as its journal (``.tfpersist-switch-TOKEN.json``,
+    beside the state file) says: the old checkpoint, kept as
+    ``PREFIX.tfpersist-old-TOKEN``, goes back to its prefix and the state
+    file names it again (or, if the new checkpoint was complete and named,
+    the old copy is removed). The checkpoints and the state file are
+    otherwise untouched. The directory's lock is held meanwhile, so a save
+    by tfpersist in another process is never cut short (nor a worker's save
     into its own ``workertemp_N``); an asynchronous save still writing after
     its call returned is not covered by the lock. A missing directory is a
-    :class:`~tfpersist.errors.CheckpointNotFoundError`: nothing is created.
+    :class:`~tfpersist.errors.CheckpointNotFoundError`: nothing is created; a
+    directory this process cannot change is a
+    :class:`~tfpersist.errors.WriteError`.
 
     >>> import os, tensorflow as tf
     >>> _ = tf.train.Checkpoint(v=tf.Variable(1.0)).save("model/ckpt")
@@ -613,8 +677,15 @@ def remove_leftovers(directory: str | os.PathLike[str], *, lock_timeout: float =
 
     directory = _existing_directory(directory)
     with locked(directory, lock_timeout):  # a worker saving into workertemp_N holds that lock
-        switched = finish_switches(directory)
-        rest = remove_paths(p for p in leftovers(directory) if not is_locked(p))
+        try:
+            switched = finish_switches(directory)
+            rest = remove_paths(p for p in leftovers(directory) if not is_locked(p))
+        except OSError as e:
+            raise WriteError(
+                f"cannot remove leftovers in {directory!r}: {e.strerror or e}"
+                + (f" ({e.filename})" if e.filename else "")
+                + "; make the directory writable and run this again, nothing is lost meanwhile"
+            ) from e
     return sorted(set(switched) | set(rest))
 
 
@@ -622,28 +693,32 @@ def leftovers(directory: str | os.PathLike[str], prefix: str = "") -> list[str]:
     """List what interrupted writes left in *directory*, for names starting with *prefix*.
 
     A name counts only when a checkpoint writer can be shown to have made
-    it: TensorFlow's temporary files (``PREFIX.index.tempstateN``, the
-    state file's or a ``.meta``'s ``.tmpHEX``), tfpersist's
-    (``NAME.tfpersist-XXXXXXXX.tmp``, the old checkpoint of a save cut
-    short, ``PREFIX.tfpersist-old.*``, and its staging directories), and,
-    for a prefix that has or had a checkpoint here (its ``.index``, an entry
-    in the state file, or a sibling ``BASE-N``), the ``PREFIX_temp``
-    directories of sharded saves holding only ``part-*`` shards and
-    ``.data`` shards whose ``.index`` was never written. Symbolic links,
-    and directories holding anything else, are never listed. See
+    it: the state file's temporary file (``checkpoint.tmpHEX``), tfpersist's
+    (``NAME.tfpersist-XXXXXXXX.tmp``, the journal of a save over a
+    checkpoint cut short and the old checkpoint it kept, and its staging
+    directories), and, for a prefix that has or had a checkpoint here (its
+    ``.index``, an entry in the state file, or a sibling ``BASE-N``),
+    TensorFlow's temporary files of that checkpoint
+    (``PREFIX.index.tempstateN``, ``PREFIX.meta.tmpHEX``), the
+    ``PREFIX_temp`` directories of sharded saves holding only ``part-*``
+    shards, and ``.data`` shards whose ``.index`` was never written.
+    Symbolic links, and directories holding anything else, are never listed. See
     :func:`remove_leftovers`; this only lists.
 
     >>> import os
     >>> os.makedirs("model/my_temp")
+    >>> _ = open("model/ckpt-3.index", "wb").close()
     >>> _ = open("model/ckpt-3.index.tempstate123", "wb").close()
+    >>> _ = open("model/notes.index.tempstate7", "wb").close()
     >>> _ = open("model/my_temp/part-00000-of-00001.index", "wb").close()
-    >>> leftovers("model")  # no checkpoint 'my': my_temp is not TensorFlow's
+    >>> leftovers("model")  # no checkpoint 'my' nor 'notes': those are not TensorFlow's
     ['model/ckpt-3.index.tempstate123']
     """
-    from tfpersist._files import ASIDE, state_names
+    from tfpersist._files import state_names, switch_files
 
     directory = _existing_directory(directory)
     names = _fs.listdir(directory)
+    start = os.path.join(directory, prefix)
     named = {os.path.basename(p) for p in state_names(directory)}
     found = []
     for name in sorted(names):
@@ -660,9 +735,10 @@ def leftovers(directory: str | os.PathLike[str], prefix: str = "") -> list[str]:
                 found.append(path)
             continue
         data = _DATA.search(name)
+        temp = _PREFIX_TEMP.fullmatch(name)
         if (
             _TEMP_FILE.search(name)
-            or (ASIDE + "." in name and _PART.fullmatch(name[name.index(ASIDE) + len(ASIDE) :]))
+            or (temp and _had_checkpoint(temp.group(1), names, named))
             or (
                 data
                 and name[: data.start()] + ".index" not in names
@@ -670,20 +746,35 @@ def leftovers(directory: str | os.PathLike[str], prefix: str = "") -> list[str]:
             )
         ):
             found.append(path)
-    return found
+    return sorted({*found, *(p for p in switch_files(directory) if p.startswith(start))})
 
 
-#: Temporary files of checkpoint writers: TensorFlow's BundleWriter and
-#: atomic writes (the state file, a .meta), and tfpersist's atomic writes.
-_TEMP_FILE = re.compile(
-    r"\.(index|data-\d{5}-of-\d{5})\.tempstate\d+$"
-    r"|(^checkpoint|\.meta|\.index)\.tmp[0-9a-f]{32}$"
-    r"|\.tfpersist-[0-9a-f]{8}\.tmp$"
+#: Temporary files of checkpoint writers: TensorFlow's atomic writes of the
+#: state file, and tfpersist's atomic writes.
+_TEMP_FILE = re.compile(r"^checkpoint\.tmp[0-9a-f]{32}$|\.tfpersist-[0-9a-f]{8}\.tmp$")
+#: TensorFlow's temporary files of a checkpoint PREFIX (group 1): BundleWriter's,
+#: and the atomic writes of its .meta or .index.
+_PREFIX_TEMP = re.compile(
+    r"(.+)\.(?:(?:index|data-\d{5}-of-\d{5})\.tempstate\d+|(?:meta|index)\.tmp[0-9a-f]{32})"
 )
 _SHARD_TEMP = re.compile(r"(.+)_temp(_[0-9a-f]{32})?")  # PREFIX_temp/part-*: sharded saves
 _SHARD_FILE = re.compile(r"part-\d{5}-of-\d{5}\.(index|data-\d{5}-of-\d{5})(\.tempstate\d+)?")
 _STAGING = re.compile(r"\.tfpersist-[a-z0-9_]{8}")  # rewriting's staging directories
 _WORKER_DIR = re.compile(r"workertemp_\d+")  # a worker's copy in multi-worker saving
+
+
+def _temp_files(prefix: str) -> list[str]:
+    """The temporary files TensorFlow was writing checkpoint *prefix* through, found on disk."""
+    parent, base = _fs.split(prefix)
+    try:
+        names = _fs.listdir(parent or ".")
+    except OSError:
+        return []
+    return sorted(
+        os.path.join(parent, n)
+        for n in names
+        if (temp := _PREFIX_TEMP.fullmatch(n)) and temp.group(1) == base
+    )
 
 
 def _existing_directory(directory: str | os.PathLike[str]) -> str:
@@ -733,7 +824,10 @@ def _writer_files_only(directory: str, top: bool) -> bool:
         elif not (
             _SHARD_FILE.fullmatch(name)
             if not top
-            else name == STATE_FILE or _PART.search(name) or _TEMP_FILE.search(name)
+            else name == STATE_FILE
+            or _PART.search(name)
+            or _TEMP_FILE.search(name)
+            or _PREFIX_TEMP.fullmatch(name)
         ):
             return False
     return True
