@@ -137,17 +137,20 @@ def tf2_fresh_checkpoint(directory: str, kill_at: int | None = None) -> None:
 
 
 def manager_restart(directory: str, kill_at: int | None = None) -> None:
-    """A CheckpointManager after a restart, its counter not restored: ``ckpt-1`` again."""
-    if kill_at is None:  # ckpt-1 holds OLD / 2, ckpt-2 OLD
-        ckpt = tf.train.Checkpoint(**_variables(OLD / 2))
-        manager = tf.train.CheckpointManager(ckpt, directory, max_to_keep=3)
+    """A CheckpointManager after a restart, its counter not restored: ``sub/model-1`` again.
+
+    Its ``checkpoint_name`` is ``sub/model``: the checkpoints go into ``sub/``,
+    the state file stays in *directory*.
+    """
+    variables = _variables(OLD / 2 if kill_at is None else NEW)
+    ckpt = tf.train.Checkpoint(**variables)
+    manager = tf.train.CheckpointManager(ckpt, directory, 3, checkpoint_name="sub/model")
+    if kill_at is None:  # sub/model-1 holds OLD / 2, sub/model-2 OLD
         saving.save_checkpoint(manager)
         ckpt.v.assign(tf.fill([SIZE], OLD))
         ckpt.w.assign(tf.fill([SIZE], OLD))
         saving.save_checkpoint(manager)
         return
-    ckpt = tf.train.Checkpoint(**_variables(NEW))
-    manager = tf.train.CheckpointManager(ckpt, directory, max_to_keep=3)
     steps = _arm(directory, kill_at)
     saving.save_checkpoint(manager)
     _done(steps())
@@ -168,7 +171,12 @@ def _arm(directory: str, kill_at: int):
     others back as they were, just before exiting.
     """
     count = 0
-    link, replace, remove = os.link, os.replace, os.remove
+    link, replace, remove, mkdir = os.link, os.replace, os.remove, os.mkdir
+
+    def makedirs(path: str) -> None:  # the test's own directories: not steps of the save
+        if path and not os.path.isdir(path):
+            makedirs(os.path.dirname(path))
+            mkdir(path)
 
     def step(undo=None) -> None:
         nonlocal count
@@ -187,9 +195,14 @@ def _arm(directory: str, kill_at: int):
         return wrapper
 
     def files() -> dict[str, int]:
-        return {
-            e.name: e.inode() for e in os.scandir(directory) if e.is_file(follow_symlinks=False)
-        }
+        """Every file under *directory*, by its path there, with its inode."""
+        found = {}
+        for root, _, names in os.walk(directory):
+            for name in names:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
+                    found[os.path.relpath(path, directory)] = os.stat(path).st_ino
+        return found
 
     def landing(name: str) -> tuple[int, str]:
         return (
@@ -207,8 +220,8 @@ def _arm(directory: str, kill_at: int):
         def wrapper(*args, **kwargs):
             before = files()
             kept = directory + ".before"
-            os.makedirs(kept, exist_ok=True)
             for name in before:
+                makedirs(os.path.dirname(os.path.join(kept, name)))
                 link(os.path.join(directory, name), os.path.join(kept, name))
             result = original(*args, **kwargs)
             after = files()

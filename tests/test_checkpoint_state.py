@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 
@@ -175,6 +176,8 @@ def test_remove_leftovers_removes_only_what_a_writer_left(tmp_path):
         "notes.tmp": b"",
         "draft.abcdefgh.tmp": b"",
         "ckpt-1.index.tempstate": b"no digits",
+        "notes.index.tempstate7": b"no checkpoint 'notes' was ever here",
+        "notes.meta.tmp" + "2d" * 16: b"",
     }
     for name, data in {**writers, **decoys}.items():
         (d / name).parent.mkdir(parents=True, exist_ok=True)
@@ -208,3 +211,28 @@ def test_remove_leftovers_needs_a_directory_and_creates_none(tmp_path, kind):
     with pytest.raises(CheckpointNotFoundError):
         checkpoint_state.leftovers(path)
     assert os.listdir(tmp_path) == ([] if kind == "missing" else ["m"])
+
+
+def test_remove_leftovers_where_nothing_may_change_is_a_write_error(tmp_path, monkeypatch):
+    from tfpersist._files import set_aside
+    from tfpersist.errors import WriteError
+
+    tf.train.Checkpoint(v=tf.Variable(1.0)).save(str(tmp_path / "ckpt"))
+    set_aside(str(tmp_path / "ckpt-1"))  # a save cut short: the old checkpoint kept aside
+    before = sorted(os.listdir(tmp_path))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", args[0])
+
+    for name in ("link", "remove", "unlink", "replace", "rename"):
+        monkeypatch.setattr(os, name, refuse)  # as in a read-only directory
+    with pytest.raises(WriteError, match=r"Permission denied.*make the directory writable"):
+        checkpoint_state.remove_leftovers(tmp_path)
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == before  # nothing lost: it can be run again
+    checkpoint_state.remove_leftovers(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == [
+        "checkpoint",
+        "ckpt-1.data-00000-of-00001",
+        "ckpt-1.index",
+    ]

@@ -93,3 +93,28 @@ def test_a_stream_to_a_url(tmp_path):
     with tf.io.gfile.GFile(url, "rb") as f:
         assert f.read() == b"".join(b"%d;" % i for i in range(1000))
     assert tf.io.gfile.listdir(url.rsplit("/", 1)[0]) == ["f.bin"]
+
+
+def test_an_existing_file_keeps_its_mode_as_with_open(tmp_path):
+    theirs, ours = tmp_path / "theirs", tmp_path / "ours"
+    for path in (theirs, ours):
+        path.write_bytes(b"old")
+        path.chmod(0o600)
+    with open(theirs, "wb") as f:  # what a plain open() does
+        f.write(b"new")
+    atomic_write(ours, b"new")
+    assert stat.S_IMODE(ours.stat().st_mode) == stat.S_IMODE(theirs.stat().st_mode) == 0o600
+
+
+def test_a_symbolic_link_is_written_through_as_with_open(tmp_path):
+    (tmp_path / "real").mkdir()
+    for name in ("theirs", "ours"):
+        (tmp_path / "real" / name).write_bytes(b"old")
+        (tmp_path / f"{name}.link").symlink_to(tmp_path / "real" / name)
+    with open(tmp_path / "theirs.link", "wb") as f:
+        f.write(b"new")
+    atomic_write(tmp_path / "ours.link", b"new")
+    for name in ("theirs", "ours"):
+        assert (tmp_path / f"{name}.link").is_symlink()
+        assert (tmp_path / "real" / name).read_bytes() == b"new"
+    assert sorted(os.listdir(tmp_path / "real")) == ["ours", "theirs"]  # no temporary file left

@@ -86,7 +86,7 @@ def test_state_and_prefix_resolution(tf1, root):
 
 def test_leftovers_are_found_and_removed(tf1, root):
     junk = [
-        f"{root}/model/model.ckpt-3.index.tempstate1",
+        f"{root}/model/model.ckpt.index.tempstate1",  # TensorFlow's, saving model.ckpt again
         f"{root}/model/model.ckpt_temp/part-00000-of-00001.index",
     ]
     for path in junk:

@@ -226,7 +226,7 @@ STEP_WRITERS = ["tf1_same_prefix", "tf2_fresh_checkpoint", "manager_restart"]
 SAVED_OVER = {  # what each step writer's directory holds, by name: the first is saved over
     "tf1_same_prefix": ["model.ckpt"],
     "tf2_fresh_checkpoint": ["ckpt-1"],
-    "manager_restart": ["ckpt-1", "ckpt-2"],
+    "manager_restart": ["sub/model-1", "sub/model-2"],  # the state file above sub/
 }
 
 
@@ -262,7 +262,9 @@ def test_killed_at_every_step_loses_nothing(writer, step_zygote, tmp_path, recor
         checkpoint_state.remove_leftovers(directory)
         assert checkpoint_state.leftovers(directory) == []
         named = checkpoint_state.read_state(directory).checkpoints
-        assert sorted(os.path.basename(p) for p in named) == SAVED_OVER[writer]
+        assert sorted(os.path.relpath(p, directory) for p in named) == SAVED_OVER[writer]
+        if writer == "manager_restart":  # its checkpoints are in sub/, its state file above
+            assert checkpoint_state.leftovers(directory / "sub") == []
         saved_over = str(directory / SAVED_OVER[writer][0])
         if writer == "tf1_same_prefix":  # its .meta rebuilds the graph to restore into
             with tf.Graph().as_default(), tf.compat.v1.Session() as sess:

@@ -169,11 +169,15 @@ def test_a_switch_cut_short_is_ended_by_the_next_save_or_remove_leftovers(tmp_pa
         if end == "save":
             _save_article(directory / "other.ckpt", 30.0)
         else:
+            token = aside.rsplit("-", 1)[1]
             assert checkpoint_state.remove_leftovers(directory) == sorted(
-                f"{aside}{suffix}" for suffix in (".data-00000-of-00001", ".index", ".meta")
+                [
+                    *(f"{aside}{suffix}" for suffix in (".data-00000-of-00001", ".index", ".meta")),
+                    str(directory / f".tfpersist-switch-{token}.json"),
+                ]
             )
         assert _tf1_values(directory / "model.ckpt")[0] == 10.0
-        assert not any(".tfpersist-old" in n for n in os.listdir(directory))
+        assert not any(".tfpersist-" in n for n in os.listdir(directory))
         if end == "remove_leftovers":  # a new Saver names only its own saves, as TF's does
             assert checkpoint_state.latest_checkpoint(directory) == str(directory / "model.ckpt")
 
@@ -206,3 +210,150 @@ def test_a_fresh_checkpoint_saved_over_ckpt_1(tmp_path, root):
     assert sorted(tf.io.gfile.listdir(directory)) == sorted(
         f.rsplit("/", 1)[1] for f in saved.files
     )
+
+
+KEY = "v/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _manager(directory, value: float, **kwargs) -> tf.train.CheckpointManager:
+    """A restarted job's manager: new variables, its numbering from ckpt-1 again."""
+    ckpt = tf.train.Checkpoint(v=tf.Variable(value))
+    return tf.train.CheckpointManager(ckpt, str(directory), max_to_keep=2, **kwargs)
+
+
+def _value(prefix) -> float:
+    return float(tf.train.load_checkpoint(str(prefix)).get_tensor(KEY))
+
+
+def _state_is_true(directory, manager) -> None:
+    """Every checkpoint the state file names is whole, and the manager names the same ones."""
+    state = tf.train.get_checkpoint_state(str(directory))
+    named = list(state.all_model_checkpoint_paths)
+    assert [os.path.join(str(directory), p) for p in named] == manager.checkpoints
+    assert len(set(named)) == len(named) == len(state.all_model_checkpoint_timestamps)
+    for prefix in manager.checkpoints:
+        assert checkpoint_state.is_complete(prefix), prefix
+    assert checkpoint_state.leftovers(directory) == []
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_manager_made_after_a_save_cut_short(tmp_path, resume):
+    """A save killed over ckpt-1 left the state file naming its old copy; a new manager reads it."""
+    from tfpersist._files import set_aside
+
+    saving.save_checkpoint(_manager(tmp_path, 1.0))
+    aside = set_aside(str(tmp_path / "ckpt-1"))  # as a save killed after this step leaves it
+    manager = _manager(tmp_path, 3.0)
+    assert manager.latest_checkpoint == aside  # the old checkpoint, whole, by another name
+    if resume:  # the usual way back: restore the latest, then go on saving
+        manager.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+        manager.checkpoint.v.assign(3.0)
+    for _ in range(3 if resume else 1):
+        saved = saving.save_checkpoint(manager)
+        assert _value(saved.prefix) == 3.0  # what was just saved, not the old values
+        assert manager.latest_checkpoint == saved.prefix
+        _state_is_true(tmp_path, manager)
+    assert os.path.basename(saved.prefix) == ("ckpt-4" if resume else "ckpt-1")
+    expected = ["ckpt-3", "ckpt-4"] if resume else ["ckpt-1"]  # max_to_keep=2, as TF keeps
+    assert [os.path.basename(p) for p in manager.checkpoints] == expected
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["checkpoint", *(f"{p}.{s}" for p in expected for s in ("data-00000-of-00001", "index"))]
+    )
+
+
+def test_a_manager_saving_into_a_subdirectory(tmp_path):
+    """checkpoint_name="sub/model": checkpoints in sub/, the state file above."""
+    from tfpersist._files import set_aside
+
+    sub = tmp_path / "sub"
+    for value in (1.0, 2.0):  # the second a restarted manager: sub/model-1 saved over
+        manager = _manager(tmp_path, value, checkpoint_name="sub/model")
+        assert saving.save_checkpoint(manager).prefix == str(sub / "model-1")
+    assert sorted(os.listdir(sub)) == ["model-1.data-00000-of-00001", "model-1.index"]
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint", "sub"]
+    for directory in (sub, tmp_path):
+        assert checkpoint_state.remove_leftovers(directory) == []
+    assert _value(tf.train.latest_checkpoint(str(tmp_path))) == 2.0
+    set_aside(str(sub / "model-1"), str(tmp_path))  # a save killed there
+    assert _value(tf.train.latest_checkpoint(str(tmp_path))) == 2.0  # the state file is true
+    assert checkpoint_state.remove_leftovers(sub) == []  # no switch is sub's own
+    assert len(checkpoint_state.remove_leftovers(tmp_path)) == 3  # the journal and the old copy
+    assert tf.train.latest_checkpoint(str(tmp_path)) == str(sub / "model-1")
+    assert _value(sub / "model-1") == 2.0
+    assert sorted(os.listdir(sub)) == ["model-1.data-00000-of-00001", "model-1.index"]
+
+
+def test_a_state_file_that_spells_the_directory_another_way(tmp_path):
+    """TF1's Saver writes absolute paths: here through the real directory, saved via a link."""
+    from tfpersist._files import finish_switches, set_aside
+
+    real, alias = tmp_path / "real", tmp_path / "alias"
+    real.mkdir()
+    alias.symlink_to(real, target_is_directory=True)
+    with tf.Graph().as_default() as graph:
+        build_article_graph()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            tf.compat.v1.train.Saver().save(sess, str(real / "model.ckpt"))
+    state = (real / "checkpoint").read_text()
+    aside = set_aside(str(alias / "model.ckpt"))  # as a save killed after this step leaves it
+    latest = tf.train.latest_checkpoint(str(alias))
+    assert os.path.basename(latest) == os.path.basename(aside)  # renamed as the old spelling
+    assert str(real) in (real / "checkpoint").read_text()
+    assert _tf1_values(latest) == [1.0, 2.0]  # whole
+    finish_switches(str(alias))
+    assert (real / "checkpoint").read_text() == state
+    assert _tf1_values(real / "model.ckpt") == [1.0, 2.0]
+
+
+def test_lookalikes_of_an_old_copy_are_never_touched(tmp_path, monkeypatch):
+    """Checkpoints and directories of yours named like tfpersist's old copies stay as they are."""
+    import secrets
+
+    for name, value in [
+        ("model-1", 1.0),
+        ("model-1.tfpersist-old", 2.0),
+        ("model-1.tfpersist-old-0123abcd", 3.0),  # the name the next save first draws
+    ]:
+        tf.train.Checkpoint(v=tf.Variable(value)).write(str(tmp_path / name))
+    (tmp_path / "notes.tfpersist-old.meta").mkdir()
+    (tmp_path / "notes.tfpersist-old.meta" / "mine.txt").write_text("precious")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert checkpoint_state.leftovers(tmp_path) == []
+    assert checkpoint_state.remove_leftovers(tmp_path) == []
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    draws = iter(["0123abcd"])
+    token_hex = secrets.token_hex
+    monkeypatch.setattr(secrets, "token_hex", lambda n: next(draws, None) or token_hex(n))
+    saved = saving.save_checkpoint(tf.train.Checkpoint(v=tf.Variable(5.0)), tmp_path / "model")
+    assert saved.prefix == str(tmp_path / "model-1")  # saved over model-1
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert {n: after.get(n) for n in before if "tfpersist" in n} == {
+        n: b for n, b in before.items() if "tfpersist" in n
+    }
+    assert (tmp_path / "notes.tfpersist-old.meta" / "mine.txt").read_text() == "precious"
+    assert [_value(tmp_path / n) for n in ("model-1", "model-1.tfpersist-old")] == [5.0, 2.0]
+    assert _value(tmp_path / "model-1.tfpersist-old-0123abcd") == 3.0
+    assert checkpoint_state.remove_leftovers(tmp_path) == []
+
+
+def test_a_skipped_save_returns_none_as_tensorflow_does(tmp_path):
+    """A manager with checkpoint_interval skips a save: save() returns None, and so does this."""
+    results = {}
+    for how in ("tensorflow", "tfpersist"):
+        step = tf.Variable(0, dtype=tf.int64)
+        ckpt = tf.train.Checkpoint(v=tf.Variable(0.0), step=step)
+        manager = tf.train.CheckpointManager(
+            ckpt, str(tmp_path / how), 5, step_counter=step, checkpoint_interval=10
+        )
+        results[how] = []
+        for s in (0, 1, 10):
+            step.assign(s)
+            saved = manager.save() if how == "tensorflow" else saving.save_checkpoint(manager)
+            results[how].append(
+                None
+                if saved is None
+                else os.path.basename(str(saved.prefix if how == "tfpersist" else saved))
+            )
+    assert results["tfpersist"] == results["tensorflow"] == ["ckpt-1", None, "ckpt-2"]
+    assert sorted(os.listdir(tmp_path / "tfpersist")) == sorted(os.listdir(tmp_path / "tensorflow"))

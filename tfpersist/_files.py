@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
@@ -14,6 +16,8 @@ from typing import BinaryIO
 from tfpersist import _fs
 from tfpersist.checkpoint_state import (
     _LINE,
+    _NUMBER_FIELDS,
+    _PART,
     _PATH_FIELDS,
     STATE_FILE,
     _unquote,
@@ -31,10 +35,12 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | Callable[[BinaryIO]
     go to a temporary file in the same directory (``NAME.tfpersist-XXXXXXXX.tmp``),
     which is fsynced, renamed over *path*, and the directory fsynced too: a
     crash, even a power cut, leaves the previous file or the new one, never
-    neither and never half of one. The file gets the permissions a plain
-    ``open(path, "w")`` would give it (the process umask applies; it is never
-    changed). On a TensorFlow filesystem URL the bytes are first streamed to
-    a local temporary file, and the rename is TensorFlow's: atomic on
+    neither and never half of one. As with a plain ``open(path, "w")``, a
+    file already at *path* keeps its permissions (and owner, where the process
+    may keep it), a new file gets the permissions the process umask leaves
+    (the umask is never changed), and a symbolic link is written through:
+    the file it points to is replaced, the link stays. On a TensorFlow
+    filesystem URL the bytes are first streamed to a local temporary file, and the rename is TensorFlow's: atomic on
     ``ram://`` and HDFS, a copy and a delete on object stores such as
     ``gs://``, whose objects appear whole anyway.
 
@@ -49,22 +55,29 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | Callable[[BinaryIO]
     >>> from pathlib import Path
     >>> Path("out/data.bin").read_bytes()
     b'0,1,2,'
+    >>> os.chmod("out/data.bin", 0o600)
+    >>> _ = atomic_write("out/data.bin", b"private")
+    >>> oct(stat.S_IMODE(os.stat("out/data.bin").st_mode))
+    '0o600'
     """
     path = os.fspath(path)
     if _fs.is_url(path):
         return _atomic_write_url(path, data)
-    parent = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(parent, exist_ok=True)
-        fd, tmp = _create_temp(path)
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        real = os.path.realpath(path)  # through a symbolic link, as open() writes
+        parent = os.path.dirname(real)
+        fd, tmp = _create_temp(real)
     except OSError as e:
         raise WriteError(f"cannot write {path!r}: {e.strerror or e}") from e
     try:
         with os.fdopen(fd, "wb") as f:
+            _keep_owner_and_mode(f.fileno(), real)
             _write(f, data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, real)
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -85,6 +98,18 @@ def _create_temp(path: str) -> tuple[int, str]:
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no free temporary name", path)
+
+
+def _keep_owner_and_mode(fd: int, path: str) -> None:
+    """Give the file *fd* the mode (and owner, if allowed) of the file at *path*, if any."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+        with contextlib.suppress(OSError):  # only root may give a file away
+            os.fchown(fd, st.st_uid, st.st_gid)
+    os.fchmod(fd, stat.S_IMODE(st.st_mode))
 
 
 def _write(f: BinaryIO, data: bytes | Callable[[BinaryIO], object]) -> None:
@@ -149,94 +174,188 @@ def remove_paths(paths: Iterable[str]) -> list[str]:
 
 # Saving over an existing checkpoint. TensorFlow replaces a checkpoint's files
 # one by one, so a crash in between leaves an old .index over new data. The
-# old checkpoint is first set aside under PREFIX.tfpersist-old (hard links,
-# or copies where there are none), and the state file names it there until
-# TensorFlow has written the new checkpoint and named it.
+# old checkpoint is first set aside under PREFIX.tfpersist-old-TOKEN (hard
+# links, or copies where there are none), and the state file names it there
+# until TensorFlow has written the new checkpoint and named it. A journal,
+# .tfpersist-switch-TOKEN.json beside the state file, is written first and
+# removed last: only what a journal names is ever touched.
 
-#: What a checkpoint's prefix gets while a new checkpoint is saved over it.
+#: What a checkpoint's prefix gets (with ``-TOKEN``) while a new checkpoint is saved over it.
 ASIDE = ".tfpersist-old"
+_JOURNAL = re.compile(r"\.tfpersist-switch-([0-9a-f]{8})\.json")
 
 
-def set_aside(prefix: str) -> str | None:
-    """Keep the complete checkpoint at *prefix* as ``PREFIX.tfpersist-old``, free *prefix*.
+def set_aside(prefix: str, state_dir: str | None = None) -> str | None:
+    """Keep the complete checkpoint at *prefix* as ``PREFIX.tfpersist-old-TOKEN``, free *prefix*.
 
-    The files are linked, the state file renamed to the new name, and then
-    the ``.index`` and ``.data`` files of *prefix* removed (its ``.meta``
-    stays until a new one replaces it). Returns the new prefix, or ``None``
-    if *prefix* holds no complete checkpoint. :func:`finish_switches` ends
-    the switch after the save, or after a crash.
+    *state_dir* holds the state file that names the checkpoints (by default
+    the directory of *prefix*; a ``CheckpointManager`` whose
+    ``checkpoint_name`` has a directory keeps it above). A journal
+    ``.tfpersist-switch-TOKEN.json`` is written there first; then the files
+    are linked, the state file renamed to the new name, and the ``.index``
+    and ``.data`` files of *prefix* removed (its ``.meta`` stays until a new
+    one replaces it). Returns the new prefix, or ``None`` if *prefix* holds
+    no complete checkpoint. :func:`finish_switches` ends the switch after the
+    save, or after a crash.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(v=tf.Variable(1.0)).save("m/ckpt")
-    >>> set_aside("m/ckpt-1")
-    'm/ckpt-1.tfpersist-old'
-    >>> sorted(os.listdir("m"))
-    ['checkpoint', 'ckpt-1.tfpersist-old.data-00000-of-00001', 'ckpt-1.tfpersist-old.index']
-    >>> finish_switches("m")  # nothing was saved: the old checkpoint comes back
-    ['m/ckpt-1.tfpersist-old.data-00000-of-00001', 'm/ckpt-1.tfpersist-old.index']
+    >>> aside = set_aside("m/ckpt-1")
+    >>> aside  # doctest: +ELLIPSIS
+    'm/ckpt-1.tfpersist-old-...'
+    >>> sorted(os.listdir("m"))  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    ['.tfpersist-switch-....json', 'checkpoint',
+     'ckpt-1.tfpersist-old-....data-00000-of-00001', 'ckpt-1.tfpersist-old-....index']
+    >>> len(finish_switches("m"))  # nothing was saved: the old checkpoint comes back
+    3
     >>> sorted(os.listdir("m"))
     ['checkpoint', 'ckpt-1.data-00000-of-00001', 'ckpt-1.index']
     """
     if not is_complete(prefix):
         return None
-    aside = prefix + ASIDE
+    state_dir = _fs.dirname(prefix) if state_dir is None else state_dir
     files = checkpoint_files(prefix)
-    for path in files:
-        _link(path, aside + path[len(prefix) :])
-    _rename_in_state(_fs.dirname(prefix), prefix, aside)
-    for path in sorted(files, key=lambda f: not f.endswith(".index")):
-        if not path.endswith(".meta"):
-            _fs.remove(path)
+    parts = [path[len(prefix) :] for path in files]
+    while True:  # a token no file uses yet
+        token = secrets.token_hex(4)
+        aside = f"{prefix}{ASIDE}-{token}"
+        journal = os.path.join(state_dir, f".tfpersist-switch-{token}.json")
+        if not any(_fs.exists(p) for p in [journal, *(aside + part for part in parts)]):
+            break
+    record = {"prefix": _relative(prefix, state_dir), "parts": parts}
+    atomic_write(journal, json.dumps(record, ensure_ascii=False).encode("utf-8"))
+    for part in sorted(parts, key=lambda p: p == ".index"):  # the .index last: then it is whole
+        _link(prefix + part, aside + part)
+    _rename_in_state(state_dir, prefix, aside)
+    for part in sorted(parts, key=lambda p: p != ".index"):
+        if part != ".meta":
+            _fs.remove(prefix + part)
     return aside
 
 
 def finish_switches(directory: str) -> list[str]:
-    """End every switch :func:`set_aside` began in *directory*; return the files removed.
+    """End every switch :func:`set_aside` began beside *directory*'s state file; list what went.
 
-    If the state file names the new checkpoint (and not the old one), the
-    save succeeded and the old copy is removed. Otherwise the old
-    checkpoint goes back to its prefix, replacing what a failed or killed
-    save left there, and the state file names it again. See
-    :func:`set_aside` for an example.
+    Only journals are acted on. If the new checkpoint is complete and the
+    state file names it, the save succeeded: the state file names it
+    wherever it named the old copy, and the old copy is removed. Otherwise
+    the old checkpoint goes back to its prefix, replacing what a failed or
+    killed save left there, and the state file names it again. Every step
+    can be repeated, and the journal goes last, so a finish cut short is
+    completed by the next. See :func:`set_aside` for an example.
 
     >>> os.makedirs("quiet")
     >>> finish_switches("quiet")
     []
     """
-    try:
-        names = _fs.listdir(directory)
-    except FileNotFoundError:
-        return []
-    asides = sorted(
-        {os.path.join(directory, n[: n.index(ASIDE) + len(ASIDE)]) for n in names if ASIDE in n}
-    )
-    named = state_names(directory)
     removed: list[str] = []
-    for aside in asides:
-        files = checkpoint_files(aside)
-        if not files:
-            continue
-        prefix = aside[: -len(ASIDE)]
-        done = _fs.abspath(prefix) in named and _fs.abspath(aside) not in named
-        if not done and is_complete(aside):
-            for path in checkpoint_files(prefix):
-                _fs.remove(path)
-            for path in sorted(files, key=lambda f: f.endswith(".index")):
-                _link(path, prefix + path[len(aside) :])
-            _rename_in_state(directory, aside, prefix)
-        removed += remove_paths(sorted(files, key=lambda f: not f.endswith(".index")))
+    for journal in _journals(directory):
+        removed += _finish(directory, *journal)
     return sorted(removed)
 
 
-def state_names(directory: str) -> set[str]:
-    """The checkpoint prefixes the state file of *directory* names, made absolute.
+def switch_files(directory: str) -> list[str]:
+    """The journals of switches pending in *directory* and the old files they keep, sorted.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(v=tf.Variable(1.0)).save("m/ckpt")
-    >>> state_names("m") == {os.path.abspath("m/ckpt-1")}
+    >>> aside = set_aside("m/ckpt-1")
+    >>> [os.path.basename(p)[:18] for p in switch_files("m")]
+    ['.tfpersist-switch-', 'ckpt-1.tfpersist-o', 'ckpt-1.tfpersist-o']
+    """
+    found = []
+    for journal, _, aside, parts in _journals(directory):
+        found += [journal, *(aside + p for p in parts if _fs.exists(aside + p))]
+    return sorted(found)
+
+
+def _journals(directory: str) -> list[tuple[str, str, str, list[str]]]:
+    """Each journal in *directory*: its path, the prefix saved over, the old one's and its parts."""
+    try:
+        names = _fs.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for name in sorted(names):
+        token = _JOURNAL.fullmatch(name)
+        if not token:
+            continue
+        journal = os.path.join(directory, name)
+        try:
+            record = json.loads(_fs.read_bytes(journal).decode("utf-8"))
+            prefix = _resolve(directory, record["prefix"])
+            parts = [p for p in record["parts"] if _PART.fullmatch(p)]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not a journal of ours: left alone
+        found.append((journal, prefix, f"{prefix}{ASIDE}-{token.group(1)}", parts))
+    return found
+
+
+def _finish(state_dir: str, journal: str, prefix: str, aside: str, parts: list[str]) -> list[str]:
+    kept = [aside + part for part in parts]
+    done = is_complete(prefix) and is_named(state_dir, prefix)
+    if not done and kept and all(_fs.exists(path) for path in kept):
+        for path in checkpoint_files(prefix):  # what the failed save left
+            _fs.remove(path)
+        for part in sorted(parts, key=lambda p: p == ".index"):
+            _link(aside + part, prefix + part)
+    _rename_in_state(state_dir, aside, prefix)
+    for path in sorted(kept, key=lambda p: not p.endswith(".index")):
+        with contextlib.suppress(FileNotFoundError):
+            _fs.remove(path)
+    _fs.remove(journal)
+    return [*kept, journal]
+
+
+def _relative(path: str, directory: str) -> str:
+    """*path* as seen from *directory*, so a copied or moved directory still finds it."""
+    if _fs.is_url(path):
+        root = directory.rstrip("/") + "/"
+        return path[len(root) :] if path.startswith(root) else path
+    head, tail = os.path.split(os.path.abspath(path))
+    return os.path.join(
+        os.path.relpath(os.path.realpath(head), os.path.realpath(directory or ".")), tail
+    )
+
+
+def _resolve(directory: str, name: str) -> str:
+    if _fs.isabs(name):
+        return name
+    path = os.path.join(directory, name)
+    return path if _fs.is_url(path) else os.path.normpath(path)
+
+
+def _where(path: str) -> str:
+    """*path* absolute, its directory resolved through symbolic links: one spelling per place."""
+    if _fs.is_url(path):
+        return path
+    head, tail = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(head), tail)
+
+
+def state_names(directory: str) -> set[str]:
+    """The checkpoint prefixes the state file of *directory* names, absolute and resolved.
+
+    The directory of each is resolved through symbolic links, so two
+    spellings of one place give one name.
+
+    >>> import tensorflow as tf
+    >>> _ = tf.train.Checkpoint(v=tf.Variable(1.0)).save("m/ckpt")
+    >>> state_names("m") == {os.path.realpath("m/ckpt-1")}
     True
     """
     return {p for line in _state_lines(directory) or [] if (p := _named(directory, line))}
+
+
+def is_named(directory: str, prefix: str) -> bool:
+    """Whether the state file of *directory* names checkpoint *prefix*, however it spells it.
+
+    >>> import tensorflow as tf
+    >>> _ = tf.train.Checkpoint(v=tf.Variable(1.0)).save("m/ckpt")
+    >>> is_named("m", os.path.abspath("m/ckpt-1")), is_named("m", "m/ckpt-2")
+    (True, False)
+    """
+    return _where(prefix) in state_names(directory)
 
 
 def _state_lines(directory: str) -> list[str] | None:
@@ -246,37 +365,59 @@ def _state_lines(directory: str) -> list[str] | None:
         return None
 
 
-def _named(directory: str, line: str) -> str | None:
-    """The prefix a state file's *line* names, made absolute; ``None`` for other lines."""
+def _spelled(line: str) -> tuple[str, str] | None:
+    """The field and the name a state file's *line* holds; ``None`` for other lines."""
     m = _LINE.match(line)
     if not m or m.group(1) not in _PATH_FIELDS:
         return None
     try:
-        name = _unquote(m.group(2))
+        return m.group(1), _unquote(m.group(2))
     except (ValueError, UnicodeDecodeError):
         return None
-    return _fs.abspath(name if _fs.isabs(name) else os.path.join(directory, name))
+
+
+def _named(directory: str, line: str) -> str | None:
+    """The prefix a state file's *line* names (see :func:`_where`); ``None`` for other lines."""
+    spelled = _spelled(line)
+    return _where(_resolve(directory, spelled[1])) if spelled else None
 
 
 def _rename_in_state(directory: str, old: str, new: str) -> None:
-    """Make the state file of *directory* name *new* wherever it names *old*."""
+    """Make the state file of *directory* name *new* wherever it names *old*.
+
+    Each entry keeps its spelling (relative, absolute, through a link); *new*
+    is in the directory of *old*. A checkpoint then listed twice is listed
+    once, where it was last, with its own timestamp.
+    """
     lines = _state_lines(directory)
-    target = _fs.abspath(old)
+    target = _where(old)
     if lines is None or not any(_named(directory, line) == target for line in lines):
         return
     out = []
     for line in lines:
-        if _named(directory, line) == target:
-            key, value = _LINE.match(line).groups()
-            name = _unquote(value)
-            name = (
-                _fs.abspath(new)
-                if _fs.isabs(name)
-                else os.path.join(os.path.dirname(name), os.path.basename(new))
-            )
-            line = f'{key}: "{_quote(name)}"'
+        spelled = _spelled(line)
+        if spelled and _where(_resolve(directory, spelled[1])) == target:
+            name = os.path.join(os.path.dirname(spelled[1]), os.path.basename(new))
+            line = f'{spelled[0]}: "{_quote(name)}"'
         out.append(line)
-    atomic_write(os.path.join(directory, STATE_FILE), ("\n".join(out) + "\n").encode("utf-8"))
+    atomic_write(os.path.join(directory, STATE_FILE), _once(directory, out))
+
+
+def _once(directory: str, lines: list[str]) -> bytes:
+    """The state file's *lines*, each checkpoint listed once in ``all_model_checkpoint_paths``."""
+    listed = [
+        _named(directory, line) if line.lstrip().startswith(_PATH_FIELDS[1]) else None
+        for line in lines
+    ]
+    paths = [i for i, name in enumerate(listed) if name]
+    stamps = [i for i, line in enumerate(lines) if line.lstrip().startswith(_NUMBER_FIELDS[0])]
+    drop = set()
+    for n, i in enumerate(paths):
+        if listed[i] in {listed[j] for j in paths[n + 1 :]}:  # listed again later
+            drop.add(i)
+            if len(stamps) == len(paths):
+                drop.add(stamps[n])
+    return ("\n".join(line for i, line in enumerate(lines) if i not in drop) + "\n").encode("utf-8")
 
 
 def _quote(text: str) -> str:

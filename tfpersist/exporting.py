@@ -29,21 +29,23 @@ atomically.
 
 .. rubric:: Strings
 
-NumPy's byte-string type (``S``) drops trailing NUL bytes, and its object
-arrays load only with ``allow_pickle=True``, which lets a file run code. So a
-string tensor goes into ``.npz`` as a structured array with two fields:
-``bytes`` (type ``S``) and ``length``, the true length of each string. Where
-no string ends in ``b"\\0"``, ``array["bytes"]`` is the strings; in general,
-pad each back to its length:
+NumPy's byte-string type (``S``) drops trailing NUL bytes and pads every
+string to the longest, and its object arrays load only with
+``allow_pickle=True``, which lets a file run code. So a string tensor
+``NAME`` goes into ``.npz`` as two arrays: ``NAME:bytes``, every string's
+bytes one after the other (``uint8``), and ``NAME:lengths``, each string's
+length (``int64``, in the tensor's shape). The file is no bigger than the
+strings, and every byte is kept. To read the strings back:
 
->>> _ = tf.train.Checkpoint(s=tf.Variable([b"a\\0", b"\\0\\0", b"b"])).write("s/ckpt")
->>> _ = exporting.export_checkpoint("s/ckpt", "s.npz")
+>>> _ = tf.train.Checkpoint(s=tf.Variable([b"a\\0", b"", b"\\xff\\0b"])).write("s/ckpt")
+>>> exporting.export_checkpoint("s/ckpt", "s.npz")
+['s/.ATTRIBUTES/VARIABLE_VALUE']
 >>> with np.load("s.npz") as weights:  # allow_pickle stays False
-...     s = weights["s/.ATTRIBUTES/VARIABLE_VALUE"]
->>> s["bytes"].tolist(), s["length"].tolist()
-([b'a', b'', b'b'], [2, 2, 1])
->>> [bytes(b).ljust(n, b"\\0") for b, n in zip(s["bytes"].flat, s["length"].flat, strict=True)]
-[b'a\\x00', b'\\x00\\x00', b'b']
+...     data = weights["s/.ATTRIBUTES/VARIABLE_VALUE:bytes"]
+...     lengths = weights["s/.ATTRIBUTES/VARIABLE_VALUE:lengths"]
+>>> ends = np.cumsum(lengths.ravel())
+>>> [data[end - n : end].tobytes() for end, n in zip(ends, lengths.ravel())]
+[b'a\\x00', b'', b'\\xff\\x00b']
 
 ``.safetensors`` holds numbers only, and refuses string tensors by name.
 """
@@ -82,28 +84,42 @@ _SAFETENSORS = {
 
 
 def _widened(value: np.ndarray) -> np.ndarray:
-    """``bfloat16``, ``float8`` and ``int4`` values as ``float32``, which holds them exactly."""
-    return value.astype(np.float32) if value.dtype.kind == "V" else value
+    """Values of a type NumPy lacks (``bfloat16``, ``float8``, ``int4``...) as one it has.
+
+    Those types come from ``ml_dtypes``; ``float32`` (``complex64`` for the
+    complex ones) holds each of their values exactly.
+    """
+    if value.dtype.type.__module__ == "numpy":  # NumPy's own: np.load reads it
+        return value
+    return value.astype(np.complex64 if "complex" in value.dtype.name else np.float32)
 
 
-def _strings(value: np.ndarray) -> np.ndarray:
-    """A string tensor (an object array of bytes) as a structured array of bytes and lengths."""
+def _strings(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A string tensor (an object array of bytes) as its bytes, end to end, and its lengths."""
     lengths = np.array([len(b) for b in value.flat], dtype=np.int64).reshape(value.shape)
-    widest = max(1, int(lengths.max(initial=0)))
-    out = np.empty(value.shape, dtype=[("bytes", f"S{widest}"), ("length", "<i8")])
-    out["bytes"] = value
-    out["length"] = lengths
-    return out
+    return np.frombuffer(b"".join(value.flat), dtype=np.uint8), lengths
 
 
 def _write_npz(f: BinaryIO, tensors: Iterable[tuple[str, np.ndarray]]) -> None:
     import zipfile
 
+    written: set[str] = set()
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, value in tensors:
-            value = _strings(value) if value.dtype.kind == "O" else _widened(value)
-            with archive.open(name + ".npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, value, allow_pickle=False)
+            if value.dtype.kind == "O":
+                data, lengths = _strings(value)
+                arrays = {f"{name}:bytes": data, f"{name}:lengths": lengths}
+            else:
+                arrays = {name: _widened(value)}
+            for member_name, array in arrays.items():
+                if member_name in written:
+                    raise ExportError(
+                        f"cannot export to .npz: a string tensor and the tensor {member_name!r} "
+                        "would share that name; export to .safetensors, or rename one first"
+                    )
+                written.add(member_name)
+                with archive.open(member_name + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, array, allow_pickle=False)
 
 
 def _safetensors_plan(source: str | os.PathLike[str]) -> dict[str, dict]:
@@ -157,11 +173,12 @@ def export_checkpoint(source: str | os.PathLike[str], out: str | os.PathLike[str
 
     ``bfloat16``, ``float8`` and ``int4`` tensors are widened to ``float32`` in
     ``.npz``, which has no such types (the widening is exact); ``.safetensors``
-    keeps ``bfloat16`` and its two float8 types as they are. String tensors
-    keep every byte in ``.npz`` (see above). Quantized types (``qint8``...)
+    keeps ``bfloat16`` and its two float8 types as they are. A string tensor
+    ``NAME`` becomes ``NAME:bytes`` and ``NAME:lengths`` in ``.npz``, every
+    byte kept (see above). Quantized types (``qint8``...)
     are written as their integers. What a format cannot hold is an
     :class:`~tfpersist.errors.ExportError` naming the tensors, raised before
-    anything is written. Returns the names written.
+    anything is written. Returns the names of the tensors written.
 
     >>> import numpy as np, tensorflow as tf
     >>> _ = tf.train.Checkpoint(e=tf.Variable(tf.ones([2], tf.bfloat16))).write("m/ckpt")

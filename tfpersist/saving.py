@@ -97,18 +97,22 @@ does a new ``tf.train.Checkpoint`` or a restarted ``CheckpointManager``,
 whose numbering starts at 1 again. TensorFlow renames the new files over
 the old ones one at a time, so a crash in between would leave the old
 ``.index`` over the new data: neither checkpoint, while the state file
-still names it. tfpersist first keeps the old checkpoint under
-``PREFIX.tfpersist-old`` (hard links, so nothing is copied) and points the
-state file there, lets TensorFlow write the new one, and removes the old
-copy only once the state file names the new one. Killed at any moment, the
-directory holds the old checkpoint or the new one, whole, and the state
-file names it; the next save, or
-:func:`~tfpersist.checkpoint_state.remove_leftovers`, puts the old one back
-under its own prefix if the new one was never finished. On a TensorFlow
-filesystem URL (``ram://``, ``gs://``), which has no hard links, the old
-files are copied instead. An asynchronous save (see
-:mod:`tfpersist.distributed`) writes after the call returns and is not
-protected.
+still names it. tfpersist first writes a journal beside the state file
+(``.tfpersist-switch-TOKEN.json``), keeps the old checkpoint under
+``PREFIX.tfpersist-old-TOKEN`` (hard links, so nothing is copied) and points
+the state file there, lets TensorFlow write the new one, and removes the old
+copy, then the journal, only once the new one is complete and the state file
+names it. Killed at any moment, the directory holds the old checkpoint or
+the new one, whole, and the state file names it; the next save, or
+:func:`~tfpersist.checkpoint_state.remove_leftovers`, finishes what the
+journal began, and puts the old one back under its own prefix if the new one
+was never finished. Only what a journal names is touched, so files of yours
+that merely look like an old copy are left alone. A ``CheckpointManager``
+made after such a kill, which read the old copy's name from the state file,
+is given its prefix back at its next save. On a TensorFlow filesystem URL
+(``ram://``, ``gs://``), which has no hard links, the old files are copied
+instead. An asynchronous save (see :mod:`tfpersist.distributed`) writes
+after the call returns and is not protected.
 
 >>> for value in (1.0, 2.0):  # a new Checkpoint each time: ckpt-1 both times
 ...     saved = saving.save_checkpoint(tf.train.Checkpoint(v=tf.Variable([value])), "again/ckpt")
@@ -126,22 +130,24 @@ from __future__ import annotations
 import contextlib
 import operator
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tfpersist import _fs
 from tfpersist._files import (
+    ASIDE,
     atomic_write,
     finish_switches,
+    is_named,
     remove_paths,
     set_aside,
-    state_names,
     write_error_reason,
 )
 from tfpersist._lock import locked
 from tfpersist._tf import tf
-from tfpersist.checkpoint_state import STATE_FILE, checkpoint_files, leftovers
+from tfpersist.checkpoint_state import STATE_FILE, _temp_files, checkpoint_files, leftovers
 from tfpersist.errors import TfPersistError, WriteError
 from tfpersist.restoring import saver_for
 
@@ -175,13 +181,15 @@ def _written(prefix: str) -> SavedCheckpoint:
 
 def _save(
     prefix: str, target: str | None, lock_timeout: float, save: Callable[[], Any]
-) -> SavedCheckpoint:
+) -> SavedCheckpoint | None:
     """Run *save* under the directory's lock, the checkpoint at *target* kept safe meanwhile.
 
-    *target* is the prefix TensorFlow is about to write. If a complete
-    checkpoint is there, it is set aside (see :func:`tfpersist._files.set_aside`)
-    and comes back if the save fails or is killed. A failed save is a
-    :class:`~tfpersist.errors.WriteError`, its temporary files gone.
+    The state file is in the directory of *prefix*; *target* is the prefix
+    TensorFlow is about to write. If a complete checkpoint is there, it is
+    set aside (see :func:`tfpersist._files.set_aside`) and comes back if the
+    save fails or is killed. A failed save is a
+    :class:`~tfpersist.errors.WriteError`, its temporary files gone. A save
+    that *save* skips (returns ``None``) gives ``None``.
     """
     directory = _fs.dirname(prefix) or "."
     with locked(directory, lock_timeout):
@@ -191,7 +199,7 @@ def _save(
             fresh = target is not None and not checkpoint_files(target)
             try:
                 if target is not None:
-                    set_aside(target)
+                    set_aside(target, directory)
                 written = save()
             finally:
                 finish_switches(directory)
@@ -200,16 +208,16 @@ def _save(
         except (tf.errors.OpError, OSError) as e:
             with contextlib.suppress(OSError):
                 remove_paths(leftovers(directory, os.path.basename(prefix)))
-                if fresh and _fs.abspath(target) not in state_names(directory):
+                if fresh and not is_named(directory, target):
                     # what the failed save began where nothing was, and never named
                     remove_paths(f for f in checkpoint_files(target) if not f.endswith(".meta"))
-                    remove_paths([target + "_temp"])
+                    remove_paths([target + "_temp", *_temp_files(target)])
             reason = write_error_reason(e)
             raise WriteError(
                 f"cannot save checkpoint {prefix!r}: {reason}; the checkpoints already in "
                 f"{directory!r} and its state file are unchanged"
             ) from e
-    return _written(os.fspath(written))
+    return None if written is None else _written(os.fspath(written))
 
 
 def default_saver(
@@ -315,13 +323,40 @@ def _next_prefix(
     return f"{base}-{int(checkpoint.save_counter.numpy()) + 1}"
 
 
+_ASIDE_NAME = re.compile(re.escape(ASIDE) + r"-[0-9a-f]{8}$")
+
+
+def _forget_asides(manager: tf.train.CheckpointManager) -> None:
+    """Make *manager* remember prefixes, not the names a save cut short gave them for a while.
+
+    A manager made while a switch was pending read names such as
+    ``ckpt-1.tfpersist-old-TOKEN`` from the state file; the switch is over,
+    and its own state file writes would name files that are gone.
+    """
+    remembered = getattr(manager, "_maybe_delete", None)  # TF's list of the checkpoints it keeps
+
+    def prefix(path: str) -> str:
+        stale = _ASIDE_NAME.search(path)
+        return path[: stale.start()] if stale and not checkpoint_files(path) else path
+
+    if isinstance(remembered, dict):
+        kept: dict[str, Any] = {}
+        for path, stamp in reversed(list(remembered.items())):  # where listed twice: the later
+            kept.setdefault(prefix(path), stamp)
+        remembered.clear()
+        remembered.update(reversed(list(kept.items())))
+    latest = getattr(manager, "_latest_checkpoint", None)
+    if isinstance(latest, str):
+        manager._latest_checkpoint = prefix(latest)
+
+
 def save_checkpoint(
     checkpoint: tf.train.Checkpoint | tf.train.CheckpointManager,
     prefix: str | os.PathLike[str] | None = None,
     *,
     options: tf.train.CheckpointOptions | None = None,
     lock_timeout: float = 60.0,
-) -> SavedCheckpoint:
+) -> SavedCheckpoint | None:
     """Save a TF2 checkpoint and name the files written.
 
     *checkpoint* is a :class:`tf.train.Checkpoint`, saved with ``save(prefix)``
@@ -329,7 +364,9 @@ def save_checkpoint(
     :class:`tf.train.CheckpointManager`, saved with ``save()`` into its
     directory, where it keeps ``max_to_keep`` checkpoints; then *prefix* must
     be left out. Locking, errors and saving over an existing checkpoint are as
-    in :func:`save_session`.
+    in :func:`save_session`. A manager with a ``checkpoint_interval`` may
+    skip a save, as its ``save()`` does: then nothing is written and ``None``
+    is returned, as TensorFlow returns.
     *options* are ``tf.train.CheckpointOptions``, for sharded or asynchronous
     saving (see :func:`tfpersist.distributed.checkpoint_options`). An
     asynchronous save returns before its files are written, so *files* lists
@@ -347,12 +384,13 @@ def save_checkpoint(
         if prefix is not None:
             raise TypeError("a CheckpointManager saves into its own directory: leave out prefix")
         target = _next_prefix(checkpoint.checkpoint, getattr(checkpoint, "_prefix", None), options)
-        return _save(
-            os.path.join(checkpoint.directory, "ckpt"),
-            target,
-            lock_timeout,
-            lambda: checkpoint.save(options=options),
-        )
+        manager = checkpoint
+
+        def save() -> str | None:
+            _forget_asides(manager)
+            return manager.save(options=options)
+
+        return _save(os.path.join(checkpoint.directory, "ckpt"), target, lock_timeout, save)
     if prefix is None:
         raise TypeError("save_checkpoint(checkpoint, prefix) needs a prefix such as 'model/ckpt'")
     prefix = os.fspath(prefix)
