@@ -975,15 +975,19 @@ def restore_checkpoint(
         # write() leaves out the save counter, which restore() would create and miss.
         load = checkpoint.read if len(signature) == len(full_signature) else checkpoint.restore
         with reading(prefix, reader) as readable:
-            status = load(readable)
-            if partial:
-                status.expect_partial()
-            else:
-                try:
-                    status.assert_consumed()
-                except AssertionError as e:
-                    raise VariableMismatchError(prefix, [Mismatch("unexpected", str(e))]) from e
+            _check_status(load(readable), prefix, partial, "unexpected")
     return prefix
+
+
+def _check_status(status: Any, prefix: str, partial: bool, kind: str) -> None:
+    """``expect_partial()`` or ``assert_consumed()``, its failure a *kind* of mismatch."""
+    if partial:
+        status.expect_partial()
+        return
+    try:
+        status.assert_consumed()
+    except AssertionError as e:
+        raise VariableMismatchError(prefix, [Mismatch(kind, str(e))]) from e
 
 
 def _restore_by_name(
@@ -1010,14 +1014,7 @@ def _restore_by_name(
     if problems:
         raise VariableMismatchError(prefix, list(problems))
     with reading(prefix, reader) as readable:
-        status = checkpoint.restore(readable)
-        if partial:
-            status.expect_partial()
-        else:
-            try:
-                status.assert_consumed()
-            except AssertionError as e:
-                raise VariableMismatchError(prefix, [Mismatch("missing", str(e))]) from e
+        _check_status(checkpoint.restore(readable), prefix, partial, "missing")
     return prefix
 
 
