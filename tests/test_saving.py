@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -357,3 +358,55 @@ def test_a_skipped_save_returns_none_as_tensorflow_does(tmp_path):
             )
     assert results["tfpersist"] == results["tensorflow"] == ["ckpt-1", None, "ckpt-2"]
     assert sorted(os.listdir(tmp_path / "tfpersist")) == sorted(os.listdir(tmp_path / "tensorflow"))
+
+
+HOSTILE_JOURNALS = {
+    "deep nesting": "[" * 200_000,
+    "NUL in the prefix": json.dumps({"prefix": "a\x00b", "parts": [".index"]}),
+    "lone surrogate": '{"prefix": "a\\ud800b", "parts": [".index"]}',
+    "a name too long": json.dumps({"prefix": "x" * 5000, "parts": [".index"]}),
+    "huge": None,
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_JOURNALS)
+def test_a_journal_not_of_ours_is_left_alone_and_blocks_nothing(tmp_path, case):
+    journal = tmp_path / ".tfpersist-switch-0123abcd.json"
+    if HOSTILE_JOURNALS[case] is None:
+        with open(journal, "wb") as f:
+            f.truncate(1 << 30)  # sparse: a gigabyte that costs nothing on disk
+    else:
+        journal.write_text(HOSTILE_JOURNALS[case], encoding="utf-8")
+    before = journal.stat()
+    for value in (1.0, 2.0):
+        saving.save_checkpoint(tf.train.Checkpoint(v=tf.Variable([value])), tmp_path / "ckpt")
+    checkpoint_state.remove_leftovers(tmp_path)
+    assert journal.stat().st_size == before.st_size and journal.stat().st_mtime == before.st_mtime
+    assert tf.train.load_checkpoint(str(tmp_path / "ckpt-1")).get_tensor(
+        "v/.ATTRIBUTES/VARIABLE_VALUE"
+    ).tolist() == [2.0]
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_saving_over_a_v1_checkpoint_keeps_it_or_replaces_it(tmp_path, fails):
+    prefix = str(tmp_path / "model.ckpt")
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        v = tf.compat.v1.Variable([1.0, 2.0], name="v")
+        saver = tf.compat.v1.train.Saver(write_version=tf.compat.v1.train.SaverDef.V1)
+        sess.run(v.initializer)
+        saving.save_session(sess, prefix, saver=saver)
+        sess.run(v.assign([3.0, 4.0]))
+        if fails:
+
+            def full_disk(*args, **kwargs):
+                raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+            saver.save = full_disk
+            with pytest.raises(WriteError):
+                saving.save_session(sess, prefix, saver=saver)
+        else:
+            saving.save_session(sess, prefix, saver=saver)
+    latest = checkpoint_state.latest_checkpoint(tmp_path)
+    value = tf.train.load_checkpoint(latest).get_tensor("v").tolist()
+    assert value == ([1.0, 2.0] if fails else [3.0, 4.0])
+    assert not checkpoint_state.leftovers(tmp_path)

@@ -196,7 +196,8 @@ def set_aside(prefix: str, state_dir: str | None = None) -> str | None:
     and ``.data`` files of *prefix* removed (its ``.meta`` stays until a new
     one replaces it). Returns the new prefix, or ``None`` if *prefix* holds
     no complete checkpoint. :func:`finish_switches` ends the switch after the
-    save, or after a crash.
+    save, or after a crash. A V1 checkpoint is not set aside: TensorFlow
+    writes each of its table files under a temporary name and renames it.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(v=tf.Variable(1.0)).save("m/ckpt")
@@ -211,8 +212,8 @@ def set_aside(prefix: str, state_dir: str | None = None) -> str | None:
     >>> sorted(os.listdir("m"))
     ['checkpoint', 'ckpt-1.data-00000-of-00001', 'ckpt-1.index']
     """
-    if not is_complete(prefix):
-        return None
+    if not (is_complete(prefix) and _fs.exists(prefix + ".index")):
+        return None  # V1: TensorFlow writes each table file whole and renames it
     state_dir = _fs.dirname(prefix) if state_dir is None else state_dir
     files = checkpoint_files(prefix)
     parts = [path[len(prefix) :] for path in files]
@@ -282,13 +283,26 @@ def _journals(directory: str) -> list[tuple[str, str, str, list[str]]]:
             continue
         journal = os.path.join(directory, name)
         try:
-            record = json.loads(_fs.read_bytes(journal).decode("utf-8"))
-            prefix = _resolve(directory, record["prefix"])
+            record = json.loads(_fs.read_bytes(journal, _JOURNAL_BYTES).decode("utf-8"))
+            prefix = _resolve(directory, _path_text(record["prefix"]))
             parts = [p for p in record["parts"] if _PART.fullmatch(p)]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             continue  # not a journal of ours: left alone
         found.append((journal, prefix, f"{prefix}{ASIDE}-{token.group(1)}", parts))
     return found
+
+
+#: A journal names one prefix and a few parts: a few hundred bytes.
+_JOURNAL_BYTES = 1 << 16
+
+
+def _path_text(name: str) -> str:
+    """*name* if a filesystem can take it as a path; else ValueError (a journal not of ours)."""
+    if not isinstance(name, str) or "\0" in name or len(name.encode("utf-8")) > 4096:
+        raise ValueError(f"not a path: {name!r}")  # encode() refuses lone surrogates too
+    if any(len(part.encode("utf-8")) > 255 for part in name.split("/")):
+        raise ValueError(f"a name in {name!r} is too long")
+    return name
 
 
 def _finish(state_dir: str, journal: str, prefix: str, aside: str, parts: list[str]) -> list[str]:

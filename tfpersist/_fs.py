@@ -221,11 +221,13 @@ def replace(source: str, destination: str) -> None:
         _gfile().rename(source, destination, overwrite=True)
 
 
-def read_bytes(path: str) -> bytes:
+def read_bytes(path: str, limit: int = -1) -> bytes:
     """The contents of file *path*, which must be a regular file.
 
     A FIFO, a device or a socket is refused before anything is read: a
-    FIFO would block, ``/dev/zero`` would never end.
+    FIFO would block, ``/dev/zero`` would never end. With a *limit*, a
+    file longer than *limit* bytes is an ``OSError`` (``EFBIG``), and no
+    more than that is read.
     """
     if not is_url(path):
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -237,12 +239,18 @@ def read_bytes(path: str) -> bytes:
                 raise OSError(
                     errno.EINVAL, "not a regular file; pass a file, not a FIFO or a device", path
                 )
-            return f.read()
+            return _bounded(f.read(limit + 1 if limit >= 0 else -1), limit, path)
     with _as_oserror(path):
         if _gfile().isdir(path):
             raise IsADirectoryError(21, "Is a directory", path)
         with _gfile().GFile(path, "rb") as f:
-            return f.read()
+            return _bounded(f.read(limit + 1 if limit >= 0 else -1), limit, path)
+
+
+def _bounded(data: bytes, limit: int, path: str) -> bytes:
+    if 0 <= limit < len(data):
+        raise OSError(errno.EFBIG, f"longer than {limit} bytes", path)
+    return data
 
 
 def write_bytes(path: str, data: bytes) -> None:

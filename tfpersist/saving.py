@@ -112,7 +112,10 @@ made after such a kill, which read the old copy's name from the state file,
 is given its prefix back at its next save. On a TensorFlow filesystem URL
 (``ram://``, ``gs://``), which has no hard links, the old files are copied
 instead. An asynchronous save (see :mod:`tfpersist.distributed`) writes
-after the call returns and is not protected.
+after the call returns and is not protected. Neither is a checkpoint in the
+V1 format (``write_version=SaverDef.V1``): TensorFlow writes each of its
+table files under a temporary name and renames it, so one file is replaced
+whole, but the shards of a sharded V1 save are replaced one by one.
 
 >>> for value in (1.0, 2.0):  # a new Checkpoint each time: ckpt-1 both times
 ...     saved = saving.save_checkpoint(tf.train.Checkpoint(v=tf.Variable([value])), "again/ckpt")
