@@ -206,3 +206,11 @@ def test_old_meta_freezes_to_constants_with_tensorflow_values(artifacts, tmp_pat
         [add] = tf.import_graph_def(graph_def, return_elements=["add:0"])
         got = sess.run(add)
     assert got.tolist() == (reader.get_tensor("v1") + reader.get_tensor("v2")).tolist()
+
+
+def test_a_saved_model_without_variables_says_so(artifacts, capsys):
+    path = artifacts["saved model without variables"]
+    for command in ("inspect", "verify"):
+        code, _, err = _run([command, path], capsys)
+        assert code == 2
+        assert "is a SavedModel with no variables" in err and "tfpersist summarize" in err

@@ -582,6 +582,12 @@ def resolve_prefix(path: str | os.PathLike[str]) -> str:
         saved_model = any(_fs.isfile(os.path.join(text, n)) for n in _SAVED_MODEL)
         if saved_model and _fs.isfile(variables + ".index"):
             return variables
+        if saved_model and not _scan(text):
+            raise CheckpointNotFoundError(
+                f"{text!r} is a SavedModel with no variables ({variables + '.index'!r} is "
+                "missing), so there is no checkpoint to read; `tfpersist summarize` shows "
+                "its graph"
+            )
         return latest_checkpoint(text)
     if _fs.isfile(text + ".index"):
         return text
