@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from docutils import nodes
 from docutils.parsers.rst import Directive
@@ -14,7 +15,9 @@ author = "tfpersist developers"
 copyright = "2026, tfpersist developers"
 release = version = tfpersist.__version__
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "_ext"))
 extensions = [
+    "results_tables",  # benchmark and compatibility tables from their JSON
     "myst_parser",
     "sphinx.ext.autodoc",
     "sphinx.ext.doctest",
@@ -45,6 +48,10 @@ intersphinx_mapping = {
     "numpy": ("https://numpy.org/doc/stable", os.path.join(_inventories, "numpy.inv")),
     "tensorflow": ("https://www.tensorflow.org", os.path.join(_inventories, "tensorflow.inv")),
 }
+# Built with -n: every cross-reference must resolve. Types from the private
+# modules (a parsed MetaGraph, say) appear in signatures; their docstrings
+# describe them instead.
+nitpick_ignore_regex = [("py:class", r"tfpersist\._\w+\..*")]
 
 # Narrative pages carry {doctest} blocks; docstrings are run by pytest in every
 # TensorFlow env, so they are not run a second time here.
@@ -55,26 +62,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.chdir(tempfile.mkdtemp(prefix="tfpersist-docs-"))
 """
 
-# The compatibility matrix (compat/table.txt) is written by `tox -e compat`, which
-# plain `tox` runs before this build; a build without it says how to get it.
-_matrix = os.path.join(os.path.dirname(__file__), "compat", "table.txt")
-if not os.path.exists(_matrix):
-    os.makedirs(os.path.dirname(_matrix), exist_ok=True)
-    with open(_matrix, "w", encoding="utf-8") as f:
-        f.write(
-            "The matrix has not been run here. Run `tox` (or `tox -e compat` after the\n"
-            "TensorFlow envs), then build the docs again.\n"
-            "此处尚未运行兼容性矩阵。请运行 `tox`（或在各 TensorFlow 环境之后运行 `tox -e compat`），再重新构建文档。\n"
-        )
-
 # Translation: docs/locale/zh_CN/LC_MESSAGES/<page>.po, one catalog per page.
-locale_dirs = ["locale/"]
+# Absolute: Sphinx looks for the search page's sphinx.js relative to the working directory.
+locale_dirs = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")]
 gettext_compact = False
 gettext_uuid = False
 gettext_location = False
 gettext_additional_targets: list[str] = []  # code and doctest output stay as they are
 
 LANGUAGES = {"en": "English", "zh_CN": "简体中文"}
+COPYRIGHT = {"en": copyright, "zh_CN": "2026，tfpersist 开发者"}
 
 
 def _setup_language(app, config):
@@ -88,6 +85,55 @@ def _setup_language(app, config):
         "other_language_name": LANGUAGES[other],
     }
     config.html_title = "tfpersist" + (" 文档" if other == "en" else " documentation")
+    config.copyright = COPYRIGHT.get(language, copyright)
+    if language != "en":
+        _write_translations_js(os.path.join(app.srcdir, config.locale_dirs[0], language))
+
+
+def _write_translations_js(locale_dir: str) -> None:
+    """LC_MESSAGES/sphinx.js: the search page's words, Sphinx's own and ours.
+
+    Sphinx takes a sphinx.js in locale_dirs over its own, so this one is Sphinx's
+    catalog for the language plus every message of our sphinx.po (those for the
+    templates cost a few bytes), made again at every build (not in git), so it
+    follows Sphinx's upgrades.
+    """
+    import json
+    import re
+
+    import sphinx
+    from babel.messages.pofile import read_po
+
+    here = os.path.join(locale_dir, "LC_MESSAGES")
+    language = os.path.basename(locale_dir)
+    if not os.path.exists(os.path.join(here, "sphinx.po")):
+        return
+    with open(os.path.join(here, "sphinx.po"), "rb") as f:
+        ours = read_po(f)
+    catalog = {"locale": language, "messages": {}, "plural_expr": ours.plural_expr}
+    theirs = os.path.join(os.path.dirname(sphinx.__file__), "locale", language, "LC_MESSAGES")
+    if os.path.exists(os.path.join(theirs, "sphinx.js")):
+        with open(os.path.join(theirs, "sphinx.js"), encoding="utf-8") as f:
+            text = f.read()
+        catalog = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+    # Sphinx's JavaScript looks an ngettext up by its singular and wants one form per
+    # plural; the catalog gives one msgstr for them all (Chinese has a single form).
+    static = os.path.join(os.path.dirname(sphinx.__file__), "themes", "basic", "static")
+    with open(os.path.join(static, "searchtools.js"), encoding="utf-8") as f:
+        plurals = set(re.findall(r'ngettext\(\s*"([^"]+)"', f.read()))
+    for m in ours:
+        if m.id and m.string:
+            plural = m.id in plurals
+            catalog["messages"][m.id] = [m.string] * ours.num_plurals if plural else m.string
+    text = f"Documentation.addTranslations({json.dumps(catalog, indent=4, sort_keys=True)});\n"
+    target = os.path.join(here, "sphinx.js")
+    if os.path.exists(target):
+        with open(target, encoding="utf-8") as f:
+            if f.read() == text:
+                return
+    with open(target + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(target + ".tmp", target)
 
 
 class OpPolicy(Directive):
@@ -160,70 +206,9 @@ def _table(heads, rows, widths, classes):
     return table
 
 
-class ScannerResults(Directive):
-    """``.. scanner-results::``: docs/benchmarks/scanners.json as a table, in the build's language."""
-
-    def run(self):
-        import json
-
-        chinese = (self.state.document.settings.env.config.language or "en").startswith("zh")
-        path = os.path.join(os.path.dirname(__file__), "benchmarks", "scanners.json")
-        with open(path, encoding="utf-8") as f:
-            result = json.load(f)
-        marks = {  # (dangerous, flagged) -> English, Chinese
-            (True, True): ("caught", "检出"),
-            (True, False): ("missed", "漏报"),
-            (False, True): ("false alarm", "误报"),
-            (False, False): ("passed", "通过"),
-        }
-        titles = {
-            "dangerous": (
-                "dangerous: reads, writes or runs what it should not",
-                "危险文件：读写或运行不该动的东西",
-            ),
-            "real": ("real: written by TensorFlow", "真实文件：由 TensorFlow 写出"),
-        }
-        totals = {
-            "dangerous": ("caught, of {}", "检出（共 {} 个）"),
-            "real": ("false alarms, of {}", "误报（共 {} 个）"),
-        }
-        names = list(result["versions"])
-        heads = ["文件" if chinese else "file"] + [
-            f"{n} ({v})" for n, v in result["versions"].items()
-        ]
-        rows = []
-        for kind in ("dangerous", "real"):
-            files = [f for f in result["files"] if f["kind"] == kind]
-            rows.append([titles[kind][chinese]])
-            for f in files:
-                rows.append(
-                    [
-                        f["name"],
-                        *(marks[kind == "dangerous", f["flagged"][n]][chinese] for n in names),
-                    ]
-                )
-            counts = [str(sum(f["flagged"][n] for f in files)) for n in names]
-            rows.append([totals[kind][chinese].format(len(files)), *counts])
-        found = [_table(heads, rows, [46, 18, 18, 18], ["scanner-results"])]
-        sources = sorted({f["source"] for f in result["files"] if f["source"] != "built"})
-        if sources:
-            intro = (
-                "来自公开仓库的真实文件："
-                if chinese
-                else "The real files from public repositories:"
-            )
-            found.append(nodes.paragraph(text=intro))
-            items = [
-                nodes.list_item("", nodes.paragraph("", "", nodes.literal(text=s))) for s in sources
-            ]
-            found.append(nodes.bullet_list("", *items))
-        return _generated(found)
-
-
 def setup(app):
     app.connect("config-inited", _setup_language)
     app.add_directive("op-policy", OpPolicy)
-    app.add_directive("scanner-results", ScannerResults)
     return {"parallel_read_safe": True}
 
 

@@ -4,11 +4,11 @@ Every contender runs in a fresh process (``child.py``), five times, and the
 contenders of a scenario take turns, their order rotating each round. Each
 figure is the median of its runs, and each ratio compares two medians of the
 same run on the same machine. The results go to ``docs/benchmarks/``:
-``results.json`` (every run's figures), ``results.txt`` (the table the docs
-include) and ``results.png`` (the chart); the training-step scenario, sync
-against async saves, goes to ``async.json`` and ``async.txt``; the audit's
-speed to ``audit.json`` and ``audit.txt``; and the comparison of scanners on
-the same SavedModels to ``scanners.json`` and ``scanners.txt``.
+``results.json`` (every run's figures) and ``results.png`` (the chart); the
+training-step scenario, sync against async saves, goes to ``async.json``; the
+audit's speed to ``audit.json``; and the comparison of scanners on the same
+SavedModels to ``scanners.json``. The docs build their tables from these files
+(docs/_ext/results_tables.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -271,37 +270,6 @@ def audit_speed(work: Path, runs: int) -> dict:
     return {"scenario": "audit", "rows": rows}
 
 
-AUDIT_NAMES = {
-    "small": "MobileNetV3Small (Keras, weights=None)",
-    "large": "NASNetLarge and EfficientNetB0 in one module (Keras, weights=None)",
-}
-
-
-def audit_table(result: dict, machine: dict, day: str, runs: int) -> str:
-    """The audit scenario as plain text for the docs."""
-    lines = ["Audit a SavedModel, whole process / 审查一个 SavedModel（整个进程）", ""]
-    for row in result["rows"]:
-        s = row["seconds"]
-        mb = 1e6
-        lines.append(
-            f"{AUDIT_NAMES[row['model']]}: {row['total_bytes'] / mb:.1f} MB in all, "
-            f"saved_model.pb {row['graph_bytes'] / mb:.1f} MB"
-        )
-        for who, seconds in s.items():
-            ratio = s["audit through TensorFlow"] / seconds
-            lines.append(f"  {who:<28}{seconds:>8.3f}s{ratio:>9.1f}x")
-        lines.append("")
-    lines += [
-        "  x: how many times faster than the audit through TensorFlow (its import included)",
-        "  x：相对“通过 TensorFlow 审查”（含导入 TensorFlow）的速度倍数",
-        "",
-        f"{day}: median of {runs} runs per contender, each a fresh process; "
-        f"{machine['cpu']}, {machine['cores']} cores; TensorFlow {machine['tensorflow']}",
-        "reproduce: tox -e bench -- --only audit",
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def scan_verdicts(path: str) -> dict:
     """What each scanner says of one SavedModel: True when it reports something."""
     done = subprocess.run(
@@ -339,85 +307,6 @@ def scanner_versions() -> dict:
         "saved_model_cli scan": f"TensorFlow {tf.__version__}",
         "modelscan": metadata.version("modelscan"),
     }
-
-
-def pad(text: str, width: int) -> str:
-    """*text* padded to *width* columns of a terminal, where a Chinese character takes two."""
-    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    return text + " " * max(width - shown, 0)
-
-
-def scanners_table(result: dict, day: str) -> str:
-    """The scanner comparison as plain text for the docs: what each caught, what it flagged."""
-    names = list(result["versions"])
-    width = max(len(f["name"]) for f in result["files"]) + 2
-    lines = [
-        "The same SavedModels through three scanners / 三个扫描器审查同一组 SavedModel",
-        "",
-        "  " + "  ".join(f"{n} ({v})" for n, v in result["versions"].items()),
-        "",
-        "  " + pad("file 文件", width + 2) + "".join(f"{n.split()[0]:>16}" for n in names),
-    ]
-    for kind, title, good in (
-        ("dangerous", "dangerous: reads, writes or runs what it should not / 危险文件", True),
-        ("real", "real: written by TensorFlow / TensorFlow 写出的真实文件", False),
-    ):
-        files = [f for f in result["files"] if f["kind"] == kind]
-        lines += ["", f"  {title}"]
-        for f in files:
-            marks = [
-                ("caught" if f["flagged"][n] else "MISSED")
-                if good
-                else ("FALSE ALARM" if f["flagged"][n] else "passed")
-                for n in names
-            ]
-            lines.append("    " + pad(f["name"], width) + "".join(f"{m:>16}" for m in marks))
-        counts = [sum(f["flagged"][n] for f in files) for n in names]
-        label = "caught 检出" if good else "false alarms 误报"
-        lines.append(
-            "    " + pad(f"{label} (of {len(files)})", width) + "".join(f"{c:>16}" for c in counts)
-        )
-    sources = sorted({f["source"] for f in result["files"] if f["source"] != "built"})
-    lines += ["", f"{day}; reproduce: tox -e bench -- --only scanners [--realworld DIR]"]
-    if sources:
-        lines += ["real files from public repositories / 来自公开仓库的真实文件:"]
-        lines += [f"  {s}" for s in sources]
-    return "\n".join(lines) + "\n"
-
-
-def async_table(result: dict, machine: dict, day: str, runs: int) -> str:
-    """The asynchronous-saving scenario as plain text for the docs."""
-    steps, saves, loop, per_save = (
-        result["steps"],
-        result["saves"],
-        result["seconds"],
-        result["per_save"],
-    )
-    names = {
-        "none": "no saves 不保存",
-        "sync": "sync saves 同步保存",
-        "async": "async saves 异步保存",
-    }
-    lines = [
-        f"{steps} training steps of a 256 MiB model, a save every {steps // saves} steps "
-        f"/ 训练 {steps} 步，每 {steps // saves} 步保存一次",
-        "",
-        f"  {'saves 保存方式':<28}{'total 总计':>12}{'per step 每步':>15}{'cost per save 每次保存代价':>28}",
-    ]
-    for who, label in names.items():
-        cost = f"{per_save[who]:.3f}s" if who in per_save else "-"
-        lines.append(f"  {label:<28}{loop[who]:>11.3f}s{loop[who] / steps:>14.3f}s{cost:>28}")
-    lines += [
-        "",
-        f"  async saves cost {per_save['async'] / per_save['sync']:.2f} of what sync saves cost "
-        f"异步保存的代价是同步的 {per_save['async'] / per_save['sync']:.2f} 倍",
-        "",
-        f"{day}: median of {runs} runs per contender, each in a fresh process; files on "
-        f"{filesystem(tempfile.gettempdir())} ({tempfile.gettempdir()})",
-        f"{machine['cpu']}, {machine['cores']} cores; TensorFlow {machine['tensorflow']}; "
-        "reproduce: tox -e bench (or tox -e bench -- --only async)",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def ratios(row: dict) -> dict:
@@ -466,63 +355,6 @@ def machine() -> dict:
         "tensorflow": tf.__version__,
         "files": "tmpfs (/dev/shm)" if scratch() else f"disk ({tempfile.gettempdir()})",
     }
-
-
-TITLES = {
-    "gib": "Restore, then save, 1 GiB: 64 variables of 16 MiB float32 / 恢复再保存 1 GiB",
-    "many": "Restore, then save, 10,000 variables of 8 float32 / 恢复再保存 10,000 个小变量",
-    "freeze": "Freeze a 196 MiB model, write, load and run the .pb / 冻结 196 MiB 模型、写出、加载并运行",
-    "inspect": "Read without TensorFlow / 不依赖 TensorFlow 读取",
-}
-
-
-def table(results: dict) -> str:
-    """The results as plain text for the docs."""
-    lines = []
-    for scenario in results["scenarios"]:
-        lines += [TITLES[scenario["scenario"]], ""]
-        numpy = "numpy" in scenario["rows"][0]["seconds"]
-        head = f"  {'operation 操作':<52}{'tfpersist':>10}{'TensorFlow':>11}"
-        head += f"{'NumPy':>8}" if numpy else ""
-        lines.append(head + "  speed vs TF 相对 TF 速度")
-        for row in scenario["rows"]:
-            s, r = row["seconds"], row["ratios"]
-            line = f"  {row['operation']:<52}{s['tfpersist']:>9.3f}s{s['tensorflow']:>10.3f}s"
-            line += f"{s['numpy']:>7.3f}s" if numpy else ""
-            mark = "ok" if r["speed_met"] else "MISSED 未达到"
-            lines.append(f"{line}  {r['speed_vs_tensorflow']:.2f}x {mark}")
-        if numpy:
-            lines += ["", "  share of the NumPy limit (tofile/fromfile) 占 NumPy 极限的比例:"]
-            for row in scenario["rows"]:
-                r = row["ratios"]
-                lines.append(
-                    f"  {row['operation']:<52}tfpersist {r['tfpersist_vs_numpy']:.2f}"
-                    f"  TensorFlow {r['tensorflow_vs_numpy']:.2f}"
-                )
-        peaks = [row for row in scenario["rows"] if "peak_above" in row]
-        if peaks and scenario["scenario"] == "gib":
-            lines += [
-                "",
-                "  restore peak RSS above the RSS before, in checkpoint sizes 恢复时峰值内存增量（检查点大小的倍数）:",
-            ]
-            for row in peaks:
-                p = row["peak_above"]
-                mark = "ok" if row["ratios"]["memory_met"] else "MISSED 未达到"
-                lines.append(  # a restore that frees what it replaces can end below zero
-                    f"  {row['operation']:<52}tfpersist {max(p['tfpersist'], 0):.2f}"
-                    f"  TensorFlow {max(p['tensorflow'], 0):.2f}  NumPy {max(p['numpy'], 0):.2f}"
-                    f"  (<= {MEMORY_TARGET}) {mark}"
-                )
-        lines.append("")
-    m = results["machine"]
-    lines += [
-        f"{results['date']}: median of {results['runs']} runs per contender, each in a fresh process",
-        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM; files on {m['files']}",
-        f"{m['os']}",
-        f"Python {m['python']}, TensorFlow {m['tensorflow']}; "
-        f"{results['seconds'] / 60:.1f} minutes; reproduce: tox -e bench",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def chart(results: dict, path: Path) -> None:
@@ -583,6 +415,14 @@ def chart(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+def write(path: Path, result: dict) -> None:
+    """Write one scenario's figures; the docs build their tables from them."""
+    partial = path.with_name(path.name + ".partial")  # the last run stays whole until this one is
+    partial.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    partial.replace(path)
+    print(f"wrote {path.relative_to(ROOT)}; `tox -e docs` shows it as tables")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -600,27 +440,22 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="tfpersist-bench-", dir=scratch()) as tmp:
             result = audit_speed(Path(tmp), args.runs)
         result.update(date=day, machine=here, rounds=args.runs)
-        text = audit_table(result, here, day, args.runs)
-        (OUT / "audit.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-        (OUT / "audit.txt").write_text(text, encoding="utf-8")
-        print(text)
+        write(OUT / "audit.json", result)
     if args.only in (None, "scanners"):
         with tempfile.TemporaryDirectory(prefix="tfpersist-bench-") as tmp:
             result = scanners(Path(tmp), args.realworld)
         for entry in result["files"]:
             entry["path"] = os.path.basename(entry["path"])
         result.update(date=day, machine=here)
-        text = scanners_table(result, day)
-        (OUT / "scanners.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-        (OUT / "scanners.txt").write_text(text, encoding="utf-8")
-        print(text)
+        write(OUT / "scanners.json", result)
     if args.only in (None, "async"):
         with tempfile.TemporaryDirectory(prefix="tfpersist-bench-") as tmp:  # a disk, not tmpfs
             result = train_steps(Path(tmp), args.runs)
-        result.update(date=day, machine=here, rounds=args.runs)
-        (OUT / "async.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-        (OUT / "async.txt").write_text(async_table(result, here, day, args.runs), encoding="utf-8")
-        print(async_table(result, here, day, args.runs))
+        where = tempfile.gettempdir()
+        result.update(
+            date=day, machine=here, rounds=args.runs, files=f"{filesystem(where)} ({where})"
+        )
+        write(OUT / "async.json", result)
     if args.only:
         return
     with tempfile.TemporaryDirectory(prefix="tfpersist-bench-", dir=scratch()) as tmp:
@@ -642,10 +477,8 @@ def main() -> None:
         "scenarios": scenarios,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    (OUT / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
-    (OUT / "results.txt").write_text(table(results), encoding="utf-8")
+    write(OUT / "results.json", results)
     chart(results, OUT / "results.png")
-    print(table(results))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 ``tox -e compat`` runs this with the Python of each TensorFlow env
 (``tf212`` ... ``tf221``), which must exist (``tox`` makes them first).
-Artifacts go to a temporary directory; the results go to ``docs/compat/``
-(not in git): ``results.json`` and ``table.txt``, which the docs include.
+Artifacts go to a temporary directory; the results go to
+``docs/compat/results.json`` (in git: the last run), from which the docs build
+the table (docs/_ext/results_tables.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parents[1] / "docs" / "compat"
-MARKS = {"ok": "ok", "repaired": "repaired 已修复", "failed": "FAILED 失败"}
 
 
 def run(python: Path, script: str, *args: str) -> str:
@@ -32,45 +32,19 @@ def run(python: Path, script: str, *args: str) -> str:
     return done.stdout
 
 
-def table(cells: list[dict], releases: list[str], seconds: float) -> str:
-    kinds = list(dict.fromkeys(c["kind"] for c in cells))
-    at = {(c["writer"], c["kind"], c["reader"]): c for c in cells}
-    width = max(len(k) for k in kinds) + 10
-    lines = [
-        "writer -> reader 写入版本 -> 读取版本",
-        "",
-        f"  {'written by 写入 / artifact 产物':<{width}}" + "".join(f"{r:>16}" for r in releases),
-    ]
-    for writer in releases:
-        for kind in kinds:
-            row = "".join(f"{MARKS[at[(writer, kind, r)]['status']]:>16}" for r in releases)
-            lines.append(f"  {writer + '  ' + kind:<{width}}{row}")
-        lines.append("")
+def summary(cells: list[dict]) -> str:
+    """A few lines for the terminal; the docs build the table from results.json."""
     counts = Counter(c["status"] for c in cells)
-    lines.append(
-        f"{len(cells)} cells 格: {counts['ok']} ok, {counts['repaired']} repaired by tfpersist "
-        f"由 tfpersist 修复, {counts['failed']} failed 失败"
-    )
-    compared = [c for c in cells if c.get("max_difference") is not None]
-    identical = sum(c["max_difference"] == 0 for c in compared)
-    repaired = [c["max_difference"] for c in cells if c["status"] == "repaired"]
-    lines.append(
-        f"{identical} of {len(compared)} cells that compare outputs match the writer's exactly "
-        f"输出与写入方完全一致; repaired cells differ by at most 修复的格最大差异 "
-        f"{max(repaired, default=0):.3g}"
-    )
-    failed = [c for c in cells if c["status"] == "failed"]
-    if failed:
-        lines += ["", "failures 失败:"]
-        for c in failed:
-            lines.append(f"  {c['writer']} -> {c['reader']}, {c['kind']}: {c['error']}")
-    lines += [
-        "",
-        f"{date.today().isoformat()}: TensorFlow {', '.join(releases)}; outputs compared with "
-        "rtol 1e-5, atol 1e-6; checkpoint values must be equal",
-        f"{seconds / 60:.1f} minutes; reproduce: tox (or tox -e compat after the TensorFlow envs)",
+    lines = [
+        f"{len(cells)} cells: {counts['ok']} ok, {counts['repaired']} repaired by tfpersist, "
+        f"{counts['failed']} failed"
     ]
-    return "\n".join(lines) + "\n"
+    lines += [
+        f"  failed: {c['writer']} -> {c['reader']}, {c['kind']}: {c['error']}"
+        for c in cells
+        if c["status"] == "failed"
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -102,12 +76,13 @@ def main() -> None:
     seconds = time.perf_counter() - started
     OUT.mkdir(parents=True, exist_ok=True)
     results = {"date": date.today().isoformat(), "releases": releases, "cells": cells}
-    (OUT / "results.json").write_text(
-        json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    partial = OUT / "results.json.partial"  # the last run stays whole until this one is
+    partial.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    partial.replace(OUT / "results.json")
+    print(summary(cells))
+    print(
+        f"{seconds / 60:.1f} minutes; wrote {OUT / 'results.json'}; `tox -e docs` shows the table"
     )
-    text = table(cells, releases, seconds)
-    (OUT / "table.txt").write_text(text, encoding="utf-8")
-    print(text)
     if any(c["status"] == "failed" for c in cells):
         raise SystemExit("cells failed: repair them in tfpersist, or document the break")
 
