@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 import os
+import re
 import textwrap
 from collections import defaultdict
 
@@ -23,11 +25,43 @@ AREAS = {
 _rows: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0, 0, []])
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Give the test process two CPU devices before TensorFlow starts, for sharded saves."""
-    from tfpersist.distributed import split_cpu
+_COMPARE = {">=": operator.ge, "<": operator.lt}
+_deselected: dict[str, int] = defaultdict(int)
 
-    split_cpu(2)
+
+def _runs_here(spec: str) -> bool:
+    """Whether the TensorFlow installed meets *spec*, as ``">=2.16"`` or ``"<2.16"``."""
+    from tfpersist._tf import VERSION
+
+    found = re.fullmatch(r"(>=|<)(\d+)\.(\d+)", spec)
+    if not found:
+        raise pytest.UsageError(f"requires_tf({spec!r}): write '>=2.16' or '<2.16'")
+    return _COMPARE[found[1]](VERSION, (int(found[2]), int(found[3])))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests marked ``requires_tf`` for other TensorFlow releases."""
+    kept, gone = [], []
+    for item in items:
+        unmet = [m.args[0] for m in item.iter_markers("requires_tf") if not _runs_here(m.args[0])]
+        (gone if unmet else kept).append(item)
+        for spec in unmet[:1]:
+            _deselected[spec] += 1
+    if gone:
+        config.hook.pytest_deselected(items=gone)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say why tests were deselected, one line per version requirement."""
+    if not _deselected:
+        return
+    from tfpersist._tf import RELEASE
+
+    for spec, count in sorted(_deselected.items()):
+        terminalreporter.write_line(
+            f"deselected {count}: needs TensorFlow {spec} (this is {RELEASE})"
+        )
 
 
 @pytest.fixture

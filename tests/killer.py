@@ -276,8 +276,11 @@ def main() -> None:
         if not words or words[0] not in ("fork", "step"):
             break
         START = int(words[1])
+        go_read, go_write = os.pipe()  # the child waits until its pid is out, or lines mix
         pid = os.fork()
         if pid == 0:
+            os.close(go_write)
+            os.read(go_read, 1)
             try:
                 if words[0] == "step":
                     _, _, step_writer, step_directory = line.rstrip("\n").split(" ", 3)
@@ -288,7 +291,11 @@ def main() -> None:
                 os.write(1, f"error {type(e).__name__}: {e}\n".encode())
             finally:
                 os._exit(1)
-        print(f"pid {pid}", flush=True)
+        os.close(go_read)
+        sys.stdout.flush()
+        os.write(1, f"pid {pid}\n".encode())
+        os.write(go_write, b"go")
+        os.close(go_write)
         os.waitpid(pid, 0)
         print("reaped", flush=True)
 

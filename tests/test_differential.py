@@ -19,7 +19,17 @@ TF1 = [c for c in CASES if isinstance(c, TF1Case)]
 TF2 = [c for c in CASES if not isinstance(c, TF1Case)]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def params(cases: list) -> list:
+    """The cases as test parameters, each marked with the releases it runs on."""
+    return [
+        pytest.param(c, id=c.name, marks=[pytest.mark.requires_tf(c.requires_tf)])
+        if getattr(c, "requires_tf", None)
+        else pytest.param(c, id=c.name)
+        for c in cases
+    ]
+
+
+@pytest.mark.parametrize("case", params(CASES))
 def test_restores_what_tensorflow_restores(case, tmp_path):
     prefix = case.write(tmp_path)
     hows = ["tf", "direct", "saver", *(["subset"] if isinstance(case, TF1Case) else [])]
@@ -97,7 +107,7 @@ def test_partial_restore_takes_what_tensorflow_takes(case, written):
 
 
 @pytest.mark.parametrize(
-    "case", [c for c in CASES if c.name.startswith(("keras", "compat-"))], ids=lambda c: c.name
+    "case", params([c for c in CASES if c.name.startswith(("keras", "compat-"))])
 )
 def test_fails_where_tensorflow_fails(case, written):
     """An optimizer that has made no variables yet: tfpersist fails exactly when TensorFlow does.

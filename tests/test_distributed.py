@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from tfpersist import (
     restoring,
     rewriting,
     saving,
+    testing,
 )
 from tfpersist._lock import locked
 from tfpersist._tf import VERSION
@@ -53,12 +56,13 @@ def _sharded_tf1(prefix: str) -> dict[str, np.ndarray]:
     return values
 
 
-def test_the_tests_run_on_two_cpu_devices():
+def test_the_tests_run_on_two_cpu_devices(two_cpus):
+    assert two_cpus == ["/device:CPU:0", "/device:CPU:1"]
     assert len(tf.config.list_logical_devices("CPU")) == 2
 
 
 @pytest.mark.parametrize("root", ["local", "ram"])
-def test_a_sharded_tf1_checkpoint_is_read_checked_renamed_and_exported(root, tmp_path):
+def test_a_sharded_tf1_checkpoint_is_read_checked_renamed_and_exported(root, tmp_path, two_cpus):
     base = str(tmp_path) if root == "local" else f"ram://{tmp_path.name}"
     prefix = f"{base}/model/model.ckpt"
     values = _sharded_tf1(prefix)
@@ -85,7 +89,7 @@ def test_a_sharded_tf1_checkpoint_is_read_checked_renamed_and_exported(root, tmp
 
 
 @pytest.mark.parametrize("root", ["local", "ram"])
-def test_a_missing_shard_is_named(root, tmp_path):
+def test_a_missing_shard_is_named(root, tmp_path, two_cpus):
     base = str(tmp_path) if root == "local" else f"ram://{tmp_path.name}"
     prefix = f"{base}/model.ckpt"
     _sharded_tf1(prefix)
@@ -95,7 +99,7 @@ def test_a_missing_shard_is_named(root, tmp_path):
         inspecting.verify_checkpoint(prefix)
 
 
-def test_a_sharded_tf1_checkpoint_restores_into_one_device(tmp_path):
+def test_a_sharded_tf1_checkpoint_restores_into_one_device(tmp_path, two_cpus):
     prefix = str(tmp_path / "model.ckpt")
     values = _sharded_tf1(prefix)
     with tf.Graph().as_default() as graph:
@@ -108,17 +112,23 @@ def test_a_sharded_tf1_checkpoint_restores_into_one_device(tmp_path):
         np.testing.assert_array_equal(got, want)
 
 
-def test_sharding_policies_follow_the_release(tmp_path):
+def test_sharding_follows_the_release():
     assert (VERSION >= (2, 16)) == distributed.SHARDING
     assert hasattr(tf.train.experimental, "MaxShardSizePolicy") == distributed.SHARDING
+
+
+@pytest.mark.requires_tf("<2.16")
+def test_sharding_policies_need_2_16():
+    with pytest.raises(UnsupportedReleaseError, match=r"need TensorFlow 2\.16 or later"):
+        distributed.checkpoint_options(max_shard_size=4096)
+
+
+@pytest.mark.requires_tf(">=2.16")
+def test_sharding_policies_cut_shards(tmp_path):
     ckpt = tf.train.Checkpoint(
         big=tf.Variable(np.arange(4096, dtype=np.float32).reshape(64, 64)),
         small=tf.Variable([1.0]),
     )
-    if not distributed.SHARDING:
-        with pytest.raises(UnsupportedReleaseError, match=r"need TensorFlow 2\.16 or later"):
-            distributed.checkpoint_options(max_shard_size=4096)
-        return
     options = distributed.checkpoint_options(max_shard_size=4096)
     saved = saving.save_checkpoint(ckpt, str(tmp_path / "ckpt"), options=options)
     reader = bundle.load_checkpoint(saved.prefix)
@@ -159,15 +169,47 @@ def test_asynchronous_saves_land_whole(tmp_path):
         assert set(value.tolist()) == {float(step)}
 
 
-def test_a_failed_asynchronous_save_is_a_write_error(monkeypatch):
-    def fail(checkpoint):
-        raise tf.errors.ResourceExhaustedError(
-            None, None, "out/ckpt.tempstate1; No space left on device"
-        )
+ASYNC_DISK_FULL = """
+import resource, sys
+import tensorflow as tf
+from tfpersist import distributed, saving
+from tfpersist.errors import WriteError
+ckpt = tf.train.Checkpoint(v=tf.Variable(tf.zeros([1 << 20])))  # 4 MiB, over the 1 MiB limit
+manager = tf.train.CheckpointManager(ckpt, sys.argv[1], max_to_keep=3)
+ckpt.read(manager.latest_checkpoint).assert_existing_objects_matched()  # ckpt-2 comes next
+ckpt.v.assign(tf.ones([1 << 20]))
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+saving.save_checkpoint(manager, options=distributed.checkpoint_options(async_save=True))
+try:
+    distributed.wait_for_save(ckpt)
+except WriteError as e:
+    print("WriteError", e)
+    sys.exit(3)
+"""
 
-    monkeypatch.setattr(distributed, "sync_checkpoint", fail)
-    with pytest.raises(WriteError, match="an asynchronous save failed: No space left on device"):
-        distributed.wait_for_save(tf.train.Checkpoint())
+
+def test_a_failed_asynchronous_save_is_a_write_error(tmp_path):
+    """A disk that fills while an asynchronous save writes: a WriteError, the previous save kept."""
+    before = tf.train.CheckpointManager(
+        tf.train.Checkpoint(v=tf.Variable(tf.fill([1 << 20], 7.0))), str(tmp_path), max_to_keep=3
+    ).save()
+    files_before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    child = subprocess.run(
+        [sys.executable, "-c", ASYNC_DISK_FULL, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 3, child.stderr[-3000:]
+    assert child.stdout.startswith("WriteError an asynchronous save failed: ")
+    for path, data in files_before.items():
+        assert path.read_bytes() == data, f"{path} changed"
+    checkpoint_state.remove_leftovers(str(tmp_path))
+    assert checkpoint_state.latest_checkpoint(str(tmp_path)) == before
+    assert sorted(tmp_path.iterdir()) == sorted(files_before)
+    restored = tf.train.Checkpoint(v=tf.Variable(tf.zeros([1 << 20])))
+    restored.read(before).assert_existing_objects_matched()  # by TensorFlow itself
+    assert set(restored.v.numpy().tolist()) == {7.0}
 
 
 def test_saving_under_a_file_is_a_write_error(tmp_path):
@@ -178,7 +220,7 @@ def test_saving_under_a_file_is_a_write_error(tmp_path):
     assert blocker.read_text() == "not a directory"
 
 
-def test_split_cpu_after_start_is_a_typed_error():
+def test_split_cpu_after_start_is_a_typed_error(two_cpus):
     assert distributed.split_cpu(2) == ["/device:CPU:0", "/device:CPU:1"]
     with pytest.raises(DevicePlacementError, match="call split_cpu first thing"):
         distributed.split_cpu(4)
@@ -197,7 +239,7 @@ def test_worker_directories_are_leftovers_unless_a_worker_is_saving(tmp_path):
 
 
 def _run(mode: str, workers: int, directory: Path) -> list[dict]:
-    results = distributed.run_workers(WORKER, workers, args=[mode, str(directory)], timeout=110)
+    results = testing.run_workers(WORKER, workers, args=[mode, str(directory)], timeout=110)
     return [json.loads(r.stdout.strip().splitlines()[-1]) for r in results]
 
 
@@ -237,7 +279,7 @@ def test_a_failing_worker_stops_the_cluster(tmp_path):
     with pytest.raises(
         WorkerError, match=r"worker 1 of 2 .* exited with code 1: worker 1 gives up"
     ):
-        distributed.run_workers(script, 2)
+        testing.run_workers(script, 2)
     assert time.monotonic() - start < 30
     started = [int(pid) for pid in pids.read_text().split()]
     assert len(started) == 2  # worker 0 started, and was stopped rather than left to sleep
@@ -250,7 +292,7 @@ def test_a_hanging_cluster_times_out(tmp_path):
     script = tmp_path / "hang.py"
     script.write_text("import time\ntime.sleep(60)\n")
     with pytest.raises(WorkerError, match=r"worker 0 of 2 .* still running after 1 s"):
-        distributed.run_workers(script, 2, timeout=1)
+        testing.run_workers(script, 2, timeout=1)
 
 
 class _Strategy:

@@ -12,7 +12,7 @@ import tensorflow as tf
 from article import build_article_graph
 from bundle_writer import entry, header, table
 
-from tfpersist import freezing, meta_graph, partial, restoring
+from tfpersist import freezer, meta_graph, partial, restoring
 from tfpersist.errors import CorruptCheckpointError, DevicePlacementError, UnsafeGraphError
 from tfpersist.graphs import read_meta_graph
 
@@ -235,5 +235,5 @@ def test_constant_bomb_in_a_meta_graph_is_refused_by_freeze(article_checkpoint, 
     with open(article_checkpoint + ".meta", "wb") as f:
         f.write(meta.SerializeToString())
     with pytest.raises(UnsafeGraphError, match=r"a constant that expands to 4096\.0 GiB"):
-        freezing.freeze_checkpoint(article_checkpoint, str(tmp_path / "f.pb"), ["add"])
+        freezer.freeze_checkpoint(article_checkpoint, str(tmp_path / "f.pb"), ["add"])
     assert not (tmp_path / "f.pb").exists()

@@ -12,6 +12,7 @@ from tfpersist import (
     bundle,
     checkpoint_state,
     exporting,
+    freezer,
     freezing,
     graphs,
     inspecting,
@@ -183,7 +184,7 @@ def test_rename_convert_write_and_export(tf1, root):
 
 def test_freeze_and_load(tf1, root):
     out = f"{root}/frozen/model.pb"
-    frozen = freezing.freeze_checkpoint(tf1.prefix, out)
+    frozen = freezer.freeze_checkpoint(tf1.prefix, out)
     assert frozen.path == out
     graph_def = freezing.read_graph_def(out)
     assert graphs.read_graph(out) == graph_def
@@ -200,7 +201,7 @@ def test_saved_model_on_a_url(root):
     path = f"{root}/saved"
     tf.saved_model.save(module, path, signatures=module.f)
     assert graphs.read_saved_model(path).meta_graphs
-    frozen = freezing.freeze_checkpoint(path, f"{root}/saved.pb")
+    frozen = freezer.freeze_checkpoint(path, f"{root}/saved.pb")
     assert frozen.nodes
 
 

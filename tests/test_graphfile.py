@@ -183,7 +183,7 @@ def decoded(data: bytes, kind: str) -> tuple[object, object]:
 
 
 @pytest.fixture(scope="module")
-def samples(tmp_path_factory):
+def samples(tmp_path_factory, two_cpus):
     """Graph files TensorFlow writes: ``(name, bytes, kind)``."""
     d = tmp_path_factory.mktemp("samples")
     found = []

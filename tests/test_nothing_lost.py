@@ -29,10 +29,41 @@ WRITERS = ["tf1_saver", "tf2_checkpoint", "freeze", "rename", "export"]
 pytestmark = pytest.mark.fault
 
 
-def write_sources(directory: Path) -> None:
+def write_sources(writer: str, directory: Path) -> dict[float, dict[str, np.ndarray]]:
+    """Checkpoints 1, 2 and 3 for *writer* to read; what it must make of each, by number.
+
+    No two values are alike, within a checkpoint or across them, so a wrong
+    value, a swapped name or the wrong source shows.
+    """
+    outputs = {}
     for n in (1, 2, 3):
-        ckpt = tf.train.Checkpoint(v=tf.Variable(tf.fill([4096], float(n))))
-        ckpt.write(str(directory / "sources" / f"ckpt{n}"))
+        base = np.arange(4096, dtype=np.float32) + 10_000 * n
+        prefix = str(directory / "sources" / f"ckpt{n}")
+        tf.train.Checkpoint(v=tf.Variable(base), w=tf.Variable(-base)).write(prefix)
+        renamed = RENAMED if writer == "rename" else {}
+        outputs[float(n)] = {renamed.get(k, k): v for k, v in tensorflow_reads(prefix).items()}
+    return outputs
+
+
+#: What killer.rename renames; killer.export keeps every name.
+RENAMED = {"v/.ATTRIBUTES/VARIABLE_VALUE": "renamed_v/.ATTRIBUTES/VARIABLE_VALUE"}
+
+
+def tensorflow_reads(prefix: str | Path) -> dict[str, np.ndarray]:
+    """Every variable of checkpoint *prefix*, as TensorFlow's own reader reads it."""
+    reader = tf.train.load_checkpoint(str(prefix))
+    names = [n for n in reader.get_variable_to_shape_map() if n != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    return {n: reader.get_tensor(n) for n in names}
+
+
+def which_source(output: dict[str, np.ndarray], sources: dict) -> float:
+    """The number of the source *output* is, exactly: its names, dtypes and values."""
+    for n, want in sources.items():
+        if output.keys() == want.keys() and all(
+            output[k].dtype == want[k].dtype and np.array_equal(output[k], want[k]) for k in want
+        ):
+            return n
+    raise AssertionError(f"the output is none of the sources: {sorted(output)}")
 
 
 def source_value(version: int) -> float:
@@ -44,8 +75,11 @@ def uniform(values: np.ndarray) -> float:
     return float(values.flat[0])
 
 
-def latest_value(writer: str, directory: Path) -> float | None:
-    """The value on disk after a kill, checked whole; None when nothing was written yet."""
+def latest_value(writer: str, directory: Path, sources: dict | None = None) -> float | None:
+    """The value on disk after a kill, checked whole; None when nothing was written yet.
+
+    For rename and export, the number of the source the output is exactly.
+    """
     if writer in ("tf1_saver", "tf2_checkpoint"):
         if not (directory / "checkpoint").exists():
             return None
@@ -69,11 +103,16 @@ def latest_value(writer: str, directory: Path) -> float | None:
         if not Path(f"{prefix}.index").exists():
             return None
         verify_checkpoint(prefix)
-        return uniform(load_checkpoint(prefix).get_tensor("renamed_v/.ATTRIBUTES/VARIABLE_VALUE"))
+        output = tensorflow_reads(prefix)
+        objects = {"renamed_v": tf.Variable(tf.zeros([4096])), "w": tf.Variable(tf.zeros([4096]))}
+        tf.train.Checkpoint(**objects).read(str(prefix)).assert_consumed()  # its object graph
+        for name, variable in objects.items():
+            np.testing.assert_array_equal(variable, output[f"{name}/.ATTRIBUTES/VARIABLE_VALUE"])
+        return which_source(output, sources)
     if not (directory / "weights.npz").exists():
         return None
     with np.load(directory / "weights.npz") as weights:
-        return uniform(weights["v/.ATTRIBUTES/VARIABLE_VALUE"])
+        return which_source(dict(weights), sources)
 
 
 def leftover_dirs(writer: str, directory: Path) -> list[Path]:
@@ -98,7 +137,9 @@ class Zygote:
         """Fork a writer from version *start*, kill it after *delay* s; return its last commit."""
         self.process.stdin.write(f"fork {start}\n")
         self.process.stdin.flush()
-        pid = int(self.process.stdout.readline().split()[1])
+        kind, pid = self.process.stdout.readline().split()
+        assert kind == "pid", kind
+        pid = int(pid)
         time.sleep(delay)
         os.kill(pid, signal.SIGKILL)
         last = None
@@ -130,18 +171,19 @@ class Zygote:
 
 @pytest.mark.parametrize("writer", WRITERS)
 def test_killed_writer_loses_nothing(writer, tmp_path, record_property):
-    if writer in ("rename", "export"):
-        write_sources(tmp_path)
+    sources = write_sources(writer, tmp_path) if writer in ("rename", "export") else None
     rng = random.Random(f"{writer}-2026")
     zygote = Zygote(writer, tmp_path)
     committed, attempted, with_leftovers, absent = 0, 0, 0, 0
+    landed: set[int] = set()  # the versions that may be the last one written whole
     try:
         for _ in range(ROUNDS):
             start = attempted + 1
             last = zygote.round(start, rng.uniform(0.0, 0.4))
             committed = max(committed, last or 0)
             attempted = max(attempted, (last or start - 1) + 1)
-            value = latest_value(writer, tmp_path)
+            landed = {last, last + 1} if last else landed | {start}  # killed before its report
+            value = latest_value(writer, tmp_path, sources)
             if writer == "rename":  # overwriting: old, new or no checkpoint, never a mix
                 absent += value is None
                 for n in (1, 2, 3):
@@ -150,13 +192,7 @@ def test_killed_writer_loses_nothing(writer, tmp_path, record_property):
                 assert value is not None, "a committed write is gone"
             if value is not None:
                 if writer in ("rename", "export"):
-                    assert value in {
-                        source_value(committed),
-                        source_value(attempted),
-                        1.0,
-                        2.0,
-                        3.0,
-                    }
+                    assert value in {source_value(v) for v in landed}, (value, sorted(landed))
                 else:
                     assert committed <= value <= attempted, (committed, value, attempted)
             dirs = leftover_dirs(writer, tmp_path)
@@ -173,7 +209,7 @@ def test_killed_writer_loses_nothing(writer, tmp_path, record_property):
         assert not d.exists() or checkpoint_state.leftovers(d) == []
     assert committed > 0
     if writer != "rename":  # a rename killed mid-overwrite may leave no destination
-        assert latest_value(writer, tmp_path) is not None  # still readable after the clean-up
+        assert latest_value(writer, tmp_path, sources) is not None  # readable after clean-up
     record_property("rounds", ROUNDS)
     record_property(
         "fault_detail",

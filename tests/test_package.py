@@ -42,9 +42,20 @@ def test_ships_py_typed():
 def test_every_submodule_is_listed():
     package = pathlib.Path(tfpersist.__file__).parent
     public = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
-    assert public == set(tfpersist._SUBMODULES)
+    assert public == {*tfpersist._SUBMODULES, *tfpersist._HARNESS}
+    assert "testing" not in tfpersist.__all__  # it needs the test extra
 
 
-def test_tox_tests_the_installed_wheel_not_the_checkout():
-    if os.environ.get("TFPERSIST_TEST_INSTALLED") == "1":  # set by tox.ini
-        assert "site-packages" in pathlib.Path(tfpersist.__file__).parts
+def test_the_package_tested_is_the_one_asked_for():
+    """tox (which sets TFPERSIST_TEST_INSTALLED) tests the installed wheel; otherwise the checkout."""
+    package = pathlib.Path(tfpersist.__file__).resolve().parent
+    checkout = pathlib.Path(__file__).resolve().parents[1]
+    if os.environ.get("TFPERSIST_TEST_INSTALLED") == "1":
+        assert "site-packages" in package.parts and not package.is_relative_to(
+            checkout / "tfpersist"
+        )
+    else:
+        assert package == checkout / "tfpersist"
+    # The metadata read is that of the package imported, not of another copy.
+    located = importlib.metadata.distribution("tfpersist").locate_file("tfpersist/__init__.py")
+    assert pathlib.Path(located).resolve().parent == package

@@ -27,7 +27,7 @@ import tensorflow as tf
 from dangerous import CASES, SAVED_MODEL_CASES, TAMPERINGS, files_in, prepare, trigger
 from test_graphfile import attr, field, node, number
 
-from tfpersist import _tf, freezing, graphs, meta_graph, safety
+from tfpersist import _tf, freezer, freezing, graphs, meta_graph, safety
 from tfpersist._graphfile import parse_graph_def, parse_meta_graph
 from tfpersist.cli import main
 from tfpersist.errors import GraphFormatError, OutputGuessError, UnsafeGraphError
@@ -98,14 +98,14 @@ def refused_by_the_meta_graph_loaders(prefix: str, d: Path) -> None:
             meta_graph.restore_meta_graph(sess, prefix)
         assert graph.get_operations() == []
     with pytest.raises(UnsafeGraphError):
-        freezing.freeze_checkpoint(prefix, d / "frozen.pb", ["add"])
+        freezer.freeze_checkpoint(prefix, d / "frozen.pb", ["add"])
     assert audited(Path(prefix + ".meta")).verdict == "refused"
     assert main(["freeze", prefix, "-o", str(d / "f.pb")]) == 2
 
 
 def refused_by_the_saved_model_loaders(path: Path, d: Path) -> None:
     with pytest.raises(UnsafeGraphError):
-        freezing.freeze_checkpoint(path, d / "frozen.pb", ["add"])
+        freezer.freeze_checkpoint(path, d / "frozen.pb", ["add"])
     assert audited(path).verdict == "refused"
 
 
@@ -149,7 +149,7 @@ def test_a_saved_model_that_saves_as_it_loads_harms_in_raw_tensorflow_and_is_ref
     path = build(tmp_path / "ours")
     before = files_in(tmp_path / "ours")
     with pytest.raises(UnsafeGraphError, match=re.escape(refusal)):
-        freezing.freeze_checkpoint(path, tmp_path / "ours" / "frozen.pb")
+        freezer.freeze_checkpoint(path, tmp_path / "ours" / "frozen.pb")
     assert audited(path).verdict == "refused"
     assert files_in(tmp_path / "ours") == before
     assert not harmed(tmp_path / "ours", None)
@@ -160,15 +160,15 @@ def test_a_saved_model_swapped_after_its_audit_is_loaded_as_audited(tmp_path, mo
     evil = dangerous.RUN_AT_LOAD["TF1 local variable's initializer is a leftover SaveV2"][0]
     hostile = (evil(tmp_path / "evil") / "saved_model.pb").read_bytes()
     path = dangerous._tf1_saved_model(tmp_path / "ours")
-    audit = freezing.audit_graph
+    audit = freezer.audit_graph
 
     def swap_after(*args, **kwargs):
         audit(*args, **kwargs)
         (path / "saved_model.pb").write_bytes(hostile)
 
-    monkeypatch.setattr(freezing, "audit_graph", swap_after)
+    monkeypatch.setattr(freezer, "audit_graph", swap_after)
     with pytest.raises(OutputGuessError, match="no serving_default"):  # after loading it
-        freezing.freeze_checkpoint(path, tmp_path / "frozen.pb")
+        freezer.freeze_checkpoint(path, tmp_path / "frozen.pb")
     assert not (tmp_path / "evil" / "stolen.index").exists()
     dangerous.load_tf2_raw(path)  # what a second read would have loaded
     assert (tmp_path / "evil" / "stolen.index").exists()
@@ -184,7 +184,7 @@ def test_a_dangerous_saved_model_harms_in_raw_tensorflow_and_is_refused(name, tm
     path = dangerous.saved_model(tmp_path / "ours", name)
     before = files_in(tmp_path / "ours")
     with pytest.raises(UnsafeGraphError):
-        freezing.freeze_checkpoint(path, tmp_path / "ours" / "frozen.pb")
+        freezer.freeze_checkpoint(path, tmp_path / "ours" / "frozen.pb")
     assert audited(path).verdict == "refused"
     assert files_in(tmp_path / "ours") == before
 
@@ -193,7 +193,7 @@ def test_a_dangerous_saved_model_harms_in_raw_tensorflow_and_is_refused(name, tm
 
 
 @pytest.fixture(scope="module")
-def tensorflow_files(tmp_path_factory):
+def tensorflow_files(tmp_path_factory, two_cpus):
     return benign.all_files(tmp_path_factory.mktemp("benign"))
 
 
@@ -218,7 +218,7 @@ def test_graphs_tensorflow_writes_pass_and_load(tensorflow_files, tmp_path):
             names = [[f"{t.name}:0" for t in ts] for ts in (summary.inputs, summary.outputs)]
             freezing.load_frozen_function(path, *names)
         elif path.is_dir():
-            freezing.freeze_checkpoint(path, tmp_path / f"{path.name}.pb")
+            freezer.freeze_checkpoint(path, tmp_path / f"{path.name}.pb")
 
 
 # --- the saver rule ----------------------------------------------------------------------
@@ -942,7 +942,7 @@ def test_a_saved_model_tensorflow_cannot_load_is_a_damaged_file(tmp_path, capsys
     )
     assert audited(path).verdict == "clean"  # what it names is harmless; it is just broken
     with pytest.raises(GraphFormatError, match="TensorFlow cannot load SavedModel"):
-        freezing.freeze_checkpoint(path, tmp_path / "frozen.pb")
+        freezer.freeze_checkpoint(path, tmp_path / "frozen.pb")
     assert main(["freeze", str(path), "-o", str(tmp_path / "frozen.pb")]) == 2
     assert "Traceback" not in capsys.readouterr().err
 
@@ -1210,3 +1210,14 @@ def test_summarize_reads_every_meta_graph_of_a_saved_model(tmp_path, capsys):
 def test_release_detection_reads_no_tensorflow():
     assert safety.installed_release() == f"{_tf.VERSION[0]}.{_tf.VERSION[1]}"
     assert os.path.exists(safety.REGISTRY_FILE) and os.path.exists(safety.POLICY_FILE)
+
+
+def test_graph_bytes_in_a_memoryview_are_audited_as_bytes():
+    g = graph([("x", "Placeholder", {}), ("r", "ReadFile", {})])
+    data = g.SerializeToString()
+    with pytest.raises(UnsafeGraphError) as as_message:
+        audit_graph(g)
+    with pytest.raises(UnsafeGraphError) as as_view:
+        audit_graph(memoryview(data))
+    assert as_view.value.ops == as_message.value.ops == [("ReadFile", "r", None)]
+    audit_graph(memoryview(data), allow_ops=["ReadFile"])

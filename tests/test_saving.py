@@ -13,7 +13,7 @@ from article import build_article_graph
 
 from tfpersist import checkpoint_state, saving
 from tfpersist.bundle import load_checkpoint
-from tfpersist.errors import WriteError
+from tfpersist.errors import NothingToSaveError, WriteError
 
 
 def test_names_every_file_written_and_nothing_else(tmp_path):
@@ -410,3 +410,31 @@ def test_saving_over_a_v1_checkpoint_keeps_it_or_replaces_it(tmp_path, fails):
     value = tf.train.load_checkpoint(latest).get_tensor("v").tolist()
     assert value == ([1.0, 2.0] if fails else [3.0, 4.0])
     assert not checkpoint_state.leftovers(tmp_path)
+
+
+def test_an_empty_saver_is_refused_and_leaves_the_disk_as_it_was(tmp_path):
+    old = str(tmp_path / "old" / "model.ckpt")
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        v = tf.compat.v1.Variable([1.0], name="v")
+        sess.run(v.initializer)
+        saving.save_session(sess, old)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "old").iterdir()}
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        empty = tf.compat.v1.train.Saver(var_list=[], allow_empty=True)
+        assert empty.save(sess, str(tmp_path / "tf" / "model.ckpt")) is None  # TF saves nothing
+        for prefix in (old, str(tmp_path / "new" / "model.ckpt")):
+            with pytest.raises(NothingToSaveError, match="the saver holds no variables"):
+                saving.save_session(sess, prefix, saver=empty)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "old").iterdir()} == before
+    assert not any((tmp_path / "new").iterdir())
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize("var_list", [None, []])
+def test_a_graph_with_nothing_to_save_is_a_write_error(tmp_path, var_list):
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        with pytest.raises(ValueError, match="No variables to save"):  # what TensorFlow says
+            tf.compat.v1.train.Saver(var_list=var_list)
+        with pytest.raises(NothingToSaveError, match="nothing to save"):
+            saving.save_session(sess, tmp_path / "model.ckpt", var_list=var_list)
+    assert list(tmp_path.iterdir()) == []

@@ -105,7 +105,7 @@ def test_every_dtype_bit_exact(tmp_path):
             _same(ours, tf_reader.get_tensor(name), dtype)  # the dtypes TF's own reader reads
 
 
-def test_partitioned_sharded_and_resource_variables(tmp_path):
+def test_partitioned_sharded_and_resource_variables(tmp_path, two_cpus):
     (tmp_path / "m").mkdir()
     rng = np.random.default_rng(2)
     with tf.Graph().as_default() as graph:
