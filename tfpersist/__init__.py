@@ -23,9 +23,11 @@ _SUBMODULES = (
     "distributed",
     "errors",
     "exporting",
+    "freezer",
     "freezing",
     "graphs",
     "inspecting",
+    "keras_weights",
     "meta_graph",
     "partial",
     "restoring",
@@ -33,12 +35,14 @@ _SUBMODULES = (
     "safety",
     "saving",
 )
+#: Loaded on use but left out of ``import *``: it needs the test extra.
+_HARNESS = ("testing",)
 
 __all__ = ["__version__", *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
+    if name in _SUBMODULES or name in _HARNESS:
         return importlib.import_module(f"tfpersist.{name}")
     raise AttributeError(f"module 'tfpersist' has no attribute {name!r}")
 

@@ -14,17 +14,26 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from tfpersist import _fs
-from tfpersist.checkpoint_state import (
-    _LINE,
-    _NUMBER_FIELDS,
-    _PART,
-    _PATH_FIELDS,
+from tfpersist._layout import (
+    DATA,
+    NUMBER_FIELDS,
+    PART,
+    PATH_FIELDS,
+    PREFIX_TEMP,
+    SHARD_FILE,
+    SHARD_TEMP,
+    STAGING,
     STATE_FILE,
-    _unquote,
+    STATE_LINE,
+    STEP,
+    TEMP_FILE,
+    WORKER_DIR,
     checkpoint_files,
     is_complete,
+    unquote,
 )
-from tfpersist.errors import WriteError
+from tfpersist._lock import is_locked, locked
+from tfpersist.errors import CheckpointNotFoundError, WriteError
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | Callable[[BinaryIO], object]) -> str:
@@ -285,7 +294,7 @@ def _journals(directory: str) -> list[tuple[str, str, str, list[str]]]:
         try:
             record = json.loads(_fs.read_bytes(journal, _JOURNAL_BYTES).decode("utf-8"))
             prefix = _resolve(directory, _path_text(record["prefix"]))
-            parts = [p for p in record["parts"] if _PART.fullmatch(p)]
+            parts = [p for p in record["parts"] if PART.fullmatch(p)]
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             continue  # not a journal of ours: left alone
         found.append((journal, prefix, f"{prefix}{ASIDE}-{token.group(1)}", parts))
@@ -381,11 +390,11 @@ def _state_lines(directory: str) -> list[str] | None:
 
 def _spelled(line: str) -> tuple[str, str] | None:
     """The field and the name a state file's *line* holds; ``None`` for other lines."""
-    m = _LINE.match(line)
-    if not m or m.group(1) not in _PATH_FIELDS:
+    m = STATE_LINE.match(line)
+    if not m or m.group(1) not in PATH_FIELDS:
         return None
     try:
-        return m.group(1), _unquote(m.group(2))
+        return m.group(1), unquote(m.group(2))
     except (ValueError, UnicodeDecodeError):
         return None
 
@@ -420,11 +429,11 @@ def _rename_in_state(directory: str, old: str, new: str) -> None:
 def _once(directory: str, lines: list[str]) -> bytes:
     """The state file's *lines*, each checkpoint listed once in ``all_model_checkpoint_paths``."""
     listed = [
-        _named(directory, line) if line.lstrip().startswith(_PATH_FIELDS[1]) else None
+        _named(directory, line) if line.lstrip().startswith(PATH_FIELDS[1]) else None
         for line in lines
     ]
     paths = [i for i, name in enumerate(listed) if name]
-    stamps = [i for i, line in enumerate(lines) if line.lstrip().startswith(_NUMBER_FIELDS[0])]
+    stamps = [i for i, line in enumerate(lines) if line.lstrip().startswith(NUMBER_FIELDS[0])]
     drop = set()
     for n, i in enumerate(paths):
         if listed[i] in {listed[j] for j in paths[n + 1 :]}:  # listed again later
@@ -503,3 +512,160 @@ def glob_safe_prefix(prefix: str) -> Iterator[str]:
         for path in checkpoint_files(prefix):
             os.symlink(os.path.abspath(path), alias + path[len(prefix) :])
         yield alias
+
+
+def remove_leftovers(directory: str | os.PathLike[str], *, lock_timeout: float = 60.0) -> list[str]:
+    """Remove what interrupted writes left in *directory*; return what was removed.
+
+    Only what :func:`leftovers` can tie to a checkpoint writer is removed,
+    never a file or directory of yours that merely looks like one. A save
+    that tfpersist was making over an existing checkpoint, and that was cut
+    short, is ended first, as its journal (``.tfpersist-switch-TOKEN.json``,
+    beside the state file) says: the old checkpoint, kept as
+    ``PREFIX.tfpersist-old-TOKEN``, goes back to its prefix and the state
+    file names it again (or, if the new checkpoint was complete and named,
+    the old copy is removed). The checkpoints and the state file are
+    otherwise untouched. The directory's lock is held meanwhile, so a save
+    by tfpersist in another process is never cut short (nor a worker's save
+    into its own ``workertemp_N``); an asynchronous save still writing after
+    its call returned is not covered by the lock. A missing directory is a
+    :class:`~tfpersist.errors.CheckpointNotFoundError`: nothing is created; a
+    directory this process cannot change is a
+    :class:`~tfpersist.errors.WriteError`.
+
+    >>> import os, tensorflow as tf
+    >>> _ = tf.train.Checkpoint(v=tf.Variable(1.0)).save("model/ckpt")
+    >>> os.makedirs("model/ckpt-2_temp")
+    >>> _ = open("model/ckpt-3.data-00000-of-00001", "wb").close()
+    >>> os.makedirs("model/notes_temp")  # yours: no checkpoint 'notes' was ever here
+    >>> remove_leftovers("model")
+    ['model/ckpt-2_temp', 'model/ckpt-3.data-00000-of-00001']
+    >>> sorted(os.listdir("model"))
+    ['checkpoint', 'ckpt-1.data-00000-of-00001', 'ckpt-1.index', 'notes_temp']
+    """
+    directory = _existing_directory(directory)
+    with locked(directory, lock_timeout):  # a worker saving into workertemp_N holds that lock
+        try:
+            switched = finish_switches(directory)
+            rest = remove_paths(p for p in leftovers(directory) if not is_locked(p))
+        except OSError as e:
+            raise WriteError(
+                f"cannot remove leftovers in {directory!r}: {e.strerror or e}"
+                + (f" ({e.filename})" if e.filename else "")
+                + "; make the directory writable and run this again, nothing is lost meanwhile"
+            ) from e
+    return sorted(set(switched) | set(rest))
+
+
+def leftovers(directory: str | os.PathLike[str], prefix: str = "") -> list[str]:
+    """List what interrupted writes left in *directory*, for names starting with *prefix*.
+
+    A name counts only when a checkpoint writer can be shown to have made
+    it: the state file's temporary file (``checkpoint.tmpHEX``), tfpersist's
+    (``NAME.tfpersist-XXXXXXXX.tmp``, the journal of a save over a
+    checkpoint cut short and the old checkpoint it kept, and its staging
+    directories), and, for a prefix that has or had a checkpoint here (its
+    ``.index``, an entry in the state file, or a sibling ``BASE-N``),
+    TensorFlow's temporary files of that checkpoint
+    (``PREFIX.index.tempstateN``, ``PREFIX.meta.tmpHEX``), the
+    ``PREFIX_temp`` directories of sharded saves holding only ``part-*``
+    shards, and ``.data`` shards whose ``.index`` was never written.
+    Symbolic links, and directories holding anything else, are never listed. See
+    :func:`remove_leftovers`; this only lists.
+
+    >>> import os
+    >>> os.makedirs("model/my_temp")
+    >>> _ = open("model/ckpt-3.index", "wb").close()
+    >>> _ = open("model/ckpt-3.index.tempstate123", "wb").close()
+    >>> _ = open("model/notes.index.tempstate7", "wb").close()
+    >>> _ = open("model/my_temp/part-00000-of-00001.index", "wb").close()
+    >>> leftovers("model")  # no checkpoint 'my' nor 'notes': those are not TensorFlow's
+    ['model/ckpt-3.index.tempstate123']
+    """
+    directory = _existing_directory(directory)
+    names = _fs.listdir(directory)
+    start = os.path.join(directory, prefix)
+    named = {os.path.basename(p) for p in state_names(directory)}
+    found = []
+    for name in sorted(names):
+        path = os.path.join(directory, name)
+        if not name.startswith(prefix) or _is_link(path):
+            continue
+        if _fs.isdir(path):
+            temp = SHARD_TEMP.fullmatch(name)
+            if (
+                (temp and _had_checkpoint(temp.group(1), names, named))
+                or STAGING.fullmatch(name)
+                or WORKER_DIR.fullmatch(name)
+            ) and _writer_files_only(path, top=not temp):
+                found.append(path)
+            continue
+        data = DATA.search(name)
+        temp = PREFIX_TEMP.fullmatch(name)
+        if (
+            TEMP_FILE.search(name)
+            or (temp and _had_checkpoint(temp.group(1), names, named))
+            or (
+                data
+                and name[: data.start()] + ".index" not in names
+                and _had_checkpoint(name[: data.start()], names, named, own=False)
+            )
+        ):
+            found.append(path)
+    return sorted({*found, *(p for p in switch_files(directory) if p.startswith(start))})
+
+
+def _existing_directory(directory: str | os.PathLike[str]) -> str:
+    directory = os.fspath(directory)
+    if not _fs.isdir(directory):
+        what = "is not a directory" if _fs.exists(directory) else "does not exist"
+        raise CheckpointNotFoundError(
+            f"{directory!r} {what}; pass the directory that holds the checkpoints"
+        )
+    return directory
+
+
+def _is_link(path: str) -> bool:
+    return not _fs.is_url(path) and os.path.islink(path)
+
+
+def _had_checkpoint(base: str, names: list[str], named: set[str], own: bool = True) -> bool:
+    """Whether checkpoint *base* has an index here (if *own*), is in the state file, or a sibling."""
+    if base in named or (own and base + ".index" in names):
+        return True
+    step = STEP.search(base)
+    if not step:
+        return False
+    sibling = re.compile(re.escape(base[: step.start()]) + r"-\d+")
+    return any(sibling.fullmatch(n) for n in named) or any(
+        n.endswith(".index") and sibling.fullmatch(n[: -len(".index")]) for n in names
+    )
+
+
+def _writer_files_only(directory: str, top: bool) -> bool:
+    """Whether *directory* holds only what a checkpoint writer writes (no links, nothing else).
+
+    With *top*, that is checkpoints, state files and their temporary files;
+    otherwise (a ``PREFIX_temp`` directory) only ``part-*`` shards.
+    """
+    try:
+        entries = _fs.listdir(directory)
+    except OSError:
+        return False
+    for name in entries:
+        path = os.path.join(directory, name)
+        if _is_link(path):
+            return False
+        if _fs.isdir(path):
+            if not (top and SHARD_TEMP.fullmatch(name) and _writer_files_only(path, top=False)):
+                return False
+        elif not (
+            SHARD_FILE.fullmatch(name)
+            if not top
+            else name == STATE_FILE
+            or PART.search(name)
+            or TEMP_FILE.search(name)
+            or PREFIX_TEMP.fullmatch(name)
+        ):
+            return False
+    return True

@@ -15,17 +15,18 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import Any, NamedTuple
 
 from tfpersist import _fs
 from tfpersist._protobuf import DecodeError, fields, int64
 from tfpersist._sstable import TableError, read_table
+from tfpersist._suggest import did_you_mean
 from tfpersist.errors import (
     CheckpointNotFoundError,
     CorruptCheckpointError,
     TensorNotFoundError,
     UnsupportedCheckpointError,
-    did_you_mean,
 )
 
 STRING, RESOURCE, VARIANT = 7, 20, 21
@@ -325,8 +326,9 @@ class Index:
         covered = np.zeros(entry.shape, dtype=bool)
         seen: set[tuple[Extent, ...]] = set()
         for extents, shape, values in parts:
-            where = tuple(
-                slice(start, start + n) for (start, _), n in zip(extents, shape, strict=True)
+            where: tuple[slice | EllipsisType, ...] = (  # ... keeps a 0-d object whole
+                *(slice(start, start + n) for (start, _), n in zip(extents, shape, strict=True)),
+                ...,
             )
             if extents in seen or covered[where].any():
                 other = next(e for e in seen if e == extents or _overlap(e, extents, entry.shape))
@@ -337,7 +339,7 @@ class Index:
                     self.path,
                 )
             seen.add(extents)
-            value[(*where, ...)] = values().reshape(shape)  # ... keeps a 0-d object whole
+            value[where] = values().reshape(shape)
             covered[where] = True
         if not covered.all():
             raise self.corrupt(entry, "its slices do not cover the whole tensor", self.path)
@@ -360,10 +362,10 @@ def _overlap(a: tuple[Extent, ...], b: tuple[Extent, ...], shape: tuple[int, ...
 
 
 def read_index(prefix: str) -> Index:
-    """Read and check the ``.index`` of the checkpoint at *prefix*.
+    """Read and check the ``.index`` of the V2 checkpoint at *prefix*.
 
-    A V1 checkpoint, which has no ``.index``, is read by
-    :func:`tfpersist._v1.read_v1`, which gives the same interface.
+    :func:`tfpersist._v1.read_checkpoint_index` also reads V1 checkpoints,
+    which have no ``.index``.
 
     >>> read_index("nowhere/ckpt")
     Traceback (most recent call last):
@@ -374,10 +376,6 @@ def read_index(prefix: str) -> Index:
     try:
         data = _fs.read_bytes(index.path)
     except FileNotFoundError as e:
-        from tfpersist._v1 import read_v1, v1_files  # it needs this module
-
-        if v1_files(prefix):
-            return read_v1(prefix)
         raise CheckpointNotFoundError(
             f"no checkpoint at {prefix!r}: {index.path!r} does not exist"
         ) from e

@@ -115,6 +115,7 @@ def fields(data: bytes | memoryview) -> Iterator[tuple[int, int, Any]]:
     """
     data = bytes(data)
     pos, end = 0, len(data)
+    value: int | bytes
     while pos < end:
         tag = data[pos]
         if tag < 0x80:  # one-byte varints are the rule: skip the general decoder
@@ -397,7 +398,7 @@ def _walk(
             pos += size
             if pos > end:
                 raise DecodeError(f"field {field.name!r} runs past the end of its message")
-            if code == MESSAGE:
+            if sub is not None:  # exactly the MESSAGE fields carry their type
                 if out is not None and sub.build:
                     spans.setdefault(field, []).append((start, pos))
                 else:

@@ -243,8 +243,7 @@ class Table:
         """The keys and values of data block number *block*, decoded once."""
         if block in self._cache:
             self._cache.move_to_end(block)
-            keys, values, _ = self._cache[block]
-            return keys, values
+            return self._cache[block][:2]
         offset, size = self._handles[block]
         keys: list[bytes] = []
         values: list[bytes] = []

@@ -66,15 +66,14 @@ from tensorflow.python.saved_model.nested_structure_coder import (  # noqa: E402
 
 #: The installed release, as TensorFlow spells it (``2.21.0``).
 RELEASE: str = tf.__version__
-VERSION: tuple[int, int] = tuple(  # type: ignore[assignment]
-    int(x) for x in re.match(r"(\d+)\.(\d+)", RELEASE).groups()
-)
+_NUMBERS = re.match(r"(\d+)\.(\d+)", RELEASE)
+#: ``(major, minor)``; a build numbered otherwise counts as the newest, as in ``_protobuf``.
+VERSION: tuple[int, int] = (int(_NUMBERS[1]), int(_NUMBERS[2])) if _NUMBERS else (99, 0)
 
 #: Keras 3 (TF >= 2.16) names object-based keys ``_operations/1/_kernel``,
 #: Keras 2 ``layer_with_weights-0/kernel``.
 KERAS_3: bool = VERSION >= (2, 16)
 
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 #: ``CheckpointOptions(experimental_sharding_callback=...)`` and the policies
 #: ``tf.train.experimental.MaxShardSizePolicy`` and ``ShardByTaskPolicy``
@@ -93,7 +92,6 @@ SAVED_MODEL_ERRORS: tuple[type[Exception], ...] = (
 
 __all__ = [
     "KERAS_3",
-    "OBJECT_GRAPH_KEY",
     "RELEASE",
     "SAVED_MODEL_ERRORS",
     "SHARDING",
@@ -182,13 +180,25 @@ def registered_ops() -> frozenset[str]:
 
 
 def sync_checkpoint(checkpoint: Any) -> None:
-    """Wait for an asynchronous save of *checkpoint* (``Checkpoint.sync`` is missing on 2.12)."""
-    if hasattr(checkpoint, "sync"):
-        checkpoint.sync()
-        return
+    """Wait for an asynchronous save of *checkpoint*; raise the error it failed with.
+
+    ``Checkpoint.sync`` (from 2.15) waits, but keeps a failure for the next
+    save to raise. On 2.12 a failure ends the saving thread, and its sync
+    would wait forever.
+    """
     helper = getattr(checkpoint, "_async_checkpointer_impl", None)
-    if helper is not None:
+    if helper is None:
+        return
+    check = getattr(helper, "_check_async_thread_error", None)
+    if check is not None:
         helper.sync()
+        check()
+        return
+    while not helper._writer_sem.acquire(timeout=0.1):  # 2.12: the save holds it
+        if not helper._async_save_thread.is_alive():
+            helper._writer_sem.release()  # or the exit would wait an hour for it
+            raise OSError("the thread writing it stopped with an error, printed above")
+    helper._writer_sem.release()
 
 
 @functools.cache

@@ -31,11 +31,12 @@ from tfpersist._index import (
     _key,
     _shape,
     _slice,
+    read_index,
     slice_key,
 )
+from tfpersist._layout import v1_files
 from tfpersist._protobuf import DecodeError, fields, int64
 from tfpersist._sstable import Table, TableError
-from tfpersist.checkpoint_state import v1_files
 from tfpersist.errors import (
     CheckpointNotFoundError,
     CorruptCheckpointError,
@@ -190,6 +191,24 @@ def _open_table(prefix: str, path: str) -> Table:
         ) from e
 
 
+def read_checkpoint_index(prefix: str) -> Index:
+    """Read the index of the checkpoint at *prefix*, a V2 ``.index`` or a V1 checkpoint's tables.
+
+    Both give the same interface, so listing needs no NumPy.
+
+    >>> read_checkpoint_index("nowhere/ckpt")
+    Traceback (most recent call last):
+    ...
+    tfpersist.errors.CheckpointNotFoundError: no checkpoint at 'nowhere/ckpt': 'nowhere/ckpt.index' does not exist
+    """
+    try:
+        return read_index(prefix)
+    except CheckpointNotFoundError:
+        if v1_files(prefix):
+            return read_v1(prefix)
+        raise
+
+
 def read_v1(prefix: str) -> V1Index:
     """Read the metadata of the V1 checkpoint *prefix* (``PREFIX`` or ``PREFIX-?????-of-NNNNN``).
 
@@ -231,7 +250,9 @@ def _read_meta(index: V1Index, shard: int, record: bytes) -> None:
 
 
 def _add_tensor(index: V1Index, shard: int, data: bytes) -> None:
-    name, dtype, shape, slices = "", 0, (), []
+    name, dtype = "", 0
+    shape: tuple[int, ...] = ()
+    slices: list[tuple[Extent, ...]] = []
     for number, wire, value in fields(data):
         if number == 1 and wire == 2:
             name = _key(value)

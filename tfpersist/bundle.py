@@ -95,13 +95,12 @@ from tfpersist._index import (
     STRING,
     VARIANT,
     Entry,
-    read_index,
     slice_key,
 )
+from tfpersist._layout import resolve_prefix
 from tfpersist._protobuf import DecodeError, read_varint
 from tfpersist._sstable import crc32c, mask
-from tfpersist._v1 import V1Index
-from tfpersist.checkpoint_state import resolve_prefix
+from tfpersist._v1 import V1Index, read_checkpoint_index
 from tfpersist.errors import UnsupportedCheckpointError
 
 __all__ = ["CheckpointReader", "Entry", "list_variables", "load_checkpoint", "slice_key"]
@@ -138,7 +137,7 @@ class CheckpointReader:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self._index = read_index(prefix)
+        self._index = read_checkpoint_index(prefix)
         self.num_shards = self._index.num_shards
         self._visible = set(self._index.names)
         self._files: dict[int, _fs.Handle] = {}
@@ -172,6 +171,24 @@ class CheckpointReader:
         tfpersist.errors.CorruptCheckpointError: checkpoint 'm/ckpt': cannot open 'm/ckpt.data-00000-of-00001', ...
         """
         self._index.check_all()
+
+    def verify(self) -> None:
+        """Read every tensor, checking each checksum; a damaged one raises.
+
+        The :class:`~tfpersist.errors.CorruptCheckpointError` names the tensor
+        and the file.
+
+        >>> import tensorflow as tf
+        >>> _ = tf.train.Checkpoint(v=tf.Variable([1, 2])).write("m/ckpt")
+        >>> with open("m/ckpt.data-00000-of-00001", "r+b") as f:
+        ...     _ = f.write(b"\\xff")
+        >>> load_checkpoint("m/ckpt").verify()
+        Traceback (most recent call last):
+        ...
+        tfpersist.errors.CorruptCheckpointError: checkpoint 'm/ckpt': tensor 'v/.ATTRIBUTES/VARIABLE_VALUE' in 'm/ckpt.data-00000-of-00001': its bytes fail their checksum; ...
+        """
+        for name in sorted(self._visible):
+            self.get_tensor(name)
 
     def entry(self, name: str) -> Entry:
         """The index record of tensor *name*.

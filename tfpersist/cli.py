@@ -214,7 +214,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _freeze(args: argparse.Namespace) -> int:
-    from tfpersist.freezing import freeze_checkpoint
+    from tfpersist.freezer import freeze_checkpoint
 
     frozen = freeze_checkpoint(
         args.src,

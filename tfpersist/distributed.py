@@ -85,7 +85,7 @@ the chief never finished). :func:`save_on_workers` does the pattern:
     ...  # train
     distributed.save_on_workers(ckpt, "shared/ckpt-dir", strategy)  # on every worker
 
-:func:`run_workers` starts a cluster of worker processes on this machine,
+The harness :func:`tfpersist.testing.run_workers` starts a cluster of worker processes on this machine,
 on the loopback interface, which is how the pattern is tested here. The
 worker program below trains a small Keras model for three steps with a
 custom training loop (``model.fit`` under this strategy fails on some
@@ -125,7 +125,8 @@ releases), saves with :func:`save_on_workers`, and prints what it kept:
 ... saved = distributed.save_on_workers(ckpt, sys.argv[1], strategy)
 ... print(distributed.task(strategy), saved.prefix if saved else "nothing kept")
 ... ''')
->>> for worker in distributed.run_workers("train.py", 2, args=["shared"]):
+>>> from tfpersist.testing import run_workers
+>>> for worker in run_workers("train.py", 2, args=["shared"]):
 ...     print(worker.stdout.strip())
 worker 0 shared/ckpt-1
 worker 1 nothing kept
@@ -202,41 +203,31 @@ array([3.], dtype=float32)
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from tfpersist import _fs
-from tfpersist._tf import RELEASE, SHARDING, sync_checkpoint, tf
+from tfpersist import _fs, _tf
+from tfpersist._tf import RELEASE, sync_checkpoint, tf
 from tfpersist.errors import (
     DevicePlacementError,
     UnsupportedReleaseError,
-    WorkerError,
     WriteError,
 )
 from tfpersist.saving import SavedCheckpoint, save_checkpoint
 
 __all__ = [
     "SHARDING",
-    "WorkerResult",
     "checkpoint_options",
     "is_chief",
-    "run_workers",
     "save_on_workers",
     "split_cpu",
     "task",
     "wait_for_save",
     "worker_directory",
 ]
+
+#: Whether this TensorFlow (2.16 or later) has sharding policies in ``CheckpointOptions``.
+SHARDING = _tf.SHARDING
 
 
 def split_cpu(count: int) -> list[str]:
@@ -254,7 +245,9 @@ def split_cpu(count: int) -> list[str]:
     tfpersist.errors.DevicePlacementError: cannot split the CPU into 3 devices: TensorFlow has started with 2; call split_cpu first thing, before any op runs
     """
     if count < 1:
-        raise ValueError(f"count={count}: split the CPU into one device or more")
+        raise DevicePlacementError(
+            f"count={count}: split the CPU into one device or more; pass 1 or more"
+        )
     cpu = tf.config.list_physical_devices("CPU")[0]
     current = tf.config.get_logical_device_configuration(cpu)
     if current is None or len(current) != count:
@@ -409,130 +402,3 @@ def save_on_workers(
         wait_for_save(checkpoint)
     _fs.rmtree(target)
     return None
-
-
-@dataclass(frozen=True)
-class WorkerResult:
-    """One worker of :func:`run_workers`: its task index, exit code (``None`` if stopped) and output.
-
-    >>> WorkerResult(0, 0, "done\\n", "").stdout
-    'done\\n'
-    """
-
-    index: int
-    returncode: int | None
-    stdout: str
-    stderr: str
-
-
-def _free_ports(count: int) -> list[int]:
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-
-
-@contextlib.contextmanager
-def _killed_on_exit(processes: list[subprocess.Popen]) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for p in processes:
-            if p.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-
-
-def run_workers(
-    script: str | os.PathLike[str],
-    count: int,
-    *,
-    args: Sequence[str] = (),
-    timeout: float = 120.0,
-    env: Mapping[str, str] | None = None,
-) -> list[WorkerResult]:
-    """Run *script* as a cluster of *count* worker processes on this machine.
-
-    Each process gets a ``TF_CONFIG`` naming every worker at
-    ``127.0.0.1:PORT`` (free ports, loopback only) and its own index, so
-    ``tf.distribute.MultiWorkerMirroredStrategy()`` in the script finds the
-    cluster. The results are in task order. A worker that exits with an
-    error, or a cluster still running after *timeout* seconds, raises
-    :class:`~tfpersist.errors.WorkerError` with the worker's last words;
-    no worker process outlives the call. A port taken by another program
-    between choosing it and binding it is retried with new ports.
-
-    >>> from pathlib import Path
-    >>> _ = Path("hello.py").write_text("import json, os; print(json.loads(os.environ['TF_CONFIG'])['task'])")
-    >>> [w.stdout.strip() for w in run_workers("hello.py", 2)]
-    ["{'type': 'worker', 'index': 0}", "{'type': 'worker', 'index': 1}"]
-    """
-    if count < 1:
-        raise ValueError(f"count={count}: a cluster needs at least one worker")
-    name = os.fspath(script)
-    deadline = time.monotonic() + timeout
-    for _ in range(3):
-        results = _run_cluster([sys.executable, name, *args], count, deadline, env or {})
-        if not any(_PORT_TAKEN in r.stderr for r in results):
-            break
-    for result in results:
-        if result.returncode not in (None, 0):
-            last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise WorkerError(
-                f"worker {result.index} of {count} running {name!r} exited with code "
-                f"{result.returncode}: {last}; the other workers were stopped"
-            )
-    running = [r.index for r in results if r.returncode is None]
-    if running:
-        raise WorkerError(
-            f"worker {running[0]} of {count} running {name!r} was still running after "
-            f"{timeout:g} s and was stopped with the others; a worker that never reaches a "
-            "collective step (a save, a training step) leaves the others waiting"
-        )
-    return results
-
-
-_PORT_TAKEN = "Could not start gRPC server"
-
-
-def _run_cluster(
-    command: list[str], count: int, deadline: float, env: Mapping[str, str]
-) -> list[WorkerResult]:
-    """Start *count* workers, wait until all succeed, one fails or *deadline*; stop the rest."""
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(count)]
-    processes: list[subprocess.Popen] = []
-    with tempfile.TemporaryDirectory(prefix="tfpersist-workers-") as logs:
-        with _killed_on_exit(processes):
-            for index in range(count):
-                config = {
-                    "cluster": {"worker": workers},
-                    "task": {"type": "worker", "index": index},
-                }
-                with (
-                    open(f"{logs}/{index}.out", "wb") as out,
-                    open(f"{logs}/{index}.err", "wb") as err,
-                ):
-                    processes.append(
-                        subprocess.Popen(
-                            command,
-                            env={**os.environ, **env, "TF_CONFIG": json.dumps(config)},
-                            stdout=out,
-                            stderr=err,
-                            start_new_session=True,
-                        )
-                    )
-            codes = [p.poll() for p in processes]
-            while None in codes and not any(codes) and time.monotonic() < deadline:
-                time.sleep(0.05)
-                codes = [p.poll() for p in processes]
-
-        def read(path: str) -> str:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-
-        return [
-            WorkerResult(i, code, read(f"{logs}/{i}.out"), read(f"{logs}/{i}.err"))
-            for i, code in enumerate(codes)
-        ]

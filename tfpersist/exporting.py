@@ -1,7 +1,7 @@
 """Taking weights out of TensorFlow: a checkpoint as ``.npz`` or ``.safetensors``.
 
 A checkpoint can only be read by TensorFlow's own reader (or by
-:mod:`tfpersist`). To hand the weights to NumPy, PyTorch, JAX or any other
+tfpersist's, :mod:`tfpersist.bundle`). To hand the weights to NumPy, PyTorch, JAX or any other
 framework, write them in a neutral format:
 
 ``.npz``
@@ -62,6 +62,7 @@ from typing import BinaryIO
 import numpy as np
 
 from tfpersist._files import atomic_write
+from tfpersist._layout import OBJECT_GRAPH_KEY
 from tfpersist.errors import ExportError
 from tfpersist.inspecting import list_checkpoint, read_values
 
@@ -70,7 +71,6 @@ __all__ = ["FORMATS", "export_checkpoint"]
 #: File suffixes :func:`export_checkpoint` writes.
 FORMATS = (".npz", ".safetensors")
 
-_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 #: The safetensors dtype, and its size in bytes, of each checkpoint dtype it holds as it is.
 _SAFETENSORS = {
@@ -127,7 +127,7 @@ def _safetensors_plan(source: str | os.PathLike[str]) -> dict[str, dict]:
     header: dict[str, dict] = {}
     refused, offset = [], 0
     for v in list_checkpoint(source).variables:
-        if v.name == _GRAPH:
+        if v.name == OBJECT_GRAPH_KEY:
             continue
         dtype, width = _SAFETENSORS.get(v.dtype, (None, 0))
         if dtype is None and v.dtype.startswith(("float8", "int4", "uint4")):
@@ -165,7 +165,7 @@ def _write_safetensors(
             raise ExportError(
                 f"tensor {name!r} has {data.size} bytes, its index says {end - begin}"
             )
-        f.write(data)
+        f.write(data.data)  # its buffer, uncopied
 
 
 def export_checkpoint(source: str | os.PathLike[str], out: str | os.PathLike[str]) -> list[str]:
@@ -200,7 +200,7 @@ def export_checkpoint(source: str | os.PathLike[str], out: str | os.PathLike[str
 
     def tensors() -> Iterator[tuple[str, np.ndarray]]:
         for name, value in read_values(source):
-            if name != _GRAPH:
+            if name != OBJECT_GRAPH_KEY:
                 names.append(name)
                 yield name, value
 

@@ -18,13 +18,10 @@ tfpersist adds what that script leaves out:
 * a graph larger than protobuf's 2 GiB limit is refused with
   :class:`~tfpersist.errors.GraphTooLargeError` before anything is written;
 * the ``.pb`` is written atomically: it appears whole or not at all, and an
-  older file of the same name survives a crash;
-* a SavedModel is frozen from one signature, ``serving_default`` unless
-  another is named, as TensorFlow Serving does; one written by TF1 is loaded
-  by TF1's loader, which takes the reference variables (``float_ref``) that
-  TF2's loader refuses, and either loader gets the bytes the audit read;
-* a ``.meta`` from an old release loads, even when TensorFlow itself cannot
-  parse the version it records (``0.12.head``).
+  older file of the same name survives a crash.
+
+To freeze what is on disk, a checkpoint with its ``.meta`` or a SavedModel,
+use ``tfpersist freeze`` or :func:`tfpersist.freezer.freeze_checkpoint`.
 
 .. rubric:: TF1 style: ``convert_variables_to_constants``
 
@@ -86,16 +83,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from tfpersist import _fs
 from tfpersist._files import atomic_write
+from tfpersist._graphfile import node_name
+from tfpersist._suggest import did_you_mean
 from tfpersist._tf import (
-    SAVED_MODEL_ERRORS,
     convert_variables_to_constants_v2,
-    load_saved_model,
-    load_saved_model_v1,
     tf,
 )
 from tfpersist.errors import (
@@ -103,17 +98,12 @@ from tfpersist.errors import (
     GraphFormatError,
     GraphTooLargeError,
     NodeNotFoundError,
-    OutputGuessError,
-    did_you_mean,
 )
 from tfpersist.safety import audit_graph
 
 __all__ = [
-    "DEFAULT_SIGNATURE",
     "MAX_GRAPH_BYTES",
-    "FrozenGraph",
     "check_nodes",
-    "freeze_checkpoint",
     "freeze_function",
     "freeze_session",
     "import_graph",
@@ -124,11 +114,6 @@ __all__ = [
 
 #: Protocol buffers cannot serialise a message of 2 GiB or more.
 MAX_GRAPH_BYTES = 2**31 - 1
-
-
-def _node_name(name: str) -> str:
-    """``"^add"`` and ``"add:0"`` both name the node ``"add"``."""
-    return name.lstrip("^").split(":")[0]
 
 
 def check_nodes(graph_def: Any, names: Sequence[str]) -> None:
@@ -149,37 +134,13 @@ def check_nodes(graph_def: Any, names: Sequence[str]) -> None:
     present = [node.name for node in graph_def.node]
     known = set(present)
     for name in names:
-        node = _node_name(name)
+        node = node_name(name)
         if node not in known:
             hint = did_you_mean(node, present)
             shown = ", ".join(sorted(present)[:10]) + (", ..." if len(present) > 10 else "")
             raise NodeNotFoundError(
                 f"node {node!r} is not in the graph{hint}; it has {len(present)} nodes: {shown}"
             )
-
-
-def _converter_reads(graph_def: Any, outputs: Sequence[str]) -> list[str]:
-    """The nodes TensorFlow's converter runs to freeze *outputs*.
-
-    ``convert_variables_to_constants`` reads each variable the outputs need
-    by a naming convention: a reference variable's own node, and
-    ``NAME/Read/ReadVariableOp`` for a resource variable ``NAME``, whatever
-    that node computes. A graph from a file is audited with these as the
-    nodes that will run.
-    """
-    nodes = {node.name: node for node in graph_def.node}
-    needed: set[str] = set()
-    stack = [_node_name(name) for name in outputs]
-    while stack:
-        name = stack.pop()
-        if name in needed or name not in nodes:
-            continue
-        needed.add(name)
-        stack.extend(_node_name(i) for i in nodes[name].input)
-    variables = sorted(
-        n for n in needed if nodes[n].op in ("Variable", "VariableV2", "VarHandleOp")
-    )
-    return [f"{n}/Read/ReadVariableOp" if nodes[n].op == "VarHandleOp" else n for n in variables]
 
 
 def freeze_session(sess: tf.compat.v1.Session, output_names: Sequence[str]) -> Any:
@@ -207,7 +168,7 @@ def freeze_session(sess: tf.compat.v1.Session, output_names: Sequence[str]) -> A
     for node in graph_def.node:  # TF's converter reads "Variable" (before 1.0) but skips it
         if node.op == "Variable":
             node.op = "VariableV2"
-    nodes = list(dict.fromkeys(_node_name(n) for n in output_names))
+    nodes = list(dict.fromkeys(node_name(n) for n in output_names))
     return tf.compat.v1.graph_util.convert_variables_to_constants(sess, graph_def, nodes)
 
 
@@ -354,252 +315,3 @@ def load_frozen_function(
         feeds=[graph.as_graph_element(i) for i in inputs],
         fetches=fetches[0] if len(fetches) == 1 else fetches,
     )
-
-
-@dataclass(frozen=True)
-class FrozenGraph:
-    """A frozen graph written by :func:`freeze_checkpoint`: its *path*, *outputs* and size.
-
-    *guessed* is true when the outputs were guessed rather than given;
-    *signature* names the signature they came from, if any.
-
-    >>> print(FrozenGraph("model.pb", ("add",), 5, 120, guessed=True))
-    model.pb: 5 nodes, 120 bytes, output add (guessed)
-    >>> print(FrozenGraph("model.pb", ("y",), 9, 300, signature="serving_default"))
-    model.pb: 9 nodes, 300 bytes, output y (signature serving_default)
-    """
-
-    path: str
-    outputs: tuple[str, ...]
-    nodes: int
-    bytes: int
-    guessed: bool = False
-    signature: str | None = None
-
-    def __str__(self) -> str:
-        label = "output" if len(self.outputs) == 1 else "outputs"
-        how = " (guessed)" if self.guessed else ""
-        if self.signature is not None:
-            how = f" (signature {self.signature})"
-        return f"{self.path}: {self.nodes} nodes, {self.bytes} bytes, {label} {', '.join(self.outputs)}{how}"
-
-
-#: A SavedModel's signature that TensorFlow serves when none is named.
-DEFAULT_SIGNATURE = "serving_default"
-#: Not a signature: what TF2's loader runs to initialise a SavedModel.
-_INIT_SIGNATURE = "__saved_model_init_op"
-
-
-def _pick_outputs(
-    graph_def: Any, outputs: Sequence[str] | None, source: str
-) -> tuple[list[str], bool]:
-    from tfpersist.graphs import guess_outputs
-
-    if outputs:
-        check_nodes(graph_def, outputs)
-        return list(outputs), False
-    candidates = guess_outputs(graph_def)
-    if len(candidates) != 1:
-        found = ", ".join(candidates[:20]) or "none"
-        raise OutputGuessError(
-            f"cannot tell the output of {source!r}: {len(candidates)} candidates ({found}); "
-            "name them with --output NODE",
-            candidates,
-        )
-    return candidates, True
-
-
-def _signature(meta: Any, name: str, source: str) -> Any:
-    """Signature *name* of a ``MetaGraphDef``; an unknown name lists those there."""
-    signatures = [s for s in meta.signature_def if s != _INIT_SIGNATURE]
-    if name not in signatures:
-        raise OutputGuessError(
-            f"{source} has no {name} signature (signatures: {', '.join(signatures) or 'none'}); "
-            "pick one with --signature NAME, or name the output nodes with --output NODE",
-            signatures,
-        )
-    return meta.signature_def[name]
-
-
-def _signature_outputs(meta: Any, name: str, source: str) -> list[str]:
-    """The output tensors of signature *name* of a TF1 ``MetaGraphDef``, sorted by key."""
-    outputs = _signature(meta, name, source).outputs
-    tensors = [outputs[key].name for key in sorted(outputs)]
-    if not tensors or not all(tensors):
-        raise OutputGuessError(
-            f"signature {name!r} of {source} has no output tensor this can freeze (none, or "
-            "sparse or composite ones); name the output nodes with --output NODE"
-        )
-    return tensors
-
-
-def freeze_checkpoint(
-    source: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    outputs: Sequence[str] | None = None,
-    *,
-    signature: str | None = None,
-    allow_ops: Sequence[str] = (),
-) -> FrozenGraph:
-    """Freeze a checkpoint with its ``.meta``, or a SavedModel, into one ``.pb`` at *out*.
-
-    *source* is a checkpoint prefix (or its directory) whose ``.meta`` holds
-    the graph, or a SavedModel directory. *outputs* names the output nodes
-    and always wins. Otherwise a SavedModel's outputs are those of its
-    *signature* (``serving_default`` by default, as in TensorFlow Serving),
-    and a checkpoint's are guessed (:func:`tfpersist.graphs.guess_outputs`)
-    unless *signature* names one its ``.meta`` holds. A guess that is not a
-    single node, or an unknown signature, raises
-    :class:`~tfpersist.errors.OutputGuessError` listing what is there.
-
-    A SavedModel written by TF1 (``tf.compat.v1.saved_model.Builder``, no
-    object graph) is loaded by TF1's loader into a ``tf.Graph``, which takes
-    the reference variables (``float_ref``) TF2's loader refuses; a TF2
-    SavedModel by ``tf.saved_model.load``. The graph is audited before it is
-    loaded, and the loader gets the audited bytes; *allow_ops* widens the
-    audit.
-
-    >>> import tensorflow as tf
-    >>> with tf.Graph().as_default() as graph:
-    ...     v1 = tf.Variable(tf.constant(1.0, shape=[1]), name="v1")
-    ...     v2 = tf.Variable(tf.constant(2.0, shape=[1]), name="v2")
-    ...     result = v1 + v2
-    ...     with tf.compat.v1.Session(graph=graph) as sess:
-    ...         sess.run(tf.compat.v1.global_variables_initializer())
-    ...         _ = tf.compat.v1.train.Saver().save(sess, "model/model.ckpt")
-    >>> frozen = freeze_checkpoint("model/model.ckpt", "model/frozen.pb")
-    >>> frozen.outputs, frozen.guessed
-    (('add',), True)
-
-    A TF1 SavedModel with a reference variable, frozen from its signature:
-
-    >>> builder = tf.compat.v1.saved_model.Builder("tf1_saved")
-    >>> with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
-    ...     x = tf.compat.v1.placeholder(tf.float32, [None], name="x")
-    ...     w = tf.compat.v1.Variable(3.0, name="w", use_resource=False)
-    ...     y = tf.multiply(x, w, name="y")
-    ...     sess.run(w.initializer)
-    ...     builder.add_meta_graph_and_variables(sess, ["serve"], signature_def_map={
-    ...         "predict": tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"y": y})})
-    >>> _ = builder.save()
-    >>> freeze_checkpoint("tf1_saved", "tf1.pb")
-    Traceback (most recent call last):
-    ...
-    tfpersist.errors.OutputGuessError: SavedModel 'tf1_saved' has no serving_default signature (signatures: predict); ...
-    >>> print(freeze_checkpoint("tf1_saved", "tf1.pb", signature="predict"))
-    tf1.pb: 4 nodes, ... bytes, output y (signature predict)
-    """
-    from tfpersist.graphs import read_meta_graph
-    from tfpersist.meta_graph import restore_meta_graph
-
-    text = os.fspath(source)
-    if _fs.isfile(os.path.join(text, "saved_model.pb")):
-        graph_def, chosen, named = _freeze_saved_model(text, outputs, signature, allow_ops)
-        guessed = False
-    else:
-        from tfpersist.checkpoint_state import meta_path, resolve_prefix
-
-        prefix = resolve_prefix(text)
-        meta_file = meta_path(prefix)
-        if not _fs.isfile(meta_file):
-            raise CheckpointNotFoundError(
-                f"checkpoint {prefix!r} has no .meta file, so its graph is unknown; "
-                "freeze it from Python with freezing.freeze_session, or pass a SavedModel directory"
-            )
-        meta = read_meta_graph(meta_file)
-        named = None if outputs else signature
-        if named is not None:
-            chosen = _signature_outputs(meta, named, repr(meta_file))
-            check_nodes(meta.graph_def, chosen)
-            guessed = False
-        else:
-            chosen, guessed = _pick_outputs(meta.graph_def, outputs, prefix)
-        with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
-            reads = _converter_reads(meta.graph_def, chosen)
-            restore_meta_graph(sess, prefix, clear_devices=True, allow_ops=allow_ops, run=reads)
-            graph_def = freeze_session(sess, chosen)
-    path = write_graph_def(graph_def, out)
-    nodes = tuple(dict.fromkeys(_node_name(n) for n in chosen))
-    return FrozenGraph(path, nodes, len(graph_def.node), graph_def.ByteSize(), guessed, named)
-
-
-def _serving_meta_graph(model: Any, path: str) -> Any:
-    """The meta graph TensorFlow Serving would load: the only one, or the one tagged "serve"."""
-    metas = model.meta_graphs
-    if len(metas) == 1:
-        return metas[0]
-    serving = [m for m in metas if "serve" in m.meta_info_def.tags]
-    if not serving:
-        found = "; ".join(",".join(m.meta_info_def.tags) for m in metas)
-        raise OutputGuessError(
-            f"SavedModel {path!r} has {len(metas)} meta graphs (tags: {found}) and none is "
-            "tagged 'serve'; load the one you want with tf.saved_model.load(path, tags=...) "
-            "and freeze its function with freezing.freeze_function"
-        )
-    return serving[0]
-
-
-def _freeze_saved_model(
-    path: str, outputs: Sequence[str] | None, signature: str | None, allow_ops: Sequence[str]
-) -> tuple[Any, list[str], str | None]:
-    """Freeze a SavedModel: the graph, its outputs, and the signature they came from."""
-    from tfpersist.graphs import read_saved_model
-
-    model = read_saved_model(path)
-    where = repr(os.path.join(path, "saved_model.pb"))
-    for meta in model.meta_graphs:
-        audit_graph(meta, allow_ops=allow_ops, where=where)
-    meta = _serving_meta_graph(model, path)
-    source = f"SavedModel {path!r}"
-    name = signature or DEFAULT_SIGNATURE
-    if not meta.object_graph_def.nodes:  # written by TF1: its loader takes reference variables
-        named = None if outputs else name  # --output wins
-        if outputs and signature is not None:
-            _signature(meta, name, source)  # a signature asked for must exist
-        chosen = list(outputs) if outputs else _signature_outputs(meta, name, source)
-        audit_graph(
-            meta, allow_ops=allow_ops, run=_converter_reads(meta.graph_def, chosen), where=where
-        )
-        return _freeze_tf1_saved_model(path, model, meta, chosen, source), chosen, named
-    _signature(meta, name, source)  # TF2 freezes a signature's function, even with --output
-    tags = list(meta.meta_info_def.tags) if len(model.meta_graphs) > 1 else None
-    try:
-        loaded = load_saved_model(path, model, tags)  # the audited bytes, not a second read
-    except SAVED_MODEL_ERRORS as e:  # a damaged object graph, or a newer release's
-        raise GraphFormatError(
-            f"TensorFlow cannot load {source} ({type(e).__name__}: {e}); the file is "
-            "damaged, or was written by a TensorFlow this one cannot read"
-        ) from e
-    function = dict(getattr(loaded, "signatures", {}) or {}).get(name)
-    if function is None:
-        raise OutputGuessError(
-            f"{source} lists a {name} signature that TensorFlow did not load; "
-            "freeze a concrete function with freezing.freeze_function instead"
-        )
-    graph_def = freeze_function(function)
-    if outputs:
-        check_nodes(graph_def, outputs)
-        nodes = [_node_name(n) for n in outputs]
-        graph_def = tf.compat.v1.graph_util.extract_sub_graph(graph_def, nodes)
-        return graph_def, list(outputs), None
-    return graph_def, [t.name for t in function.outputs], name
-
-
-def _freeze_tf1_saved_model(
-    path: str, model: Any, meta: Any, outputs: Sequence[str], source: str
-) -> Any:
-    """Freeze a TF1 SavedModel the way TF1 loads it: into a ``tf.Graph`` and a session."""
-    from tfpersist.meta_graph import readable_version
-
-    check_nodes(meta.graph_def, outputs)
-    info = meta.meta_info_def
-    info.tensorflow_version = readable_version(info.tensorflow_version)
-    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
-        try:  # the audited bytes, not a second read
-            load_saved_model_v1(sess, path, model, list(info.tags))
-        except (ValueError, TypeError, KeyError, IndexError) as e:  # a graph that cannot import
-            raise GraphFormatError(
-                f"TensorFlow cannot load {source} ({type(e).__name__}: {e}); the file "
-                "is damaged, or was written by a TensorFlow this one cannot read"
-            ) from e
-        return freeze_session(sess, outputs)

@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tfpersist import _fs
-from tfpersist._graphfile import Graph, dtype_name, read_graph_file
+from tfpersist._graphfile import Graph, dtype_name, node_name, read_graph_file
 from tfpersist.errors import CheckpointNotFoundError, GraphFormatError
 from tfpersist.safety import Refusal, check_graph
 
@@ -281,7 +281,7 @@ def guess_outputs(graph_def: Any) -> list[str]:
     consumers: dict[str, list[str]] = {}
     for node in nodes:
         for name in node.input:
-            consumers.setdefault(name.lstrip("^").split(":")[0], []).append(node.name)
+            consumers.setdefault(node_name(name), []).append(node.name)
     plumbing = {node.name for node in nodes if node.op in _PLUMBING}
     stack = list(plumbing)
     while stack:

@@ -44,9 +44,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tfpersist._index import read_index
+from tfpersist._layout import resolve_prefix
 from tfpersist._progress import progress
-from tfpersist.checkpoint_state import resolve_prefix
+from tfpersist._v1 import read_checkpoint_index
 
 if TYPE_CHECKING:
     import numpy as np
@@ -130,7 +130,7 @@ def list_checkpoint(path: str | os.PathLike[str]) -> CheckpointListing:
     {'prefix': 'm/model.ckpt', 'variables': [{'name': 'v', 'dtype': 'float64', 'shape': [2, 2], 'bytes': 32}], 'total_bytes': 32}
     """
     prefix = resolve_prefix(path)
-    index = read_index(prefix)
+    index = read_checkpoint_index(prefix)
     infos = [
         VariableInfo(
             name, index.entries[name].dtype_name, index.entries[name].shape, index.nbytes(name)

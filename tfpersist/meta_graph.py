@@ -9,8 +9,9 @@ output of the node ``add``.
 
 Two things can go wrong that tfpersist takes care of:
 
-* ``import_meta_graph`` refuses to run with eager execution on ("Exporting/
-  importing meta graphs is not supported when eager execution is enabled").
+* ``import_meta_graph`` refuses to run with eager execution on
+  ("Exporting/importing meta graphs is not supported when eager execution
+  is enabled").
   :func:`restore_meta_graph` always imports into the session's own graph, so
   it works in TensorFlow 2 without turning eager execution off.
 * A graph saved on another machine can pin its ops to devices this machine
@@ -87,8 +88,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from tfpersist import _fs
+from tfpersist._layout import meta_path, resolve_prefix
 from tfpersist._tf import tf
-from tfpersist.checkpoint_state import meta_path, resolve_prefix
 from tfpersist.errors import CheckpointNotFoundError, DevicePlacementError, GraphFormatError
 from tfpersist.graphs import read_meta_graph
 from tfpersist.restoring import restore_session

@@ -90,8 +90,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from tfpersist._layout import resolve_prefix
 from tfpersist._tf import tf
-from tfpersist.checkpoint_state import resolve_prefix
 from tfpersist.errors import NothingToRestoreError, SessionRequiredError
 from tfpersist.restoring import check_variables, open_reader, restore_session
 

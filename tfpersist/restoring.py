@@ -145,15 +145,23 @@ from typing import Any
 import numpy as np
 
 from tfpersist._files import glob_safe_prefix
-from tfpersist._tf import OBJECT_GRAPH_KEY, TrackableObjectGraph, tf, trackable_children
+from tfpersist._layout import OBJECT_GRAPH_KEY, VARIABLE_VALUE, resolve_prefix
+from tfpersist._savers import (
+    Declared,
+    default_list,
+    is_variable,
+    saver_for,
+    spec_shape,
+    variable_names,
+)
+from tfpersist._suggest import did_you_mean
+from tfpersist._tf import TrackableObjectGraph, tf, trackable_children
 from tfpersist.bundle import CheckpointReader, load_checkpoint
-from tfpersist.checkpoint_state import resolve_prefix
 from tfpersist.errors import (
     CorruptCheckpointError,
     Mismatch,
     NothingToRestoreError,
     VariableMismatchError,
-    did_you_mean,
 )
 
 __all__ = [
@@ -169,7 +177,7 @@ __all__ = [
 
 Signature = dict[str, tuple[list[int], str]]
 
-SAVE_COUNTER_KEY = "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
+SAVE_COUNTER_KEY = "save_counter" + VARIABLE_VALUE
 #: dtypes assigned from tfpersist's reader; others are restored by TensorFlow.
 _DIRECT_DTYPES = frozenset(
     {
@@ -181,9 +189,6 @@ _DIRECT_DTYPES = frozenset(
 #: batches of about _BATCH_BYTES; a saver restores the smaller ones faster.
 _FEED_AT_LEAST = 1 << 20
 _BATCH_BYTES = 64 << 20
-#: The attribute of a graph that keeps the savers tfpersist made for it, per
-#: set of variables, so that saving or restoring in a loop adds no ops.
-_SAVERS = "_tfpersist_savers"
 
 
 @contextlib.contextmanager
@@ -214,9 +219,8 @@ def reading(prefix: str, reader: CheckpointReader | None = None) -> Iterator[str
         try:
             yield readable
         except tf.errors.OpError as e:
-            from tfpersist.inspecting import verify_checkpoint
-
-            verify_checkpoint(prefix)  # names the damaged tensor and file, if any
+            with load_checkpoint(prefix) as checked:
+                checked.verify()  # names the damaged tensor and file, if any
             raise CorruptCheckpointError(
                 f"TensorFlow cannot read checkpoint {prefix!r} ({type(e).__name__}: "
                 f"{str(e).splitlines()[0] if str(e) else ''}); `tfpersist verify` found no "
@@ -324,10 +328,10 @@ def _listing_problems(variables: Mapping[str, Any]) -> list[Mismatch]:
     first: dict[Any, str] = {}
     for name in sorted(variables):
         var = variables[name]
-        if isinstance(var, _Declared):  # traced from a saver, or a saveable object's value
+        if isinstance(var, Declared):  # traced from a saver, or a saveable object's value
             continue
         parts = var if isinstance(var, list) else [var]
-        odd = next((p for p in parts if not _is_variable(p)), None)
+        odd = next((p for p in parts if not is_variable(p)), None)
         if odd is not None:
             problems.append(Mismatch("type", name, found=type(odd).__name__))
             continue
@@ -388,65 +392,6 @@ def _mismatches(
     return problems
 
 
-def variable_names(var_list: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any]:
-    """Map checkpoint names to variables, as ``tf.compat.v1.train.Saver`` does.
-
-    A dict is taken as it is; a list is keyed by each variable's op name. The
-    parts of a partitioned variable (``name/part_0``, ...) hold slices of one
-    checkpoint value: they are listed together under the full name. A
-    saveable object (a lookup table's, in the graph's ``SAVEABLE_OBJECTS``
-    collection) is listed under the names of its values, as ``Saver`` does,
-    whatever key a dict gives it.
-
-    >>> import tensorflow as tf
-    >>> with tf.Graph().as_default():
-    ...     v = tf.Variable(1.0, name="layer/w")
-    ...     p = tf.compat.v1.get_variable(
-    ...         "p", [6], partitioner=tf.compat.v1.fixed_size_partitioner(3))
-    ...     names = variable_names([v, *p])
-    ...     sorted(names), [part.op.name for part in names["p"]]
-    (['layer/w', 'p'], ['p/part_0', 'p/part_1', 'p/part_2'])
-    """
-    names: dict[str, Any] = {}
-    pairs = var_list.items() if isinstance(var_list, Mapping) else ((None, v) for v in var_list)
-    for key, var in pairs:
-        parts = _parts(var)
-        if _is_saveable(var):
-            names.update((spec.name, _Saveable(var, spec)) for spec in var.specs)
-        elif key is not None:
-            names[key] = parts or var
-        elif parts:
-            names.setdefault(parts[0]._save_slice_info.full_name, []).extend(parts)
-        else:
-            names[var.op.name] = var
-    return names
-
-
-def _is_saveable(obj: Any) -> bool:
-    """Whether *obj* is a ``SaveableObject``: values a ``Saver`` saves and restores by its specs."""
-    return hasattr(obj, "specs") and hasattr(obj, "restore") and not _is_variable(obj)
-
-
-def _default_list(graph: tf.Graph) -> list[Any]:
-    """What ``Saver()`` saves: the global variables and the ``SAVEABLE_OBJECTS`` collection."""
-    keys = tf.compat.v1.GraphKeys
-    return [
-        *graph.get_collection(keys.GLOBAL_VARIABLES),
-        *graph.get_collection(keys.SAVEABLE_OBJECTS),
-    ]
-
-
-def _parts(var: Any) -> list[Any] | None:
-    """The slices of a partitioned variable (a list, a ``PartitionedVariable``, a part), or None."""
-    if isinstance(var, list | tuple):
-        return list(var)
-    if hasattr(var, "_get_variable_list"):  # PartitionedVariable has no public class
-        return list(var._get_variable_list())
-    if getattr(var, "_save_slice_info", None) is not None:
-        return [var]
-    return None
-
-
 def restore_session(
     sess: tf.compat.v1.Session,
     path: str | os.PathLike[str],
@@ -498,7 +443,7 @@ def restore_session(
             variables = variable_names(var_list)
         else:
             restored = _restored_by(saver, sess.graph) if saver is not None else None
-            variables = restored or variable_names(_default_list(sess.graph))
+            variables = restored or variable_names(default_list(sess.graph))
         if not variables:
             raise NothingToRestoreError(
                 f"nothing to restore from {prefix!r}: "
@@ -527,31 +472,11 @@ def restore_session(
     return prefix
 
 
-class _Declared:
-    """What a saver's restore op assigns a checkpoint value to: a shape and a dtype."""
-
-    def __init__(self, shape: Any, dtype: Any) -> None:
-        self.shape, self.dtype = tf.TensorShape(shape), tf.as_dtype(dtype)
-
-
-class _Saveable(_Declared):
-    """One value of a saveable object (a table's keys, say): TensorFlow's saver restores it."""
-
-    def __init__(self, saveable: Any, spec: Any) -> None:
-        super().__init__(_spec_shape(spec.slice_spec), spec.dtype)
-        self.saveable = saveable
-
-
-def _spec_shape(spec: str) -> list[int] | None:
-    """The full shape a slice spec ("DIM0 DIM1 SLICE") gives; None for a whole value."""
-    return [int(d) for d in spec.split()[:-1]] if spec else None
-
-
 _RESTORE_OPS = frozenset({"RestoreV2", "RestoreSlice", "Restore"})
 _ASSIGN_OPS = frozenset({"Assign", "AssignVariableOp"})
 
 
-def _restored_by(saver: Any, graph: Any) -> dict[str, _Declared] | None:
+def _restored_by(saver: Any, graph: Any) -> dict[str, Declared] | None:
     """The checkpoint names a graph's *saver* restores, each with what it assigns to.
 
     A saver may cover fewer variables than the graph holds (a ``global_step``
@@ -560,11 +485,13 @@ def _restored_by(saver: Any, graph: Any) -> dict[str, _Declared] | None:
     restore op cannot be traced.
     """
     saver_def = getattr(saver, "saver_def", None)
+    if saver_def is None:
+        return None
     try:
         restore = graph.get_operation_by_name(saver_def.restore_op_name)
     except (AttributeError, KeyError, ValueError):
         return None
-    found: dict[str, _Declared] = {}
+    found: dict[str, Declared] = {}
     seen, stack = set(), [restore]
     while stack:
         op = stack.pop()
@@ -582,7 +509,7 @@ def _restored_by(saver: Any, graph: Any) -> dict[str, _Declared] | None:
                 source = _restored_value(value)
                 if source is None:
                     return None
-                found[source[0]] = _Declared(_spec_shape(source[1]), source[2])
+                found[source[0]] = Declared(spec_shape(source[1]), source[2])
         stack.extend(op.control_inputs)
         stack.extend(t.op for t in op.inputs if t.op.type not in _RESTORE_OPS)
     return found or None
@@ -602,7 +529,7 @@ def _restored_value(value: Any) -> tuple[str, str, Any] | None:
     return name, spec, dtype
 
 
-def _restored_entry(assign: Any) -> tuple[str, _Declared] | None:
+def _restored_entry(assign: Any) -> tuple[str, Declared] | None:
     """The checkpoint name and declared variable an assign op of a restore op takes."""
     value = assign.inputs[1]
     while value.op.type == "Identity":
@@ -614,13 +541,13 @@ def _restored_entry(assign: Any) -> tuple[str, _Declared] | None:
         return None
     name, spec, dtype = source
     if spec:  # "DIM0 DIM1 SLICE": the full value's shape
-        return name, _Declared(_spec_shape(spec), dtype)
+        return name, Declared(spec_shape(spec), dtype)
     target = assign.inputs[0]
     if assign.type == "AssignVariableOp":
         handle = target.op
         shape = handle.get_attr("shape") if handle.type == "VarHandleOp" else None
-        return name, _Declared(shape, dtype)
-    return name, _Declared(target.shape, target.dtype.base_dtype)
+        return name, Declared(shape, dtype)
+    return name, Declared(target.shape, target.dtype.base_dtype)
 
 
 def _constant(tensor: Any) -> Any:
@@ -628,85 +555,6 @@ def _constant(tensor: Any) -> Any:
     if tensor.op.type != "Const":
         return None
     return np.asarray(tf.make_ndarray(tensor.op.get_attr("value")))
-
-
-def saver_for(
-    graph: tf.Graph,
-    var_list: Mapping[str, Any] | Sequence[Any] | None = None,
-    *,
-    max_to_keep: int = 5,
-) -> tf.compat.v1.train.Saver:
-    """A saver over *var_list* (as ``Saver`` takes it), made once per graph.
-
-    Each ``Saver`` adds save and restore ops to the graph, so one made on
-    every call grows the graph in a loop; this returns the same saver for the
-    same variables, however they are listed (``None`` means what ``Saver()``
-    takes: every global variable and saveable object), partitioned variables
-    included. Savers over other objects are made anew. The saver stores
-    relative paths in the state file.
-
-    >>> import tensorflow as tf
-    >>> with tf.Graph().as_default() as graph:
-    ...     v = tf.Variable(1.0, name="v")
-    ...     saver_for(graph) is saver_for(graph, {"v": v}) is saver_for(graph, [v])
-    True
-    """
-    variables = _saver_entries(graph, var_list)
-    if variables is None:
-        with graph.as_default():
-            return tf.compat.v1.train.Saver(
-                var_list=var_list, max_to_keep=max_to_keep, save_relative_paths=True
-            )
-    key = (max_to_keep, *sorted((name, _op_names(var)) for name, var in variables.items()))
-    # Kept on the graph, so the savers die with it (a saver refers to its graph).
-    savers = getattr(graph, _SAVERS, None)
-    if savers is None:
-        savers = {}
-        setattr(graph, _SAVERS, savers)
-    if key not in savers:
-        with graph.as_default():
-            savers[key] = tf.compat.v1.train.Saver(
-                var_list=_saver_list(variables), max_to_keep=max_to_keep, save_relative_paths=True
-            )
-    return savers[key]
-
-
-def _op_names(var: Any) -> tuple[str, ...]:
-    if isinstance(var, _Saveable):  # the saver keeps the object alive, so its id stays its own
-        return (f"saveable {id(var.saveable)}",)
-    return tuple(v.name for v in var) if isinstance(var, list) else (var.name,)
-
-
-def _saver_entries(
-    graph: tf.Graph, var_list: Mapping[str, Any] | Sequence[Any] | None
-) -> dict[str, Any] | None:
-    """*var_list* by checkpoint name, or None if it holds more than variables and saveables."""
-    listed = _default_list(graph) if var_list is None else var_list
-    items = listed.values() if isinstance(listed, Mapping) else listed
-    if all(
-        isinstance(var, _Saveable)
-        or _is_saveable(var)
-        or all(isinstance(v, tf.Variable) for v in _parts(var) or [var])
-        for var in items
-    ):
-        return variable_names(listed)
-    return None
-
-
-def _saver_list(variables: Mapping[str, Any]) -> dict[str, Any]:
-    """A ``Saver``'s var_list for :func:`variable_names`' map: each saveable object once."""
-    out: dict[str, Any] = {}
-    seen: set[int] = set()
-    for name, var in variables.items():
-        if not isinstance(var, _Saveable):
-            out[name] = var
-        elif id(var.saveable) not in seen:
-            seen.add(id(var.saveable))
-            key = var.saveable.name  # Saver names its values by their specs, not by this key
-            while key in variables or key in out:
-                key += "'"
-            out[key] = var.saveable
-    return out
 
 
 def _assignable(reader: CheckpointReader, name: str, var: Any, graph: Any = None) -> bool:
@@ -718,7 +566,7 @@ def _assignable(reader: CheckpointReader, name: str, var: Any, graph: Any = None
     """
     entry = reader.entry(name)
     if (
-        isinstance(var, list | _Declared)
+        isinstance(var, list | Declared)
         or entry.slices
         or entry.dtype_name not in _DIRECT_DTYPES
         or getattr(var, "_save_slice_info", None) is not None
@@ -802,7 +650,7 @@ class _ObjectMatch:
                 node = graph.nodes[slot.slot_variable_node_id]
                 if variable is not None:
                     objects[slot.slot_variable_node_id] = variable
-                elif _is_variable(original) and _same_shape_slots(optimizer):
+                elif is_variable(original) and _same_shape_slots(optimizer):
                     # TensorFlow would make the slot in the shape of its saved value
                     self.unmade.update(
                         (a.checkpoint_key, original)
@@ -822,7 +670,7 @@ class _ObjectMatch:
                 self._given.add(id(obj))
             elif obj is None:  # a slot the optimizer makes when TensorFlow restores it
                 self.taken.add(key)
-            elif _is_variable(obj):
+            elif is_variable(obj):
                 self.variables[key] = obj
                 self._given.add(id(obj))
 
@@ -838,11 +686,11 @@ class _ObjectMatch:
         }
         unplaced: dict[int, str] = {}
         for path, obj in _reachable(root):
-            if _is_variable(obj) and id(obj) not in self._given:  # matched or not, no value
+            if is_variable(obj) and id(obj) not in self._given:  # matched or not, no value
                 unplaced.setdefault(id(obj), path)
         missing, misplaced = [], {}
         for path in sorted(unplaced.values()):
-            key = f"{path}/.ATTRIBUTES/VARIABLE_VALUE"
+            key = path + VARIABLE_VALUE
             if key in stored:  # the object graph puts it elsewhere, or nowhere
                 misplaced[key] = owner.get(key, "")
             else:
@@ -895,12 +743,6 @@ def _get_slot(optimizer: Any, variable: Any, name: str) -> Any:
         return optimizer.get_slot(variable, name)
     except (KeyError, ValueError, AttributeError):  # not made yet (Keras raises KeyError)
         return None
-
-
-def _is_variable(obj: Any) -> bool:
-    return isinstance(obj, tf.Variable) or (
-        hasattr(obj, "assign") and hasattr(obj, "shape") and hasattr(obj, "dtype")
-    )
 
 
 def restore_checkpoint(
@@ -1002,7 +844,7 @@ def _restore_by_name(
     problems: dict[Mismatch, None] = {}
     names: set[str] = set()
     for _, var in _reachable(checkpoint):
-        if _is_variable(var) and isinstance(getattr(var, "name", None), str):
+        if is_variable(var) and isinstance(getattr(var, "name", None), str):
             name = var.name[:-2] if var.name.endswith(":0") else var.name
             names.add(name)
             problems.update(dict.fromkeys(_mismatches(signature, {name: var}, partial=True)))

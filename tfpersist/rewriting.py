@@ -112,13 +112,19 @@ from typing import Any
 
 from tfpersist import _fs
 from tfpersist._files import write_error_reason
-from tfpersist.checkpoint_state import checkpoint_files, resolve_prefix
+from tfpersist._layout import (
+    ATTRIBUTES,
+    OBJECT_GRAPH_KEY,
+    VARIABLE_VALUE,
+    checkpoint_files,
+    resolve_prefix,
+)
+from tfpersist._suggest import did_you_mean
 from tfpersist.errors import (
     CorruptCheckpointError,
     RewriteError,
     TfPersistError,
     WriteError,
-    did_you_mean,
 )
 from tfpersist.inspecting import read_values
 
@@ -129,10 +135,6 @@ __all__ = [
     "rename_checkpoint",
     "write_checkpoint",
 ]
-
-_OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
-_ATTRIBUTES = "/.ATTRIBUTES/"
-_SUFFIX = _ATTRIBUTES + "VARIABLE_VALUE"
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,7 @@ def plan_rename(
     ...
     tfpersist.errors.RewriteError: 'v1' and 'v2' would both be named 'v2'; ...
     """
-    names = sorted(n for n in names if n != _OBJECT_GRAPH)
+    names = sorted(n for n in names if n != OBJECT_GRAPH_KEY)
     problems = []
     drops = [(p, _matcher(p, regex)) for p in drop]
     dropped = [n for n in names if any(m(n) for _, m in drops)]
@@ -242,7 +244,7 @@ def plan_rename(
                 f"{name!r} would be renamed to '' (an empty name, which TensorFlow keeps for "
                 "the checkpoint's header); map it to a name of its own"
             )
-        if target == _OBJECT_GRAPH:
+        if target == OBJECT_GRAPH_KEY:
             raise RewriteError(
                 f"{name!r} would be named {target!r}, the key of the object graph; "
                 "pick another name"
@@ -385,7 +387,7 @@ def _unescape(name: str) -> str:
 
 def _split_key(key: str) -> tuple[tuple[str, ...], str] | None:
     """``a/b.Sc/.ATTRIBUTES/X`` → ``(("a", "b/c"), "/.ATTRIBUTES/X")``; None for other keys."""
-    at = key.find(_ATTRIBUTES)
+    at = key.find(ATTRIBUTES)
     if at < 0:
         return None
     head = key[:at]
@@ -397,7 +399,7 @@ def _graph_bytes(prefix: str, value: Any, dtype: str) -> bytes:
     if dtype == "string" and value.shape == () and isinstance(value.item(), bytes):
         return value.item()
     raise CorruptCheckpointError(
-        f"checkpoint {prefix!r}: its object graph ({_OBJECT_GRAPH}) should be one string, "
+        f"checkpoint {prefix!r}: its object graph ({OBJECT_GRAPH_KEY}) should be one string, "
         f"but is a {dtype} tensor of shape {list(value.shape)}; "
         "convert the checkpoint to TF1 (tfpersist convert --to tf1) to use its values"
     )
@@ -413,12 +415,12 @@ def _parse_graph(prefix: str, serialized: bytes) -> Any:
         graph.ParseFromString(serialized)
     except DecodeError as e:
         raise CorruptCheckpointError(
-            f"checkpoint {prefix!r}: its object graph ({_OBJECT_GRAPH}) cannot be parsed: {e}"
+            f"checkpoint {prefix!r}: its object graph ({OBJECT_GRAPH_KEY}) cannot be parsed: {e}"
         ) from e
     count = len(graph.nodes)
     if not count:
         raise CorruptCheckpointError(
-            f"checkpoint {prefix!r}: its object graph ({_OBJECT_GRAPH}) holds no objects, "
+            f"checkpoint {prefix!r}: its object graph ({OBJECT_GRAPH_KEY}) holds no objects, "
             "not even the root; convert the checkpoint to TF1 (tfpersist convert --to tf1) "
             "to use its values"
         )
@@ -708,7 +710,7 @@ def _object_graph(names: Iterable[str]) -> bytes:
         node.has_checkpoint_values.value = True
         attr = node.attributes.add()
         attr.name, attr.full_name = "VARIABLE_VALUE", name
-        attr.checkpoint_key = _escape(name) + _SUFFIX
+        attr.checkpoint_key = _escape(name) + VARIABLE_VALUE
     return graph.SerializeToString()
 
 
@@ -765,10 +767,10 @@ def rename_checkpoint(
     )
     renamed = dict(plan.renamed)
     graph = None
-    if _OBJECT_GRAPH in dtypes:
+    if OBJECT_GRAPH_KEY in dtypes:
         with load_checkpoint(prefix) as reader:
-            value = reader.get_tensor(_OBJECT_GRAPH)
-        serialized = _graph_bytes(prefix, value, dtypes[_OBJECT_GRAPH])
+            value = reader.get_tensor(OBJECT_GRAPH_KEY)
+        serialized = _graph_bytes(prefix, value, dtypes[OBJECT_GRAPH_KEY])
         graph = _rename_object_graph(
             prefix, serialized, dtypes, renamed, set(plan.dropped), _renamer(mapping, regex)
         )
@@ -779,7 +781,7 @@ def rename_checkpoint(
         if name in plan.dropped:
             continue
         new = renamed.get(name, name)
-        tensors[new] = graph if name == _OBJECT_GRAPH else value
+        tensors[new] = graph if name == OBJECT_GRAPH_KEY else value
         new_dtypes[new] = dtypes[name]
     write_checkpoint(destination, tensors, dtypes=new_dtypes, overwrite=overwrite)
     return plan
@@ -821,21 +823,21 @@ def convert_checkpoint(
     destination = os.fspath(destination)
     _refuse_source(prefix, destination)
     values, dtypes = _read_all(prefix)
-    object_based = _OBJECT_GRAPH in values
+    object_based = OBJECT_GRAPH_KEY in values
     if to == "tf1":
         if not object_based:
             raise RewriteError(f"{prefix!r} is already a TF1 name-based checkpoint")
         names: dict[str, str] = {}
         for key in sorted(values):
             if (
-                not key.endswith(_SUFFIX)
+                not key.endswith(VARIABLE_VALUE)
                 or key.startswith("save_counter/")
                 or ".OPTIMIZER_SLOT" in key
             ):
                 continue
-            name = _unescape(key[: -len(_SUFFIX)])
-            if name in names or name == _OBJECT_GRAPH:
-                first = names.get(name, _OBJECT_GRAPH)
+            name = _unescape(key[: -len(VARIABLE_VALUE)])
+            if name in names or name == OBJECT_GRAPH_KEY:
+                first = names.get(name, OBJECT_GRAPH_KEY)
                 raise RewriteError(
                     f"{first!r} and {key!r} would both be named {name!r} in a TF1 checkpoint; "
                     "rename one of them first (tfpersist rename), then convert"
@@ -853,10 +855,10 @@ def convert_checkpoint(
         raise RewriteError(
             "a TF1 variable named 'save_counter' clashes with tf.train.Checkpoint's own"
         )
-    names = sorted(values)
-    tensors = {_escape(n) + _SUFFIX: values[n] for n in names}
-    tensors[_OBJECT_GRAPH] = _object_graph(names)
-    kinds = {_escape(n) + _SUFFIX: dtypes[n] for n in names}
+    ordered = sorted(values)
+    tensors = {_escape(n) + VARIABLE_VALUE: values[n] for n in ordered}
+    tensors[OBJECT_GRAPH_KEY] = _object_graph(ordered)
+    kinds = {_escape(n) + VARIABLE_VALUE: dtypes[n] for n in ordered}
     return write_checkpoint(
-        destination, tensors, dtypes={**kinds, _OBJECT_GRAPH: "string"}, overwrite=overwrite
+        destination, tensors, dtypes={**kinds, OBJECT_GRAPH_KEY: "string"}, overwrite=overwrite
     )

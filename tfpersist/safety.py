@@ -120,7 +120,7 @@ Traceback (most recent call last):
 tfpersist.errors.UnsafeGraphError: the graph holds 1 op tfpersist will not import: node 'peek' runs RestoreV2 (node 'out' (Identity) takes its restored values, which only an assignment may); ...
 
 :func:`audit_file` does all of this without TensorFlow: it decodes the file
-itself (:mod:`tfpersist._graphfile`) and checks the ops against those each
+itself (``tfpersist._graphfile``) and checks the ops against those each
 TensorFlow release knows (``tfpersist/op_registry.json``). ``tfpersist audit``
 runs it on the command line. The decoder reads a file as the TensorFlow and
 protobuf installed beside it do: a field the installed release's protos lack
@@ -151,7 +151,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tfpersist._graphfile import Function, MetaGraph, Node, Saver, node_name, parse_tensor
-from tfpersist._installed import installed_release
+from tfpersist._installed import installed_release, release_key
 from tfpersist._protobuf import DecodeError, read_varint
 from tfpersist.errors import GraphFormatError, UnsafeGraphError, UnsupportedReleaseError
 
@@ -325,10 +325,12 @@ def resolve_release(release: str | None = None) -> str:
     tfpersist.errors.UnsupportedReleaseError: release '1.15': tfpersist records the ops of TensorFlow 2.12 to 2.21; pick one of those
     """
     releases = known_releases()
-    oldest = _key(releases[0])
+    keys = {r: release_key(r) for r in releases}  # the record's own names are well-formed
+    oldest = keys[releases[0]]
+    wanted: tuple[int, ...] | None
     if release is None:
         installed = installed_release()
-        wanted = max(_key(installed) or oldest, oldest) if installed else _key(releases[-1])
+        wanted = max(_key(installed) or oldest, oldest) if installed else keys[releases[-1]]
     else:
         wanted = _key(release)
         if wanted is None or wanted < oldest:
@@ -336,7 +338,7 @@ def resolve_release(release: str | None = None) -> str:
                 f"release {release!r}: tfpersist records the ops of TensorFlow {releases[0]} "
                 f"to {releases[-1]}; pick one of those"
             )
-    return max(r for r in releases if _key(r) <= wanted)  # type: ignore[operator]
+    return max(r for r in releases if keys[r] <= wanted)
 
 
 @functools.cache
@@ -377,7 +379,7 @@ class _Scope:
             found: dict[str, list[Node]] = defaultdict(list)
             for node in self.nodes.values():
                 for i in node.inputs:
-                    found[i.lstrip("^").split(":", 1)[0]].append(node)
+                    found[node_name(i)].append(node)
             self._consumers = found
         return self._consumers.get(name, [])
 
@@ -1129,7 +1131,9 @@ def _name_step(
     node = scope.nodes.get(name)
     if name in scope.args or (node is not None and node.op in _FILENAME_OPS):
         return [], lambda _: [(name, False)]
-    data = _data(node) if node is not None else []
+    if node is None:
+        return [], lambda _: None
+    data = _data(node)
     if not data:
         return [], lambda _: None
     if node.op == "Pack":
@@ -1294,7 +1298,7 @@ def audit_graph(
     from tfpersist._tf import RELEASE, registered_ops
 
     if isinstance(graph, bytes | memoryview):
-        meta = parse_graph_def(graph, where)
+        meta = parse_graph_def(bytes(graph), where)
     elif hasattr(graph, "graph_def"):
         meta = parse_meta_graph(graph.SerializeToString(), where)
     else:

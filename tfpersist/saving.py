@@ -136,7 +136,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from tfpersist import _fs
 from tfpersist._files import (
@@ -144,15 +144,16 @@ from tfpersist._files import (
     atomic_write,
     finish_switches,
     is_named,
+    leftovers,
     remove_paths,
     set_aside,
     write_error_reason,
 )
+from tfpersist._layout import STATE_FILE, checkpoint_files, temp_files
 from tfpersist._lock import locked
+from tfpersist._savers import default_list, saver_for
 from tfpersist._tf import tf
-from tfpersist.checkpoint_state import STATE_FILE, _temp_files, checkpoint_files, leftovers
-from tfpersist.errors import TfPersistError, WriteError
-from tfpersist.restoring import saver_for
+from tfpersist.errors import NothingToSaveError, TfPersistError, WriteError
 
 __all__ = ["SavedCheckpoint", "default_saver", "save_checkpoint", "save_session"]
 
@@ -182,8 +183,16 @@ def _written(prefix: str) -> SavedCheckpoint:
     return SavedCheckpoint(prefix, tuple(sorted(files)))
 
 
+@overload
 def _save(
-    prefix: str, target: str | None, lock_timeout: float, save: Callable[[], Any]
+    prefix: str, target: str | None, lock_timeout: float, save: Callable[[], str]
+) -> SavedCheckpoint: ...
+@overload
+def _save(
+    prefix: str, target: str | None, lock_timeout: float, save: Callable[[], str | None]
+) -> SavedCheckpoint | None: ...
+def _save(
+    prefix: str, target: str | None, lock_timeout: float, save: Callable[[], str | None]
 ) -> SavedCheckpoint | None:
     """Run *save* under the directory's lock, the checkpoint at *target* kept safe meanwhile.
 
@@ -196,10 +205,11 @@ def _save(
     """
     directory = _fs.dirname(prefix) or "."
     with locked(directory, lock_timeout):
-        fresh = False
+        fresh: str | None = None  # the target, where no checkpoint was before
         try:
             finish_switches(directory)  # a save cut short before: its old checkpoint comes back
-            fresh = target is not None and not checkpoint_files(target)
+            if target is not None and not checkpoint_files(target):
+                fresh = target
             try:
                 if target is not None:
                     set_aside(target, directory)
@@ -211,10 +221,10 @@ def _save(
         except (tf.errors.OpError, OSError) as e:
             with contextlib.suppress(OSError):
                 remove_paths(leftovers(directory, os.path.basename(prefix)))
-                if fresh and not is_named(directory, target):
+                if fresh is not None and not is_named(directory, fresh):
                     # what the failed save began where nothing was, and never named
-                    remove_paths(f for f in checkpoint_files(target) if not f.endswith(".meta"))
-                    remove_paths([target + "_temp", *_temp_files(target)])
+                    remove_paths(f for f in checkpoint_files(fresh) if not f.endswith(".meta"))
+                    remove_paths([fresh + "_temp", *temp_files(fresh)])
             reason = write_error_reason(e)
             raise WriteError(
                 f"cannot save checkpoint {prefix!r}: {reason}; the checkpoints already in "
@@ -269,8 +279,11 @@ def save_session(
     locked while saving (another tfpersist save waits up to *lock_timeout*
     seconds, then raises :class:`~tfpersist.errors.CheckpointLockedError`); a
     save that fails, on a full disk say, raises
-    :class:`~tfpersist.errors.WriteError` and leaves the checkpoints already
-    there as they were.
+    :class:`~tfpersist.errors.WriteError`, and one with no variable to save
+    (an empty graph or *var_list*, or a saver made with ``allow_empty=True``,
+    where ``Saver.save`` returns ``None``) raises
+    :class:`~tfpersist.errors.NothingToSaveError`; either leaves the
+    checkpoints already there as they were.
 
     >>> import os
     >>> import tensorflow as tf
@@ -287,6 +300,15 @@ def save_session(
     prefix = os.fspath(prefix)
     if saver is None:
         graph = sess.graph
+        made = var_list is not None or not graph.get_collection(tf.compat.v1.GraphKeys.SAVERS)
+        if made and not (default_list(graph) if var_list is None else var_list):
+            what = (
+                "the session's graph has no variable" if var_list is None else "var_list is empty"
+            )
+            raise NothingToSaveError(
+                f"cannot save checkpoint {prefix!r}: {what}, so there is nothing to save; "
+                "create the variables first, or list them in var_list"
+            )
         saver = default_saver(graph) if var_list is None else saver_for(graph, var_list)
     if global_step is not None:
         try:
@@ -303,7 +325,13 @@ def save_session(
                 with sess.graph.as_default():
                     graph = saver.export_meta_graph()
                 atomic_write(meta, graph.SerializeToString(deterministic=True))
-            return saver.save(sess, prefix, global_step=global_step, write_meta_graph=False)
+            path = saver.save(sess, prefix, global_step=global_step, write_meta_graph=False)
+            if path is None:  # what an empty saver (allow_empty=True) returns, writing nothing
+                raise NothingToSaveError(
+                    f"cannot save checkpoint {target!r}: the saver holds no variables; "
+                    "give it (or var_list) at least one variable"
+                )
+            return path
         except BaseException:
             if new_meta:
                 with contextlib.suppress(OSError):

@@ -36,6 +36,8 @@ PYTHON = {
         )
     },
     "os.PathLike": ("py:class", "library/os.html#$"),
+    "argparse.ArgumentParser": ("py:class", "library/argparse.html#$"),
+    "re.sub": ("py:function", "library/re.html#$"),
     "pathlib.Path": ("py:class", "library/pathlib.html#$"),
     "warnings.warn": ("py:function", "library/warnings.html#$"),
     "difflib.get_close_matches": ("py:function", "library/difflib.html#$"),
@@ -60,6 +62,8 @@ _TF_PUBLIC = {
     "tf.compat.v1.Session": "py:class",
     "tf.compat.v1.train.Saver": "py:class",
     "tf.Graph": "py:class",
+    "tf.distribute.Strategy": "py:class",
+    "tf.train.CheckpointOptions": "py:class",
 }
 _TF_DEFINED_AS = {
     "tensorflow.python.checkpoint.checkpoint.Checkpoint": "tf.train.Checkpoint",
@@ -67,6 +71,8 @@ _TF_DEFINED_AS = {
     "tensorflow.python.client.session.Session": "tf.compat.v1.Session",
     "tensorflow.python.framework.ops.Graph": "tf.Graph",
     "tensorflow.python.training.saver.Saver": "tf.compat.v1.train.Saver",
+    "tensorflow.python.distribute.distribute_lib.Strategy": "tf.distribute.Strategy",
+    "tensorflow.python.checkpoint.checkpoint_options.CheckpointOptions": "tf.train.CheckpointOptions",
 }
 TENSORFLOW = {
     **{n: (role, "api_docs/python/" + n.replace(".", "/")) for n, role in _TF_PUBLIC.items()},
@@ -79,6 +85,9 @@ TENSORFLOW = {
 NUMPY = {
     "numpy.ndarray": ("py:class", "reference/generated/numpy.ndarray.html#$"),
     "numpy.dtype": ("py:class", "reference/generated/numpy.dtype.html#$"),
+    "numpy.load": ("py:function", "reference/generated/numpy.load.html#$"),
+    # type hints written as np.ndarray, where NumPy is imported only for typing
+    "np.ndarray": ("py:class", "reference/generated/numpy.ndarray.html#numpy.ndarray"),
 }
 
 

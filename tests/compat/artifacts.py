@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfpersist import compat, freezing, graphs, meta_graph, restoring, safety
+from tfpersist import freezing, graphs, keras_weights, meta_graph, restoring, safety
 from tfpersist.errors import VariableMismatchError
 
 X = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)  # the input of every model
@@ -123,7 +123,7 @@ def keras(d: Path, expected: dict) -> str:
     try:
         restoring.restore_checkpoint(tf.train.Checkpoint(model=model), str(d / "keras" / "ckpt"))
     except VariableMismatchError:
-        compat.restore_keras_weights(model, str(d / "keras" / "ckpt"))
+        keras_weights.restore_keras_weights(model, str(d / "keras" / "ckpt"))
         status = "repaired"
     assert_close(model(image(), training=False).numpy(), expected["keras"])
     return status

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpersist import compat
+from tfpersist import keras_weights
 from tfpersist.errors import VariableMismatchError
 
 
@@ -33,7 +33,7 @@ def test_every_weight_is_restored_by_layer_order(saved, tmp_path):
     model, _ = saved
     tf.keras.utils.set_random_seed(1)
     fresh = _model()
-    pairs = compat.restore_keras_weights(fresh, str(tmp_path))  # a directory works too
+    pairs = keras_weights.restore_keras_weights(fresh, str(tmp_path))  # a directory works too
     assert len(pairs) == len(model.weights) == 10  # save_counter is not a weight
     for a, b in zip(fresh.weights, model.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -53,6 +53,6 @@ def test_a_different_model_is_refused_and_left_alone(saved, kwargs, words):
     other = _model(**kwargs)
     before = [w.numpy().copy() for w in other.weights]
     with pytest.raises(VariableMismatchError, match=words):
-        compat.restore_keras_weights(other, prefix)
+        keras_weights.restore_keras_weights(other, prefix)
     for w, b in zip(other.weights, before, strict=True):
         np.testing.assert_array_equal(w.numpy(), b)
