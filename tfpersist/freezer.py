@@ -45,10 +45,10 @@ from tfpersist.graphs import guess_outputs, read_meta_graph, read_saved_model
 from tfpersist.meta_graph import readable_version, restore_meta_graph
 from tfpersist.safety import audit_graph
 
-__all__ = ["DEFAULT_SIGNATURE", "FrozenGraph", "converter_reads", "freeze_checkpoint"]
+__all__ = ["DEFAULT_SIGNATURE", "FrozenGraph", "freeze_checkpoint"]
 
 
-def converter_reads(graph_def: Any, outputs: Sequence[str]) -> list[str]:
+def _converter_reads(graph_def: Any, outputs: Sequence[str]) -> list[str]:
     """The nodes TensorFlow's converter runs to freeze *outputs*.
 
     ``convert_variables_to_constants`` reads each variable the outputs need
@@ -61,7 +61,7 @@ def converter_reads(graph_def: Any, outputs: Sequence[str]) -> list[str]:
     >>> with tf.Graph().as_default() as graph:
     ...     w = tf.compat.v1.get_variable("w", [], use_resource=True)
     ...     y = tf.multiply(w, 2.0, name="y")
-    >>> converter_reads(graph.as_graph_def(), ["y:0"])
+    >>> _converter_reads(graph.as_graph_def(), ["y:0"])
     ['w/Read/ReadVariableOp']
     """
     nodes = {node.name: node for node in graph_def.node}
@@ -231,7 +231,7 @@ def freeze_checkpoint(
         else:
             chosen, guessed = _pick_outputs(meta.graph_def, outputs, prefix)
         with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
-            reads = converter_reads(meta.graph_def, chosen)
+            reads = _converter_reads(meta.graph_def, chosen)
             restore_meta_graph(sess, prefix, clear_devices=True, allow_ops=allow_ops, run=reads)
             graph_def = freeze_session(sess, chosen)
     path = write_graph_def(graph_def, out)
@@ -272,7 +272,7 @@ def _freeze_saved_model(
             _signature(meta, name, source)  # a signature asked for must exist
         chosen = list(outputs) if outputs else _signature_outputs(meta, name, source)
         audit_graph(
-            meta, allow_ops=allow_ops, run=converter_reads(meta.graph_def, chosen), where=where
+            meta, allow_ops=allow_ops, run=_converter_reads(meta.graph_def, chosen), where=where
         )
         return _freeze_tf1_saved_model(path, model, meta, chosen, source), chosen, named
     _signature(meta, name, source)  # TF2 freezes a signature's function, even with --output
