@@ -93,7 +93,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | Callable[[BinaryIO]
         if isinstance(e, OSError):
             raise _unchanged(path, e) from e
         raise
-    _fsync_directory(parent)
+    fsync_directory(parent)
     return path
 
 
@@ -128,7 +128,7 @@ def _write(f: BinaryIO, data: bytes | Callable[[BinaryIO], object]) -> None:
         f.write(data)
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
     """Make a rename in *directory* durable (some filesystems cannot: then nothing is done)."""
     with contextlib.suppress(OSError):
         dir_fd = os.open(directory, os.O_RDONLY)

@@ -37,6 +37,7 @@ __all__ = [
     "dirname",
     "exists",
     "file_size",
+    "finish_write",
     "is_url",
     "isabs",
     "isdir",
@@ -46,6 +47,7 @@ __all__ = [
     "makedirs",
     "mtime_ns",
     "open_read",
+    "open_write",
     "read_bytes",
     "read_into",
     "remove",
@@ -293,6 +295,24 @@ def open_read(path: str) -> Handle:
     with _as_oserror(path):
         _gfile().stat(path)  # a GFile opens nothing until read: fail here, as os.open does
         return _gfile().GFile(path, "rb")
+
+
+def open_write(path: str) -> Any:
+    """Create file *path*, which must not exist, for writing; a binary file with ``write``."""
+    if not is_url(path):
+        return open(path, "xb", buffering=1 << 20)  # closed by finish_write
+    with _as_oserror(path):
+        return _gfile().GFile(path, "wb")
+
+
+def finish_write(file: Any, sync: bool) -> None:
+    """Close a file from :func:`open_write`, its bytes on disk first when *sync* (fsync)."""
+    try:
+        file.flush()
+        if sync and hasattr(file, "fileno"):
+            os.fsync(file.fileno())
+    finally:
+        file.close()
 
 
 def file_size(handle: Handle) -> int:

@@ -19,7 +19,7 @@ from types import EllipsisType
 from typing import Any, NamedTuple
 
 from tfpersist import _fs
-from tfpersist._protobuf import DecodeError, fields, int64
+from tfpersist._protobuf import DecodeError, encode_field, fields, int64
 from tfpersist._sstable import TableError, read_table
 from tfpersist._suggest import did_you_mean
 from tfpersist.errors import (
@@ -143,6 +143,39 @@ def _entry(name: str, data: bytes | memoryview) -> Entry:
         elif wire == 5 and number == 6:
             crc = value
     return Entry(name, dtype, shape, shard, offset, size, crc, tuple(slices))
+
+
+def encode_header(num_shards: int = 1) -> bytes:
+    """The ``BundleHeaderProto`` TensorFlow writes: *num_shards*, little-endian, format version 1.
+
+    >>> encode_header()
+    b'\\x08\\x01\\x1a\\x02\\x08\\x01'
+    """
+    return encode_field(1, num_shards) + encode_field(3, encode_field(1, 1))
+
+
+def encode_entry(entry: Entry) -> bytes:
+    """*entry* as the ``BundleEntryProto`` TensorFlow serializes: zero fields left out, the shape always there.
+
+    >>> encode_entry(Entry("v", dtype=1, shape=(), shard=0, offset=0, size=4, crc32c=1))
+    b'\\x08\\x01\\x12\\x00(\\x045\\x01\\x00\\x00\\x00'
+    """
+    dims = b"".join(encode_field(2, encode_field(1, d) if d else b"") for d in entry.shape)
+    out = encode_field(1, entry.dtype) + encode_field(2, dims)
+    for number, value in ((3, entry.shard), (4, entry.offset), (5, entry.size)):
+        if value:
+            out += encode_field(number, value)
+    if entry.crc32c:
+        out += encode_field(6, entry.crc32c, fixed32=True)
+    for extents in entry.slices:
+        body = b""
+        for start, length in extents:
+            extent = encode_field(1, start) if start else b""
+            if length is not None:
+                extent += encode_field(2, length)
+            body += encode_field(1, extent)
+        out += encode_field(7, body)
+    return out
 
 
 def _signed_increasing(value: int) -> bytes:

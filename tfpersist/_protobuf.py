@@ -25,6 +25,8 @@ __all__ = [
     "DecodeError",
     "check",
     "decode",
+    "encode_field",
+    "encode_varint",
     "fields",
     "int64",
     "map_entry",
@@ -67,6 +69,34 @@ def read_varint(data: bytes | memoryview, pos: int, end: int | None = None) -> t
             return result & 0xFFFFFFFFFFFFFFFF, pos
         shift += 7
     raise DecodeError("a varint is longer than 10 bytes")
+
+
+def encode_varint(n: int) -> bytes:
+    """Encode *n* as an unsigned varint; a negative *n* takes ten bytes, as an int64 does.
+
+    >>> encode_varint(300), encode_varint(-1)[-1]
+    (b'\\xac\\x02', 1)
+    """
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def encode_field(number: int, value: int | bytes, *, fixed32: bool = False) -> bytes:
+    """Encode one field: bytes as length-delimited, an int as a varint or with *fixed32* as four bytes.
+
+    >>> encode_field(1, 150), encode_field(2, b"ab"), encode_field(6, 1, fixed32=True)
+    (b'\\x08\\x96\\x01', b'\\x12\\x02ab', b'5\\x01\\x00\\x00\\x00')
+    """
+    if isinstance(value, bytes):
+        return encode_varint(number << 3 | 2) + encode_varint(len(value)) + value
+    if fixed32:
+        return encode_varint(number << 3 | 5) + struct.pack("<I", value)
+    return encode_varint(number << 3) + encode_varint(value)
 
 
 def read_tag(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:

@@ -5,7 +5,9 @@ prefix-compressed key/value entries with restart points, an index block that
 points at them, and a 48-byte footer ending in a magic number. Every block is
 followed by a compression byte and a masked crc32c of the block and that byte.
 :func:`read_table` checks all of it and returns the entries; every fault is a
-:class:`TableError` saying what is wrong.
+:class:`TableError` saying what is wrong. :class:`TableBuilder` writes a table
+byte for byte as TensorFlow's ``table::TableBuilder`` does, uncompressed, as
+checkpoints use it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tfpersist._protobuf import DecodeError, read_varint
+from tfpersist._protobuf import DecodeError, encode_varint, read_varint
 
 MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
@@ -28,6 +30,9 @@ NO_COMPRESSION, SNAPPY = 0, 1
 _MASK_DELTA = 0xA282EAD8
 #: How many bytes of decoded data blocks a :class:`Table` keeps for further lookups.
 CACHE_BYTES = 64 << 20
+#: TensorFlow's ``table::Options``: a data block is closed at this estimated size,
+#: and every this many keys starts afresh (a restart point).
+BLOCK_SIZE, RESTART_INTERVAL = 262144, 16
 
 
 class TableError(DecodeError):
@@ -320,3 +325,118 @@ def read_table(data: Any) -> Iterator[tuple[bytes, bytes]]:
                 raise TableError(f"key {key!r} is out of order in the data block at byte {offset}")
             previous = key
             yield key, value
+
+
+class _BlockBuilder:
+    """LevelDB's block builder: prefix-compressed keys, a restart point every *interval* keys."""
+
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
+        self.buffer = bytearray()
+        self.restarts = [0]
+        self.counter = 0
+        self.last = b""
+
+    def add(self, key: bytes, value: bytes) -> None:
+        shared = 0
+        if self.counter < self.interval:
+            most = min(len(key), len(self.last))
+            while shared < most and key[shared] == self.last[shared]:
+                shared += 1
+        else:
+            self.restarts.append(len(self.buffer))
+            self.counter = 0
+        self.buffer += encode_varint(shared) + encode_varint(len(key) - shared)
+        self.buffer += encode_varint(len(value)) + key[shared:] + value
+        self.last = key
+        self.counter += 1
+
+    def size_estimate(self) -> int:
+        return len(self.buffer) + 4 * len(self.restarts) + 4
+
+    def finish(self) -> bytes:
+        return bytes(self.buffer) + struct.pack(
+            f"<{len(self.restarts) + 1}I", *self.restarts, len(self.restarts)
+        )
+
+
+def _separator(start: bytes, limit: bytes) -> bytes:
+    """TensorFlow's ``FindShortestSeparator``: a short key in [*start*, *limit*)."""
+    n = 0
+    while n < min(len(start), len(limit)) and start[n] == limit[n]:
+        n += 1
+    if n < min(len(start), len(limit)) and start[n] < 0xFF and start[n] + 1 < limit[n]:
+        return start[:n] + bytes([start[n] + 1])
+    return start
+
+
+def _successor(key: bytes) -> bytes:
+    """TensorFlow's ``FindShortSuccessor``: a short key not below *key*."""
+    for n, byte in enumerate(key):
+        if byte != 0xFF:
+            return key[:n] + bytes([byte + 1])
+    return key
+
+
+class TableBuilder:
+    """Write a table to the binary file *out* (anything with ``write``), key by key, in key order.
+
+    Memory holds one data block (256 KiB) and the index.
+
+    >>> import io
+    >>> out = io.BytesIO()
+    >>> builder = TableBuilder(out)
+    >>> builder.add(b"a", b"1"); builder.add(b"b", b"2")
+    >>> builder.finish()
+    >>> list(read_table(out.getvalue()))
+    [(b'a', b'1'), (b'b', b'2')]
+    >>> builder = TableBuilder(io.BytesIO()); builder.add(b"b", b""); builder.add(b"a", b"")
+    Traceback (most recent call last):
+    ...
+    tfpersist._sstable.TableError: key b'a' is added after b'b': a table's keys must increase
+    """
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.offset = 0
+        self.data = _BlockBuilder(RESTART_INTERVAL)
+        self.index = _BlockBuilder(1)
+        self.last: bytes | None = None
+        self.pending: bytes | None = None  # the handle of a data block not yet indexed
+
+    def add(self, key: bytes, value: bytes) -> None:
+        """Add *key* with *value*; keys must come in increasing byte order."""
+        if self.last is not None and key <= self.last:
+            raise TableError(
+                f"key {key!r} is added after {self.last!r}: a table's keys must increase"
+            )
+        if self.pending is not None:
+            self.index.add(_separator(self.last or b"", key), self.pending)
+            self.pending = None
+        self.last = key
+        self.data.add(key, value)
+        if self.data.size_estimate() >= BLOCK_SIZE:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.data.buffer:
+            self.pending = self._write_block(self.data)
+            self.data = _BlockBuilder(RESTART_INTERVAL)
+
+    def _write_block(self, block: _BlockBuilder) -> bytes:
+        """Write *block* with its trailer; return its handle."""
+        contents = block.finish() + bytes([NO_COMPRESSION])
+        handle = encode_varint(self.offset) + encode_varint(len(contents) - 1)
+        self.out.write(contents + struct.pack("<I", mask(crc32c(contents))))
+        self.offset += len(contents) + 4
+        return handle
+
+    def finish(self) -> None:
+        """Write the last data block, the empty metaindex block, the index block and the footer."""
+        self._flush()
+        meta = self._write_block(_BlockBuilder(RESTART_INTERVAL))
+        if self.pending is not None:
+            self.index.add(_successor(self.last or b""), self.pending)
+            self.pending = None
+        index = self._write_block(self.index)
+        self.out.write((meta + index).ljust(FOOTER_SIZE - 8, b"\0") + struct.pack("<Q", MAGIC))

@@ -78,32 +78,53 @@ reader:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import mmap
 import os
 import struct
 import weakref
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any
 
 import ml_dtypes
 import numpy as np
 
 from tfpersist import _fs
+from tfpersist._files import fsync_directory, write_error_reason
 from tfpersist._index import (
     DTYPE_NAMES,
     RESOURCE,
     STRING,
     VARIANT,
     Entry,
+    encode_entry,
+    encode_header,
     slice_key,
 )
-from tfpersist._layout import resolve_prefix
-from tfpersist._protobuf import DecodeError, read_varint
-from tfpersist._sstable import crc32c, mask
+from tfpersist._layout import checkpoint_files, resolve_prefix
+from tfpersist._protobuf import DecodeError, encode_varint, read_varint
+from tfpersist._sstable import TableBuilder, crc32c, mask
 from tfpersist._v1 import V1Index, read_checkpoint_index
-from tfpersist.errors import UnsupportedCheckpointError
+from tfpersist.errors import (
+    CorruptCheckpointError,
+    ExportError,
+    TfPersistError,
+    UnsupportedCheckpointError,
+    WriteError,
+)
 
-__all__ = ["CheckpointReader", "Entry", "list_variables", "load_checkpoint", "slice_key"]
+__all__ = [
+    "BundleWriter",
+    "CheckpointReader",
+    "Entry",
+    "list_variables",
+    "load_checkpoint",
+    "slice_key",
+    "write_checkpoint",
+]
 
 _QUANTIZED = {"qint8": "int8", "quint8": "uint8", "qint16": "int16", "quint16": "uint16"}
 _QUANTIZED["qint32"] = "int32"  # read as their integers, as TensorFlow's reader does
@@ -199,6 +220,20 @@ class CheckpointReader:
         8
         """
         return self._index.entry(name)
+
+    def shard_file(self, name: str) -> _fs.Handle:
+        """The open ``.data`` file that holds tensor *name*, checked against its index record.
+
+        Not for a partitioned tensor, whose slices may lie in several files.
+
+        >>> import tensorflow as tf
+        >>> _ = tf.train.Checkpoint(v=tf.Variable([1, 2])).write("m/ckpt")
+        >>> reader = load_checkpoint("m/ckpt")
+        >>> from tfpersist import _fs
+        >>> _fs.file_size(reader.shard_file("v/.ATTRIBUTES/VARIABLE_VALUE")) >= 8
+        True
+        """
+        return self._file(self.entry(name))
 
     def has_tensor(self, name: str) -> bool:
         """Whether the checkpoint holds a tensor called *name*.
@@ -432,3 +467,423 @@ def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:
     """
     with load_checkpoint(path) as reader:
         return sorted(reader.get_variable_to_shape_map().items())
+
+
+#: The DataType number written for each NumPy dtype when none is given.
+_NUMBERS = {np.dtype(n): k for k, n in sorted(DTYPE_NAMES.items(), reverse=True) if n in (
+    "float32", "float64", "int32", "uint8", "int16", "int8", "complex64", "int64", "bool",
+    "bfloat16", "uint16", "complex128", "float16", "uint32", "uint64", "float8_e5m2",
+    "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz", "int4", "uint4",
+) for n in [NUMPY_DTYPES[k]]}  # fmt: skip
+_DTYPE_NUMBERS = {name: number for number, name in DTYPE_NAMES.items()}
+_CHUNK = 8 << 20  # bytes copied at a time from another checkpoint
+_PARALLEL_AT = 1 << 20  # tensors this large are written while their checksum is computed
+
+
+def _key_bytes(name: str | bytes) -> bytes:
+    return name if isinstance(name, bytes) else name.encode("utf-8", "surrogateescape")
+
+
+def _string_bytes(value: np.ndarray) -> list[bytes]:
+    out = []
+    for item in value.ravel():
+        if isinstance(item, str):
+            item = item.encode("utf-8", "surrogateescape")
+        if not isinstance(item, (bytes, bytearray, memoryview, np.bytes_)):
+            raise TypeError(
+                f"a string tensor holds {type(item).__name__} {item!r}, not bytes or str"
+            )
+        out.append(bytes(item))
+    return out
+
+
+def _as_written(value: Any, dtype: str | None) -> tuple[int, np.ndarray]:
+    """*value*'s DataType number and its array as written: contiguous and little-endian.
+
+    A value of another dtype of the same width (``int8`` for ``qint8``, a
+    record dtype) is taken bit for bit; otherwise it is cast, and only within
+    its kind (a ``float64`` to ``float32``, never a float to an integer).
+    """
+    if isinstance(value, (bytes, str)):
+        value = np.array(value, dtype=object)
+    array = np.asarray(value)
+    if dtype is None:
+        if array.dtype.kind in "OSU":
+            return STRING, array
+        if array.dtype.newbyteorder("=") in _NUMBERS:
+            number = _NUMBERS[array.dtype.newbyteorder("=")]
+        else:
+            raise TypeError(f"NumPy dtype {array.dtype} has no TensorFlow dtype; pass dtype=")
+    else:
+        if dtype not in _DTYPE_NUMBERS or dtype in ("resource", "variant"):
+            raise TypeError(f"dtype {dtype!r} is not a TensorFlow dtype this writer can write")
+        number = _DTYPE_NUMBERS[dtype]
+        if number == STRING:
+            if array.dtype.kind not in "OSU":
+                raise TypeError(f"a {array.dtype} value cannot be written as a string tensor")
+            return STRING, array
+    wanted = NUMPY_DTYPES[number]
+    if array.dtype.kind in "OSU":
+        raise TypeError(f"a string value cannot be written as {DTYPE_NAMES[number]}")
+    if array.dtype.newbyteorder("=") != wanted:
+        same_bits = (  # an integer or record holding the bits of a quantized or ml_dtypes type
+            array.dtype.itemsize == wanted.itemsize
+            and array.dtype.kind in "iuV"
+            and wanted.kind not in "fcb"
+        )
+        if same_bits:
+            array = _contiguous(array).view(wanted.newbyteorder(array.dtype.byteorder))
+        elif np.can_cast(array.dtype, wanted, "same_kind"):
+            array = array.astype(wanted)
+        else:
+            raise TypeError(f"a {array.dtype} value cannot be written as {DTYPE_NAMES[number]}")
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("<"))
+    return number, _contiguous(array)
+
+
+def _contiguous(array: np.ndarray) -> np.ndarray:
+    """*array* in C order, copied only if it is not (``numpy.ascontiguousarray`` makes a 0-d array 1-d)."""
+    return array if array.flags.c_contiguous else array.copy(order="C")
+
+
+class BundleWriter:
+    """Write a checkpoint without TensorFlow, one tensor at a time, as ``SaveV2`` writes it.
+
+    Each :meth:`add` writes a tensor's bytes at once, so memory holds one
+    tensor, never the checkpoint. The files are staged in a new directory
+    beside *prefix* (``.tfpersist-XXXXXXXX``); :meth:`close` writes the
+    ``.index``, fsyncs every file (unless *sync* is false), and moves the
+    ``.data`` files into place, then the ``.index``, so a checkpoint at
+    *prefix* is always whole. Leaving the ``with`` block through an error
+    removes the staged files and keeps what was at *prefix*. A checkpoint
+    already at *prefix* is refused unless *overwrite*; with it, a crash
+    during the final moves can leave no checkpoint there (never a mix).
+
+    With *num_shards* above 1, each tensor goes to the shard that holds the
+    fewest bytes so far. The files are byte for byte those of TensorFlow's
+    ``SaveV2`` given the same tensors in the same order (for shards, of one
+    ``SaveV2`` per shard merged by ``MergeV2Checkpoints``, as TensorFlow's
+    sharded savers do).
+
+    >>> import numpy as np, tensorflow as tf
+    >>> with BundleWriter("m/ckpt") as writer:
+    ...     _ = writer.add("w", np.arange(4, dtype=np.float32).reshape(2, 2))
+    ...     _ = writer.add("q", np.int8([-1, 1]), dtype="qint8")
+    ...     _ = writer.add("name", "中文")
+    >>> tf.train.load_checkpoint("m/ckpt").get_tensor("name").decode()
+    '中文'
+    >>> tf.train.list_variables("m/ckpt")
+    [('name', []), ('q', [2]), ('w', [2, 2])]
+    """
+
+    def __init__(
+        self,
+        prefix: str | os.PathLike[str],
+        *,
+        num_shards: int = 1,
+        overwrite: bool = False,
+        sync: bool = True,
+    ) -> None:
+        self.prefix = os.fspath(prefix)
+        if not 1 <= num_shards < 100_000:
+            raise ExportError(f"num_shards={num_shards}: a checkpoint has 1 to 99999 shards")
+        if not os.path.basename(self.prefix):
+            raise ExportError(
+                f"cannot write checkpoint {self.prefix!r}: a prefix names files, not a "
+                "directory; add a name such as 'model.ckpt'"
+            )
+        if not overwrite and checkpoint_files(self.prefix):
+            raise ExportError(
+                f"{self.prefix!r} already holds a checkpoint; pick another prefix or pass "
+                "overwrite=True"
+            )
+        self.sync = sync
+        self._entries: dict[bytes, Entry] = {}
+        self._sizes = [0] * num_shards
+        self._adopted: list[str] = []  # staged links to another checkpoint's shards
+        self._pool: ThreadPoolExecutor | None = None
+        self._files: list[Any] = []
+        self._closed = False
+        with self._io("cannot stage"):
+            parent = _fs.dirname(_fs.abspath(self.prefix))
+            _fs.makedirs(parent)
+            self._staging = _fs.make_temp_dir(parent, ".tfpersist-")
+        try:
+            with self._io("cannot create a data file in"):
+                for shard in range(num_shards):
+                    self._files.append(_fs.open_write(self._staged(f"data-{shard}")))
+        except BaseException:
+            self.abort()
+            raise
+
+    def _staged(self, name: str) -> str:
+        return os.path.join(self._staging, name)
+
+    @contextlib.contextmanager
+    def _io(self, what: str) -> Any:
+        try:
+            yield
+        except OSError as e:
+            if isinstance(e, TfPersistError):
+                raise
+            raise WriteError(
+                f"{what} checkpoint {self.prefix!r}: {write_error_reason(e)}; "
+                "a checkpoint already there is unchanged"
+            ) from e
+
+    def __enter__(self) -> BundleWriter:
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _new_entry(self, name: str | bytes, dtype: int, shape: tuple[int, ...], size: int) -> Entry:
+        key = _key_bytes(name)
+        if self._closed:
+            raise ValueError(f"the writer of {self.prefix!r} is closed")
+        if not key:
+            raise ExportError(
+                f"cannot write checkpoint {self.prefix!r}: a tensor has the empty name, which "
+                "TensorFlow keeps for the checkpoint's header; give every tensor a name"
+            )
+        if key in self._entries:
+            raise ExportError(
+                f"cannot write checkpoint {self.prefix!r}: tensor {name!r} is added twice"
+            )
+        shard = self._sizes.index(min(self._sizes))
+        return Entry(
+            key.decode("utf-8", "surrogateescape"), dtype, shape, shard, self._sizes[shard], size, 0
+        )
+
+    def add(self, name: str | bytes, value: Any, *, dtype: str | None = None) -> Entry:
+        """Write tensor *name* with *value* (an array, or anything ``numpy.asarray`` takes).
+
+        *dtype* is a TensorFlow dtype name, for a value whose NumPy dtype
+        does not say (``qint8`` arrives as ``int8``, ``bfloat16`` as
+        ``ml_dtypes.bfloat16`` or ``uint16``); an integer or record value of
+        the same width is taken bit for bit, and any other value is cast
+        within its kind (``float64`` to ``float32``). Strings are ``bytes`` or ``str`` (written as
+        UTF-8). Returns the index record written.
+
+        >>> import numpy as np
+        >>> with BundleWriter("m/ckpt") as writer:
+        ...     writer.add("b", np.uint16([0x3F80]), dtype="bfloat16").size
+        2
+        >>> load_checkpoint("m/ckpt").get_tensor("b")
+        array([1], dtype=bfloat16)
+        """
+        try:
+            number, array = _as_written(value, dtype)
+            strings = _string_bytes(array) if number == STRING else None
+        except (TypeError, ValueError) as e:
+            raise ExportError(
+                f"cannot write tensor {name!r} of checkpoint {self.prefix!r}: {e}"
+            ) from e
+        if strings is not None:
+            lengths = b"".join(encode_varint(len(s)) for s in strings)
+            packed = b"".join(
+                struct.pack("<I" if len(s) <= 0xFFFFFFFF else "<Q", len(s)) for s in strings
+            )
+            check = struct.pack("<I", mask(crc32c(packed)))
+            parts = [lengths + check, *strings]
+            crc = crc32c(check, crc32c(packed))
+            for s in strings:
+                crc = crc32c(s, crc)
+            entry = self._new_entry(name, number, array.shape, sum(map(len, parts)))
+            with self._io("cannot write"):
+                self._files[entry.shard].write(b"".join(parts))
+        else:
+            data = array.reshape(-1).view(np.uint8)
+            entry = self._new_entry(name, number, array.shape, data.size)
+            crc = self._write(entry.shard, memoryview(data))
+        return self._record(entry._replace(crc32c=mask(crc)))
+
+    def _write(self, shard: int, data: memoryview) -> int:
+        """Write *data* to *shard*; return its crc32c, computed while the bytes are written."""
+        file = self._files[shard]
+        with self._io("cannot write"):
+            if len(data) < _PARALLEL_AT:
+                file.write(data)
+                return crc32c(data)
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="tfpersist-writer")
+            written = self._pool.submit(file.write, data)
+            try:
+                return crc32c(data)
+            finally:
+                written.result()
+
+    def _record(self, entry: Entry) -> Entry:
+        self._entries[_key_bytes(entry.name)] = entry
+        if entry.shard < len(self._sizes):
+            self._sizes[entry.shard] += entry.size
+        return entry
+
+    def copy_from(self, name: str | bytes, entry: Entry, source: _fs.Handle) -> Entry:
+        """Write tensor *name* with the bytes *entry* locates in the open file *source*.
+
+        The bytes are copied in chunks of 8 MiB, whatever the tensor's size,
+        and checked against *entry*'s crc32c on the way: a mismatch is a
+        :class:`~tfpersist.errors.CorruptCheckpointError`. *entry* is the
+        record from another checkpoint's index (see :meth:`CheckpointReader.entry`).
+
+        >>> import numpy as np
+        >>> _ = write_checkpoint("a/ckpt", {"w": np.ones(3)})
+        >>> with load_checkpoint("a/ckpt") as reader, BundleWriter("b/ckpt") as writer:
+        ...     _ = writer.copy_from("renamed", reader.entry("w"), reader.shard_file("w"))
+        >>> load_checkpoint("b/ckpt").get_tensor("renamed")
+        array([1., 1., 1.])
+        """
+        new = self._new_entry(name, entry.dtype, entry.shape, entry.size)
+        buffer = memoryview(bytearray(min(entry.size, _CHUNK)))
+        crc, done = 0, 0
+        while done < entry.size:
+            part = buffer[: min(_CHUNK, entry.size - done)]
+            if _fs.read_into(source, part, entry.offset + done) != len(part):
+                raise CorruptCheckpointError(
+                    f"tensor {entry.name!r}: its file ended before its {entry.size} bytes"
+                )
+            crc = crc32c(part, crc)
+            with self._io("cannot write"):
+                self._files[new.shard].write(part)
+            done += len(part)
+        if mask(crc) != entry.crc32c:
+            raise CorruptCheckpointError(f"tensor {entry.name!r}: its bytes fail their checksum")
+        return self._record(new._replace(crc32c=entry.crc32c))
+
+    def adopt(self, prefix: str, num_shards: int) -> int:
+        """Take the *num_shards* ``.data`` files of checkpoint *prefix* as shards of this one.
+
+        They are hard-linked where the filesystem allows, copied otherwise;
+        no byte is read. Returns the shard number the first one gets here:
+        entries pointing into them are added with :meth:`add_entry`, their
+        shard numbers raised by it.
+
+        >>> import numpy as np
+        >>> _ = write_checkpoint("a/ckpt", {"w": np.ones(3)})
+        >>> entry = load_checkpoint("a/ckpt").entry("w")
+        >>> with BundleWriter("b/ckpt") as writer:
+        ...     base = writer.adopt("a/ckpt", 1)
+        ...     _ = writer.add_entry(entry._replace(name="v", shard=entry.shard + base))
+        >>> load_checkpoint("b/ckpt").get_tensor("v")
+        array([1., 1., 1.])
+        """
+        base = len(self._sizes) + len(self._adopted)
+        for shard in range(num_shards):
+            source = f"{prefix}.data-{shard:05d}-of-{num_shards:05d}"
+            staged = self._staged(f"adopted-{len(self._adopted)}")
+            with self._io("cannot link the data of"):
+                try:
+                    if _fs.is_url(source) or _fs.is_url(staged):
+                        raise OSError("no hard links on a URL")
+                    os.link(source, staged)
+                except OSError:
+                    _fs.copy(source, staged)
+            self._adopted.append(staged)
+        return base
+
+    def add_entry(self, entry: Entry) -> Entry:
+        """Add the index record *entry*, whose bytes are in a shard taken with :meth:`adopt`."""
+        key = _key_bytes(entry.name)
+        if not key or key in self._entries:
+            raise ExportError(
+                f"cannot write checkpoint {self.prefix!r}: tensor {entry.name!r} is empty or added twice"
+            )
+        if (
+            not len(self._sizes) <= entry.shard < len(self._sizes) + len(self._adopted)
+            and not entry.slices
+        ):
+            raise ExportError(f"tensor {entry.name!r}: shard {entry.shard} was not adopted")
+        return self._record(entry)
+
+    def close(self) -> str:
+        """Finish the checkpoint and move it into place; return its prefix."""
+        if self._closed:
+            return self.prefix
+        try:
+            total = len(self._sizes) + len(self._adopted)
+            with self._io("cannot finish"):
+                for file in self._files:
+                    _fs.finish_write(file, self.sync)
+                self._files = []
+                index = _fs.open_write(self._staged("index"))
+                builder = TableBuilder(index)
+                builder.add(b"", encode_header(total))
+                for key in sorted(self._entries):
+                    builder.add(key, encode_entry(self._entries[key]))
+                builder.finish()
+                _fs.finish_write(index, self.sync)
+                staged = [self._staged(f"data-{i}") for i in range(len(self._sizes))]
+                self._move_into_place([*staged, *self._adopted], total)
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        self._shutdown()
+        _fs.rmtree(self._staging)
+        return self.prefix
+
+    def _move_into_place(self, data: list[str], total: int) -> None:
+        for old in checkpoint_files(self.prefix):
+            if old.endswith(".index"):
+                _fs.remove(old)  # from here on the old checkpoint is gone, not half-replaced
+        moved = {f"{self.prefix}.data-{i:05d}-of-{total:05d}": path for i, path in enumerate(data)}
+        moved[self.prefix + ".index"] = self._staged("index")
+        for target, path in moved.items():
+            _fs.replace(path, target)
+        for stale in set(checkpoint_files(self.prefix)) - set(moved):
+            _fs.remove(stale)
+        if self.sync and not _fs.is_url(self.prefix):
+            fsync_directory(os.path.dirname(os.path.abspath(self.prefix)))
+
+    def abort(self) -> None:
+        """Remove the staged files; what was at the prefix stays as it was."""
+        for file in self._files:
+            _fs.close(file)
+        self._files = []
+        self._closed = True
+        self._shutdown()
+        _fs.rmtree(self._staging)
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def write_checkpoint(
+    prefix: str | os.PathLike[str],
+    tensors: Mapping[str, Any],
+    *,
+    dtypes: Mapping[str, str] | None = None,
+    num_shards: int = 1,
+    overwrite: bool = False,
+    sync: bool = True,
+) -> str:
+    """Write *tensors* (name → array) as a checkpoint at *prefix*, atomically, without TensorFlow.
+
+    The tensors are written in the mapping's order, through a
+    :class:`BundleWriter`, so the files are those ``tf.raw_ops.SaveV2``
+    writes given the same names and values in that order. *dtypes* maps
+    names to TensorFlow dtype names for values whose NumPy dtype does not
+    say (``qint8``, say); such a value is taken bit for bit. Returns *prefix*.
+
+    >>> import numpy as np, tensorflow as tf
+    >>> write_checkpoint("m/ckpt", {"w": np.arange(3.0), "name": np.array(b"demo", dtype=object)})
+    'm/ckpt'
+    >>> tf.train.load_checkpoint("m/ckpt").get_tensor("w").tolist()
+    [0.0, 1.0, 2.0]
+    >>> _ = write_checkpoint("q/ckpt", {"q": np.int8([-1, 1])}, dtypes={"q": "qint8"})
+    >>> tf.train.load_checkpoint("q/ckpt").get_variable_to_dtype_map()
+    {'q': tf.qint8}
+    """
+    dtypes = dtypes or {}
+    writer = BundleWriter(prefix, num_shards=num_shards, overwrite=overwrite, sync=sync)
+    with writer:
+        for name, value in tensors.items():
+            writer.add(name, value, dtype=dtypes.get(name))
+    return writer.prefix
