@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import errno
 import os
 import warnings
 
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpersist import cli, inspecting, rewriting
-from tfpersist.errors import CorruptCheckpointError, RewriteError, WriteError
+from tfpersist import _fs, cli, inspecting, rewriting
+from tfpersist.errors import CorruptCheckpointError, ExportError, RewriteError, WriteError
 
 _NAMES = [
     "float16", "float32", "float64", "bfloat16", "complex64", "complex128",
@@ -545,7 +546,7 @@ def test_an_empty_tensor_name_is_refused_before_anything_is_written(tmp_path, ca
     assert cli.main(["rename", source, str(out / "ckpt"), "--map", "w="]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'w'" in err, err
-    with pytest.raises(RewriteError, match="empty name"):
+    with pytest.raises(ExportError, match="empty name"):
         rewriting.write_checkpoint(str(out / "ckpt"), {"": np.ones(1), "v": np.ones(1)})
     # a TF2 key on the root itself has no TF1 name
     odd = _save(
@@ -561,10 +562,11 @@ def test_an_empty_tensor_name_is_refused_before_anything_is_written(tmp_path, ca
 
 
 def test_a_failed_write_leaves_no_staging_directory(tmp_path, monkeypatch):
-    def fail(**kwargs):
-        raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+    def fail(file, sync):
+        file.close()
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(tf.raw_ops, "SaveV2", fail)
+    monkeypatch.setattr(_fs, "finish_write", fail)
     with pytest.raises(WriteError, match="No space left"):
         rewriting.write_checkpoint(str(tmp_path / "out" / "ckpt"), {"v": np.ones(1)})
     assert _leftovers(tmp_path / "out") == []

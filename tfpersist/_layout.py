@@ -10,10 +10,11 @@ import codecs
 import os
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tfpersist import _fs
-from tfpersist._protobuf import DecodeError, fields
+from tfpersist._protobuf import DecodeError, encode_field, fields
 from tfpersist._sstable import FOOTER_SIZE, first_record
 from tfpersist.errors import CheckpointNotFoundError, CheckpointStateWarning
 
@@ -25,6 +26,45 @@ OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 ATTRIBUTES = "/.ATTRIBUTES/"
 #: The ending of a TF2 key that holds a variable's value.
 VARIABLE_VALUE = ATTRIBUTES + "VARIABLE_VALUE"
+
+
+def escape_key(name: str) -> str:
+    """A name as one step of a TF2 key: ``.`` becomes ``..`` and ``/`` ``.S``.
+
+    >>> escape_key("dense/kernel"), unescape_key("dense.Skernel")
+    ('dense.Skernel', 'dense/kernel')
+    """
+    return name.replace(".", "..").replace("/", ".S")
+
+
+def unescape_key(name: str) -> str:
+    """The name one step of a TF2 key spells (see :func:`escape_key`)."""
+    return re.sub(r"\.(\.|S)", lambda m: "." if m.group(1) == "." else "/", name)
+
+
+def root_variables_graph(names: Iterable[str]) -> bytes:
+    """The serialized object graph of a ``tf.train.Checkpoint`` holding each of *names* as a variable.
+
+    Byte for byte what TensorFlow's ``TrackableObjectGraph`` serializes for
+    that graph, encoded without TensorFlow. The values go under
+    ``escape_key(name) + VARIABLE_VALUE``.
+
+    >>> import tensorflow as tf
+    >>> from tensorflow.core.protobuf.trackable_object_graph_pb2 import TrackableObjectGraph
+    >>> graph = TrackableObjectGraph.FromString(root_variables_graph(["dense/kernel"]))
+    >>> graph.nodes[0].children[0].local_name, graph.nodes[1].attributes[0].checkpoint_key
+    ('dense/kernel', 'dense.Skernel/.ATTRIBUTES/VARIABLE_VALUE')
+    """
+    has_values = encode_field(5, encode_field(1, 1))
+    root, nodes = b"", []
+    for node_id, name in enumerate(names, start=1):
+        raw = name.encode("utf-8")
+        root += encode_field(1, encode_field(1, node_id) + encode_field(2, raw))
+        key = (escape_key(name) + VARIABLE_VALUE).encode("utf-8")
+        attribute = encode_field(1, b"VARIABLE_VALUE") + encode_field(2, raw) + encode_field(3, key)
+        nodes.append(encode_field(2, attribute) + has_values)
+    return b"".join(encode_field(1, node) for node in [root + has_values, *nodes])
+
 
 DATA = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
 # A V1 shard, and how TensorFlow names a sharded V1 checkpoint; a V2 ``.data`` shard is neither.

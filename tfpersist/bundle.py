@@ -221,6 +221,32 @@ class CheckpointReader:
         """
         return self._index.entry(name)
 
+    @property
+    def version(self) -> int:
+        """The checkpoint format: 2, or 1 for a V1 checkpoint (no ``.index``, values in tables).
+
+        >>> import tensorflow as tf
+        >>> _ = tf.train.Checkpoint(v=tf.Variable([1, 2])).write("m/ckpt")
+        >>> load_checkpoint("m/ckpt").version
+        2
+        """
+        return 1 if isinstance(self._index, V1Index) else 2
+
+    def part(self, name: str, extents: tuple[tuple[int, int | None], ...]) -> Entry:
+        """The index record of one slice (its *extents*) of partitioned tensor *name*.
+
+        >>> import tensorflow as tf
+        >>> with tf.Graph().as_default() as graph:
+        ...     v = tf.compat.v1.get_variable("v", [4], partitioner=tf.compat.v1.fixed_size_partitioner(2))
+        ...     with tf.compat.v1.Session(graph=graph) as sess:
+        ...         sess.run(tf.compat.v1.global_variables_initializer())
+        ...         _ = tf.compat.v1.train.Saver().save(sess, "p/model.ckpt")
+        >>> reader = load_checkpoint("p/model.ckpt")
+        >>> [reader.part("v", s).shape for s in reader.entry("v").slices]
+        [(2,), (2,)]
+        """
+        return self._index.part(self.entry(name), extents)
+
     def shard_file(self, name: str) -> _fs.Handle:
         """The open ``.data`` file that holds tensor *name*, checked against its index record.
 
@@ -729,7 +755,9 @@ class BundleWriter:
         The bytes are copied in chunks of 8 MiB, whatever the tensor's size,
         and checked against *entry*'s crc32c on the way: a mismatch is a
         :class:`~tfpersist.errors.CorruptCheckpointError`. *entry* is the
-        record from another checkpoint's index (see :meth:`CheckpointReader.entry`).
+        record from another checkpoint's index (see :meth:`CheckpointReader.entry`),
+        of any dtype but ``string``, whose checksum covers its lengths as
+        TensorFlow counts them, not its bytes: add strings with :meth:`add`.
 
         >>> import numpy as np
         >>> _ = write_checkpoint("a/ckpt", {"w": np.ones(3)})
@@ -738,6 +766,8 @@ class BundleWriter:
         >>> load_checkpoint("b/ckpt").get_tensor("renamed")
         array([1., 1., 1.])
         """
+        if entry.dtype == STRING:
+            raise ExportError(f"tensor {entry.name!r} holds strings: add it with add()")
         new = self._new_entry(name, entry.dtype, entry.shape, entry.size)
         buffer = memoryview(bytearray(min(entry.size, _CHUNK)))
         crc, done = 0, 0
@@ -805,20 +835,29 @@ class BundleWriter:
         if self._closed:
             return self.prefix
         try:
-            total = len(self._sizes) + len(self._adopted)
             with self._io("cannot finish"):
                 for file in self._files:
                     _fs.finish_write(file, self.sync)
                 self._files = []
+                shards = [self._staged(f"data-{i}") for i in range(len(self._sizes))]
+                entries = self._entries
+                if self._adopted:  # keep only the shards an entry points into
+                    shards += self._adopted
+                    used = sorted({e.shard for e in entries.values() if not e.slices}) or [0]
+                    number = {old: new for new, old in enumerate(used)}
+                    entries = {
+                        k: e if e.slices else e._replace(shard=number[e.shard])
+                        for k, e in entries.items()
+                    }
+                    shards = [shards[i] for i in used]
                 index = _fs.open_write(self._staged("index"))
                 builder = TableBuilder(index)
-                builder.add(b"", encode_header(total))
-                for key in sorted(self._entries):
-                    builder.add(key, encode_entry(self._entries[key]))
+                builder.add(b"", encode_header(len(shards)))
+                for key in sorted(entries):
+                    builder.add(key, encode_entry(entries[key]))
                 builder.finish()
                 _fs.finish_write(index, self.sync)
-                staged = [self._staged(f"data-{i}") for i in range(len(self._sizes))]
-                self._move_into_place([*staged, *self._adopted], total)
+                self._move_into_place(shards)
         except BaseException:
             self.abort()
             raise
@@ -827,10 +866,11 @@ class BundleWriter:
         _fs.rmtree(self._staging)
         return self.prefix
 
-    def _move_into_place(self, data: list[str], total: int) -> None:
+    def _move_into_place(self, data: list[str]) -> None:
         for old in checkpoint_files(self.prefix):
             if old.endswith(".index"):
                 _fs.remove(old)  # from here on the old checkpoint is gone, not half-replaced
+        total = len(data)
         moved = {f"{self.prefix}.data-{i:05d}-of-{total:05d}": path for i, path in enumerate(data)}
         moved[self.prefix + ".index"] = self._staged("index")
         for target, path in moved.items():

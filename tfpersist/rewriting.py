@@ -111,22 +111,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from tfpersist import _fs
-from tfpersist._files import write_error_reason
+from tfpersist._index import slice_key
 from tfpersist._layout import (
     ATTRIBUTES,
     OBJECT_GRAPH_KEY,
     VARIABLE_VALUE,
-    checkpoint_files,
+    escape_key,
     resolve_prefix,
+    root_variables_graph,
+    unescape_key,
 )
 from tfpersist._suggest import did_you_mean
-from tfpersist.errors import (
-    CorruptCheckpointError,
-    RewriteError,
-    TfPersistError,
-    WriteError,
-)
-from tfpersist.inspecting import read_values
+from tfpersist.bundle import BundleWriter, load_checkpoint, write_checkpoint
+from tfpersist.errors import CorruptCheckpointError, RewriteError
+from tfpersist.inspecting import list_checkpoint
 
 __all__ = [
     "RenamePlan",
@@ -264,35 +262,6 @@ def plan_rename(
     )
 
 
-@contextlib.contextmanager
-def _staged(destination: str, overwrite: bool) -> Any:
-    """Yield a temporary prefix next to *destination*, then move its files into place.
-
-    The ``.index`` moves last, so a checkpoint that has one has all its data.
-    """
-    if not overwrite and checkpoint_files(destination):
-        raise RewriteError(
-            f"{destination!r} already holds a checkpoint; pick another prefix or pass overwrite=True"
-        )
-    parent = _fs.dirname(_fs.abspath(destination))
-    _fs.makedirs(parent)
-    staging = _fs.make_temp_dir(parent, ".tfpersist-")
-    try:
-        temp_prefix = os.path.join(staging, "ckpt")
-        yield temp_prefix
-        for old in checkpoint_files(destination):
-            if old.endswith(".index"):
-                _fs.remove(old)  # from here on the old checkpoint is gone, not half-replaced
-        files = sorted(checkpoint_files(temp_prefix), key=lambda f: f.endswith(".index"))
-        moved = {path: destination + path[len(temp_prefix) :] for path in files}
-        for path, target in moved.items():
-            _fs.replace(path, target)
-        for stale in set(checkpoint_files(destination)) - set(moved.values()):
-            _fs.remove(stale)
-    finally:
-        _fs.rmtree(staging)
-
-
 def _refuse_source(source: str, destination: str) -> None:
     """Refuse a *destination* that is checkpoint *source* itself, however the path spells it."""
     same = _fs.abspath(source) == _fs.abspath(destination)
@@ -310,88 +279,13 @@ def _refuse_source(source: str, destination: str) -> None:
         )
 
 
-def _tensor(tf: Any, value: Any, dtype_name: str | None) -> Any:
-    """*value* as a tensor of TensorFlow dtype *dtype_name*, its bits unchanged."""
-    import numpy as np
-
-    value = np.asarray(value)
-    if dtype_name is None:
-        return tf.constant(value)
-    dtype = tf.as_dtype(dtype_name)
-    if dtype != tf.string:
-        wanted = np.dtype(dtype.as_numpy_dtype)  # qint8 is a record of an int8
-        if value.dtype != wanted and value.dtype.itemsize == wanted.itemsize:
-            value = np.ascontiguousarray(value).view(wanted)
-    return tf.constant(value, dtype=dtype)
-
-
-def write_checkpoint(
-    prefix: str | os.PathLike[str],
-    tensors: Mapping[str, Any],
-    *,
-    dtypes: Mapping[str, str] | None = None,
-    overwrite: bool = False,
-) -> str:
-    """Write *tensors* (name → array) as a name-based checkpoint at *prefix*, atomically.
-
-    *dtypes* maps names to TensorFlow dtype names for tensors whose NumPy
-    dtype does not say (a ``qint8`` tensor reads as ``int8``); such a value
-    is taken bit for bit, never converted.
-
-    >>> import numpy as np, tensorflow as tf
-    >>> write_checkpoint("m/ckpt", {"w": np.arange(3.0), "name": np.array(b"demo", dtype=object)})
-    'm/ckpt'
-    >>> tf.train.load_checkpoint("m/ckpt").get_tensor("w").tolist()
-    [0.0, 1.0, 2.0]
-    >>> _ = write_checkpoint("q/ckpt", {"q": np.int8([-1, 1])}, dtypes={"q": "qint8"})
-    >>> tf.train.load_checkpoint("q/ckpt").get_variable_to_dtype_map()
-    {'q': tf.qint8}
-    """
-    from tfpersist._tf import tf
-
-    prefix = os.fspath(prefix)
-    dtypes = dtypes or {}
-    names = sorted(tensors)
-    if "" in names:  # TensorFlow's SaveV2 aborts the process on it
-        raise RewriteError(
-            f"cannot write checkpoint {prefix!r}: a tensor has the empty name, which TensorFlow "
-            "keeps for the checkpoint's header; give every tensor a name"
-        )
-    try:
-        values = [_tensor(tf, tensors[n], dtypes.get(n)) for n in names]
-    except (TypeError, ValueError) as e:
-        raise RewriteError(f"cannot write checkpoint {prefix!r}: {e}") from e
-    try:
-        with _staged(prefix, overwrite) as temp:
-            tf.raw_ops.SaveV2(
-                prefix=temp, tensor_names=names, shape_and_slices=[""] * len(names), tensors=values
-            )
-    except TfPersistError:
-        raise
-    except (tf.errors.OpError, OSError) as e:
-        raise WriteError(
-            f"cannot write checkpoint {prefix!r}: {write_error_reason(e)}; "
-            "a checkpoint already there is unchanged"
-        ) from e
-    return prefix
-
-
-def _escape(name: str) -> str:
-    """A local name as it appears in a checkpoint key: ``.`` becomes ``..``, ``/`` ``.S``."""
-    return name.replace(".", "..").replace("/", ".S")
-
-
-def _unescape(name: str) -> str:
-    return re.sub(r"\.(\.|S)", lambda m: "." if m.group(1) == "." else "/", name)
-
-
 def _split_key(key: str) -> tuple[tuple[str, ...], str] | None:
     """``a/b.Sc/.ATTRIBUTES/X`` → ``(("a", "b/c"), "/.ATTRIBUTES/X")``; None for other keys."""
     at = key.find(ATTRIBUTES)
     if at < 0:
         return None
     head = key[:at]
-    return (tuple(_unescape(c) for c in head.split("/")) if head else ()), key[at:]
+    return (tuple(unescape_key(c) for c in head.split("/")) if head else ()), key[at:]
 
 
 def _graph_bytes(prefix: str, value: Any, dtype: str) -> bytes:
@@ -597,7 +491,7 @@ def _rename_object_graph(
     for node_id, path in moves.items():
         if not place(node_id, path):
             raise RewriteError(
-                f"two objects would be at {'/'.join(map(_escape, path))!r}: "
+                f"two objects would be at {'/'.join(map(escape_key, path))!r}: "
                 "rename cannot merge objects; map them to different paths"
             )
     order = sorted(parents, key=lambda n: (len(paths[n]), paths[n]))
@@ -650,7 +544,7 @@ def _rename_object_graph(
             if seen.setdefault(ref.local_name, ref.node_id) != ref.node_id:
                 path = (*placed.get(node_id, ()), ref.local_name)
                 raise RewriteError(
-                    f"two objects would be at {'/'.join(map(_escape, path))!r}: "
+                    f"two objects would be at {'/'.join(map(escape_key, path))!r}: "
                     "rename cannot merge objects; map them to different paths"
                 )
         if len(seen) < len(node.children):  # one object named twice: keep one reference
@@ -696,30 +590,49 @@ def _mark_values(graph: Any) -> None:
         node.has_checkpoint_values.value = node_id in marked
 
 
-def _object_graph(names: Iterable[str]) -> bytes:
-    """The object graph of a root that holds each of *names* as a variable."""
-    from tfpersist._tf import TrackableObjectGraph
+def _rewrite(
+    source: str,
+    destination: str,
+    names: Mapping[str, str],
+    new: Mapping[str, tuple[Any, str]],
+    overwrite: bool,
+) -> None:
+    """Write at *destination* the tensors of *source* in *names* (old → new), and *new* (name → value, dtype).
 
-    graph = TrackableObjectGraph()
-    root = graph.nodes.add()
-    root.has_checkpoint_values.value = True
-    for i, name in enumerate(names, start=1):
-        ref = root.children.add()
-        ref.node_id, ref.local_name = i, name
-        node = graph.nodes.add()
-        node.has_checkpoint_values.value = True
-        attr = node.attributes.add()
-        attr.name, attr.full_name = "VARIABLE_VALUE", name
-        attr.checkpoint_key = _escape(name) + VARIABLE_VALUE
-    return graph.SerializeToString()
-
-
-def _read_all(prefix: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """Every tensor of *prefix* and its TensorFlow dtype name."""
-    from tfpersist.inspecting import list_checkpoint
-
-    dtypes = {v.name: v.dtype for v in list_checkpoint(prefix).variables}
-    return dict(read_values(prefix)), dtypes
+    When every tensor of a V2 *source* is kept, its ``.data`` files are
+    linked into the new checkpoint (copied where links cannot be made) and
+    only a new index is written, with *new* in a shard of its own. Otherwise
+    each kept tensor's bytes are copied in 8 MiB chunks, their checksums
+    checked on the way. Memory never holds more than a chunk, or for a V1
+    or partitioned tensor, that tensor.
+    """
+    with (
+        load_checkpoint(source) as reader,
+        BundleWriter(destination, overwrite=overwrite) as writer,
+    ):
+        if reader.version == 2 and set(names) == set(reader.get_variable_to_shape_map()):
+            reader.check_files()
+            base = writer.adopt(source, reader.num_shards)
+            for old, name in names.items():
+                if name in new:
+                    continue
+                entry = reader.entry(old)
+                writer.add_entry(entry._replace(name=name, shard=entry.shard + base))
+                for extents in entry.slices:
+                    part = reader.part(old, extents)
+                    key = slice_key(name, extents).decode("utf-8", "surrogateescape")
+                    writer.add_entry(part._replace(name=key, shard=part.shard + base))
+        else:
+            for old, name in names.items():
+                entry = reader.entry(old)
+                if name in new:
+                    continue
+                if reader.version == 2 and not entry.slices and entry.dtype_name != "string":
+                    writer.copy_from(name, entry, reader.shard_file(old))
+                else:
+                    writer.add(name, reader.get_tensor(old), dtype=entry.dtype_name)
+        for name, (value, dtype) in new.items():
+            writer.add(name, value, dtype=dtype)
 
 
 def rename_checkpoint(
@@ -755,9 +668,6 @@ def rename_checkpoint(
       layer_1/w -> block1/w
       layer_2/w -> block2/w
     """
-    from tfpersist.bundle import load_checkpoint
-    from tfpersist.inspecting import list_checkpoint
-
     prefix = resolve_prefix(source)
     destination = os.fspath(destination)
     _refuse_source(prefix, destination)
@@ -776,14 +686,10 @@ def rename_checkpoint(
         )
     if dry_run:
         return plan
-    tensors, new_dtypes = {}, {}
-    for name, value in read_values(prefix):
-        if name in plan.dropped:
-            continue
-        new = renamed.get(name, name)
-        tensors[new] = graph if name == OBJECT_GRAPH_KEY else value
-        new_dtypes[new] = dtypes[name]
-    write_checkpoint(destination, tensors, dtypes=new_dtypes, overwrite=overwrite)
+    dropped = set(plan.dropped)
+    names = {n: renamed.get(n, n) for n in dtypes if n not in dropped}
+    new = {} if graph is None else {OBJECT_GRAPH_KEY: (graph, "string")}
+    _rewrite(prefix, destination, names, new, overwrite)
     return plan
 
 
@@ -822,7 +728,7 @@ def convert_checkpoint(
     prefix = resolve_prefix(source)
     destination = os.fspath(destination)
     _refuse_source(prefix, destination)
-    values, dtypes = _read_all(prefix)
+    values = {v.name: v.dtype for v in list_checkpoint(prefix).variables}
     object_based = OBJECT_GRAPH_KEY in values
     if to == "tf1":
         if not object_based:
@@ -835,7 +741,12 @@ def convert_checkpoint(
                 or ".OPTIMIZER_SLOT" in key
             ):
                 continue
-            name = _unescape(key[: -len(VARIABLE_VALUE)])
+            name = unescape_key(key[: -len(VARIABLE_VALUE)])
+            if not name:
+                raise RewriteError(
+                    f"{key!r} would get the empty name in a TF1 checkpoint, which TensorFlow "
+                    "keeps for the header; rename it first (tfpersist rename), then convert"
+                )
             if name in names or name == OBJECT_GRAPH_KEY:
                 first = names.get(name, OBJECT_GRAPH_KEY)
                 raise RewriteError(
@@ -843,12 +754,8 @@ def convert_checkpoint(
                     "rename one of them first (tfpersist rename), then convert"
                 )
             names[name] = key
-        return write_checkpoint(
-            destination,
-            {name: values[key] for name, key in names.items()},
-            dtypes={name: dtypes[key] for name, key in names.items()},
-            overwrite=overwrite,
-        )
+        _rewrite(prefix, destination, {key: name for name, key in names.items()}, {}, overwrite)
+        return destination
     if object_based:
         raise RewriteError(f"{prefix!r} is already a TF2 object-based checkpoint")
     if "save_counter" in values:
@@ -856,9 +763,13 @@ def convert_checkpoint(
             "a TF1 variable named 'save_counter' clashes with tf.train.Checkpoint's own"
         )
     ordered = sorted(values)
-    tensors = {_escape(n) + VARIABLE_VALUE: values[n] for n in ordered}
-    tensors[OBJECT_GRAPH_KEY] = _object_graph(ordered)
-    kinds = {_escape(n) + VARIABLE_VALUE: dtypes[n] for n in ordered}
-    return write_checkpoint(
-        destination, tensors, dtypes={**kinds, OBJECT_GRAPH_KEY: "string"}, overwrite=overwrite
-    )
+    try:
+        graph = root_variables_graph(ordered)
+    except UnicodeEncodeError as e:
+        raise RewriteError(
+            f"{prefix!r} holds a name that is not UTF-8 text ({e.object!r}), which a TF2 "
+            "object graph cannot hold; rename it first (tfpersist rename), then convert"
+        ) from None
+    names = {n: escape_key(n) + VARIABLE_VALUE for n in ordered}
+    _rewrite(prefix, destination, names, {OBJECT_GRAPH_KEY: (graph, "string")}, overwrite)
+    return destination
