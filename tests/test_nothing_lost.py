@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpersist import checkpoint_state, freezing
+from tfpersist import checkpoint_state, freezing, rewriting
 from tfpersist.bundle import load_checkpoint
 from tfpersist.errors import CheckpointStateWarning
 from tfpersist.inspecting import verify_checkpoint
@@ -343,8 +343,9 @@ DISK_FULL = textwrap.dedent(
                     sess.run(v.initializer)
                     saving.save_session(sess, directory + "/model.ckpt", global_step=2)
         elif writer == "rename":
-            rewriting.rename_checkpoint(directory + "/big", directory + "/renamed", {"v": "w"},
-                                        overwrite=True)
+            # a drop makes the rename copy the bytes it keeps (a plain rename only links them)
+            rewriting.rename_checkpoint(directory + "/big1", directory + "/renamed", {"v": "w"},
+                                        drop=["step"], overwrite=True)
         elif writer == "freeze":
             g = tf.compat.v1.GraphDef()
             g.node.add(name="c", op="Const").attr["value"].tensor.tensor_content = b"x" * (2 << 20)
@@ -377,6 +378,8 @@ def test_disk_full_keeps_the_previous_files(writer, tmp_path, record_property):
         tf.train.Checkpoint(v=tf.Variable(tf.ones([1 << 20]))).write(str(directory / "big"))
         if writer == "rename":  # a small checkpoint where the big one would go
             tf.train.Checkpoint(v=tf.Variable([7.0])).write(str(directory / "renamed"))
+            big = {"v": np.ones(1 << 20, np.float32), "step": np.int64(1)}
+            rewriting.write_checkpoint(str(directory / "big1"), big)
     files_before = {p: p.read_bytes() for p in directory.rglob("*") if p.is_file()}
     child = subprocess.run(
         [sys.executable, "-c", DISK_FULL, writer, str(directory)],

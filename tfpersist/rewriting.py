@@ -11,6 +11,18 @@ Every tensor keeps its TensorFlow dtype and its bytes (``qint8`` stays
 ``qint8``, a NaN keeps its payload), and no two tensors may end up with the
 same name: that is an error naming both and the name they would share.
 
+The new checkpoint is written by :class:`tfpersist.bundle.BundleWriter`,
+without TensorFlow, except where a TF2 object graph must be edited (a rename
+of a TF2 checkpoint), which needs TensorFlow's protocol buffers. When every
+tensor is kept, no byte is copied: the new checkpoint's ``.data`` files are
+hard links to the source's (copies where the filesystem has no hard links),
+and only its ``.index`` is new, with any new value (the edited object graph)
+in a ``.data`` file of its own. TensorFlow replaces a checkpoint's files by
+renaming new ones over them, never by writing into them, so the two
+checkpoints stay independent. When tensors are dropped, the kept ones are
+copied in chunks of 8 MiB, their checksums checked on the way, so memory
+stays small whatever the checkpoint's size.
+
 >>> import tensorflow as tf
 >>> from tfpersist import rewriting
 >>> with tf.Graph().as_default() as graph:
