@@ -518,8 +518,13 @@ _NUMBERS = {np.dtype(n): k for k, n in sorted(DTYPE_NAMES.items(), reverse=True)
     "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz", "int4", "uint4",
 ) for n in [NUMPY_DTYPES[k]]}  # fmt: skip
 _DTYPE_NUMBERS = {name: number for number, name in DTYPE_NAMES.items()}
+#: NumPy's own numbers that are not integers: a value is cast to them, never reinterpreted.
+_NATIVE = {
+    np.dtype(n) for n in ("float16", "float32", "float64", "complex64", "complex128", "bool")
+}
 _CHUNK = 8 << 20  # bytes copied at a time from another checkpoint
 _PARALLEL_AT = 1 << 20  # tensors this large are written while their checksum is computed
+_PIECE = 16 << 20  # and in pieces this large, by two threads
 
 
 def _key_bytes(name: str | bytes) -> bytes:
@@ -571,7 +576,7 @@ def _as_written(value: Any, dtype: str | None) -> tuple[int, np.ndarray]:
         same_bits = (  # an integer or record holding the bits of a quantized or ml_dtypes type
             array.dtype.itemsize == wanted.itemsize
             and array.dtype.kind in "iuV"
-            and wanted.kind not in "fcb"
+            and wanted not in _NATIVE
         )
         if same_bits:
             array = _contiguous(array).view(wanted.newbyteorder(array.dtype.byteorder))
@@ -655,7 +660,9 @@ class BundleWriter:
         try:
             with self._io("cannot create a data file in"):
                 for shard in range(num_shards):
-                    self._files.append(_fs.open_write(self._staged(f"data-{shard}")))
+                    self._files.append(
+                        _fs.open_write(self._staged(f"ckpt.data-{shard:05d}-of-{num_shards:05d}"))
+                    )
         except BaseException:
             self.abort()
             raise
@@ -746,19 +753,36 @@ class BundleWriter:
         return self._record(entry._replace(crc32c=mask(crc)))
 
     def _write(self, shard: int, data: memoryview) -> int:
-        """Write *data* to *shard*; return its crc32c, computed while the bytes are written."""
+        """Write *data* at the end of *shard*; return its crc32c.
+
+        A large tensor is written in pieces by two threads, with ``pwrite``
+        on a local file, while this one computes its checksum.
+        """
         file = self._files[shard]
         with self._io("cannot write"):
             if len(data) < _PARALLEL_AT:
                 file.write(data)
                 return crc32c(data)
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="tfpersist-writer")
-            written = self._pool.submit(file.write, data)
+                self._pool = ThreadPoolExecutor(2, thread_name_prefix="tfpersist-writer")
+            if hasattr(file, "fileno"):
+                file.flush()
+                start, end = self._sizes[shard], self._sizes[shard] + len(data)
+                pieces = [
+                    self._pool.submit(
+                        _fs.pwrite_all, file.fileno(), data[i : i + _PIECE], start + i
+                    )
+                    for i in range(0, len(data), _PIECE)
+                ]
+            else:  # a URL's file writes in order
+                pieces = [self._pool.submit(file.write, data)]
             try:
                 return crc32c(data)
             finally:
-                written.result()
+                for piece in pieces:
+                    piece.result()
+                if hasattr(file, "fileno"):
+                    file.seek(end)
 
     def _record(self, entry: Entry) -> Entry:
         self._entries[_key_bytes(entry.name)] = entry
@@ -822,7 +846,7 @@ class BundleWriter:
         base = len(self._sizes) + len(self._adopted)
         for shard in range(num_shards):
             source = f"{prefix}.data-{shard:05d}-of-{num_shards:05d}"
-            staged = self._staged(f"adopted-{len(self._adopted)}")
+            staged = self._staged(f"adopted-{len(self._adopted)}.data-00000-of-00001")
             with self._io("cannot link the data of"):
                 try:
                     if _fs.is_url(source) or _fs.is_url(staged):
@@ -856,7 +880,8 @@ class BundleWriter:
                 for file in self._files:
                     _fs.finish_write(file, self.sync)
                 self._files = []
-                shards = [self._staged(f"data-{i}") for i in range(len(self._sizes))]
+                own = len(self._sizes)
+                shards = [self._staged(f"ckpt.data-{i:05d}-of-{own:05d}") for i in range(own)]
                 entries = self._entries
                 if self._adopted:  # keep only the shards an entry points into
                     shards += self._adopted
@@ -867,7 +892,7 @@ class BundleWriter:
                         for k, e in entries.items()
                     }
                     shards = [shards[i] for i in used]
-                index = _fs.open_write(self._staged("index"))
+                index = _fs.open_write(self._staged("ckpt.index"))
                 builder = TableBuilder(index)
                 builder.add(b"", encode_header(len(shards)))
                 for key in sorted(entries):
@@ -889,7 +914,7 @@ class BundleWriter:
                 _fs.remove(old)  # from here on the old checkpoint is gone, not half-replaced
         total = len(data)
         moved = {f"{self.prefix}.data-{i:05d}-of-{total:05d}": path for i, path in enumerate(data)}
-        moved[self.prefix + ".index"] = self._staged("index")
+        moved[self.prefix + ".index"] = self._staged("ckpt.index")
         for target, path in moved.items():
             _fs.replace(path, target)
         for stale in set(checkpoint_files(self.prefix)) - set(moved):
