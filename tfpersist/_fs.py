@@ -48,6 +48,7 @@ __all__ = [
     "mtime_ns",
     "open_read",
     "open_write",
+    "pwrite_all",
     "read_bytes",
     "read_into",
     "remove",
@@ -303,6 +304,13 @@ def open_write(path: str) -> Any:
         return open(path, "xb", buffering=1 << 20)  # closed by finish_write
     with _as_oserror(path):
         return _gfile().GFile(path, "wb")
+
+
+def pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    """Write all of *data* to the local file *fd* at *offset* (``os.pwrite`` may write less)."""
+    while data:
+        done = os.pwrite(fd, data, offset)
+        data, offset = data[done:], offset + done
 
 
 def finish_write(file: Any, sync: bool) -> None:

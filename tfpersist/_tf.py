@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tfpersist.errors import TensorFlowMissingError
@@ -102,6 +102,7 @@ __all__ = [
     "ShardedVariable",
     "TrackableObjectGraph",
     "convert_variables_to_constants_v2",
+    "host_array",
     "is_registered_op",
     "load_filesystem_plugins",
     "load_saved_model",
@@ -110,6 +111,7 @@ __all__ = [
     "sync_checkpoint",
     "tf",
     "trackable_children",
+    "writing_saves",
 ]
 
 
@@ -179,6 +181,81 @@ def registered_ops() -> frozenset[str]:
     ops = OpList()
     ops.ParseFromString(pywrap_tf_session.TF_GetBuffer(pywrap_tf_session.TF_GetAllOpList()))
     return frozenset(op.name for op in ops.op)
+
+
+def host_array(tensor: Any) -> Any:
+    """An eager tensor's value as ``tensor.numpy()`` gives it, but sharing its memory: read only.
+
+    ``numpy()`` copies (``maybe_arr.copy()``, on every release 2.12-2.21); a
+    save that only reads the value need not.
+    """
+    return tensor._numpy()
+
+
+def _plain(options: Any) -> bool:
+    """Whether *options* ask for nothing but TensorFlow's ordinary one-file save."""
+    return options is None or not (
+        options.experimental_enable_async_checkpoint
+        or options.experimental_io_device
+        or getattr(options, "experimental_sharding_callback", None)  # 2.16 and later
+    )
+
+
+def _flat_tensors(serialized: dict[Any, dict[str, Any]]) -> list[tuple[str, Any]] | None:
+    """``(key, tensor)`` in the order TensorFlow's saver writes them, or None if it writes slices."""
+    flat = []
+    for tensors in serialized.values():
+        for key, value in tensors.items():
+            if isinstance(value, dict):
+                if set(value) != {""}:
+                    return None
+                value = value[""]
+            value = getattr(value, "tensor", value)  # a SaveSpec holds its tensor
+            flat.append((key, value() if callable(value) else value))
+    return flat
+
+
+@contextlib.contextmanager
+def writing_saves(
+    checkpoint: Any, write: Callable[[str, list[tuple[str, Any]]], None]
+) -> Iterator[None]:
+    """Within the block, *checkpoint*'s eager saves call ``write(prefix, [(key, tensor), ...])``.
+
+    The tensors are those TensorFlow's saver gathers (the object graph and
+    save counter among them), in the order it writes them; *write* writes
+    the files. TensorFlow writes them itself in graph mode, for options
+    other than the plain save, for registered savers, for slices, for
+    tensors on more than one device and for ``variant`` and ``resource``
+    tensors. Every release from 2.12 to 2.21 saves through
+    ``TrackableSaver._save_cached_when_graph_building``, replaced here for
+    this one object.
+    """
+    saver = getattr(checkpoint, "_saver", None)
+    original = getattr(saver, "_save_cached_when_graph_building", None)
+    gather = getattr(saver, "_gather_serialized_tensors", None)
+    if original is None or gather is None:
+        yield
+        return
+
+    def save(file_prefix: Any, object_graph_tensor: Any, options: Any) -> Any:
+        if not tf.executing_eagerly() or not _plain(options):
+            return original(file_prefix, object_graph_tensor, options)
+        serialized, feeds, registered, _ = gather(object_graph_tensor)
+        flat = None if registered else _flat_tensors(serialized)
+        if (
+            flat is None
+            or len({t.device for _, t in flat}) > 1
+            or any(t.dtype in (tf.variant, tf.resource) for _, t in flat)
+        ):
+            return original(file_prefix, object_graph_tensor, options)
+        write(file_prefix.numpy().decode("utf-8"), flat)
+        return file_prefix, feeds
+
+    saver._save_cached_when_graph_building = save
+    try:
+        yield
+    finally:
+        del saver._save_cached_when_graph_building  # the class's method again
 
 
 def sync_checkpoint(checkpoint: Any) -> None:

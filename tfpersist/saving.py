@@ -119,18 +119,22 @@ whole, but the shards of a sharded V1 save are replaced one by one.
 
 .. rubric:: Who writes the bytes
 
-:func:`save_session` writes the ``.index`` and ``.data`` files itself, with
-:class:`tfpersist.bundle.BundleWriter`, when the saver has one ``SaveV2``
-op (TensorFlow's default saver): it fetches the values that op would write
-in one ``Session.run``, and writes them byte for byte as ``SaveV2`` would,
-each tensor's checksum computed while its bytes are written. The state
-file, the saver's list of checkpoints and the deletion of old ones stay
-TensorFlow's. TensorFlow writes the files itself for a sharded saver
-(``sharded=True``), a V1 saver, a partitioned variable (a saver that saves
-slices), and tensors of the ``variant`` dtype. :func:`save_checkpoint`
-leaves the writing to TensorFlow. Like TensorFlow's, these saves do not
-fsync the files they write: the journal above keeps the old checkpoint
-against a kill, not against a power cut.
+:func:`save_session` and :func:`save_checkpoint` write the ``.index`` and
+``.data`` files themselves, with :class:`tfpersist.bundle.BundleWriter`,
+byte for byte as TensorFlow would, each large tensor's checksum computed
+while two threads write its bytes. :func:`save_session` does so when the
+saver has one ``SaveV2`` op (TensorFlow's default saver), fetching the
+values that op would write in one ``Session.run``. :func:`save_checkpoint`
+does so for an eager save: TensorFlow gathers the tensors (the object
+graph and the save counter among them), and they are written without the
+copy ``Tensor.numpy()`` makes. The state file, the list of checkpoints kept
+and the deletion of old ones stay TensorFlow's. TensorFlow writes the files
+itself for a sharded or V1 saver, a partitioned variable, tensors on more
+than one device, tensors of the ``variant`` dtype, registered savers, a TF2
+save in graph mode or inside a ``tf.function``, and a save with options
+(asynchronous, sharded, or an I/O device). Like TensorFlow's, these saves
+do not fsync the files they write: the journal above keeps the old
+checkpoint against a kill, not against a power cut.
 
 >>> for value in (1.0, 2.0):  # a new Checkpoint each time: ckpt-1 both times
 ...     saved = saving.save_checkpoint(tf.train.Checkpoint(v=tf.Variable([value])), "again/ckpt")
@@ -167,7 +171,7 @@ from tfpersist._files import (
 from tfpersist._layout import STATE_FILE, checkpoint_files, temp_files
 from tfpersist._lock import locked
 from tfpersist._savers import default_list, saver_for
-from tfpersist._tf import SessionInterface, tf
+from tfpersist._tf import SessionInterface, host_array, tf, writing_saves
 from tfpersist.bundle import BundleWriter
 from tfpersist.errors import NothingToSaveError, TfPersistError, WriteError
 
@@ -283,6 +287,14 @@ def _written_array(value: Any, dtype: tf.DType) -> tuple[Any, str]:
     if dtype.name.startswith(_BY_BITS):  # TensorFlow's own NumPy types: take the bits
         value = value.view(f"u{dtype.size}")
     return value, dtype.name
+
+
+def _write_tensors(prefix: str, tensors: list[tuple[str, tf.Tensor]]) -> None:
+    """Write eager *tensors* (key, tensor) at *prefix* as ``SaveV2`` would, one at a time."""
+    with BundleWriter(prefix, overwrite=True, sync=False) as writer:
+        for key, tensor in tensors:
+            array, dtype = _written_array(host_array(tensor), tensor.dtype)
+            writer.add(key, array, dtype=dtype)
 
 
 class _WritingSession(SessionInterface):
@@ -517,11 +529,17 @@ def save_checkpoint(
 
         def save() -> str | None:
             _forget_asides(manager)
-            return manager.save(options=options)
+            with writing_saves(manager.checkpoint, _write_tensors):
+                return manager.save(options=options)
 
         return _save(os.path.join(checkpoint.directory, "ckpt"), target, lock_timeout, save)
     if prefix is None:
         raise TypeError("save_checkpoint(checkpoint, prefix) needs a prefix such as 'model/ckpt'")
     prefix = os.fspath(prefix)
     target = _next_prefix(checkpoint, prefix, options)
-    return _save(prefix, target, lock_timeout, lambda: checkpoint.save(prefix, options=options))
+
+    def save() -> str:
+        with writing_saves(checkpoint, _write_tensors):
+            return checkpoint.save(prefix, options=options)
+
+    return _save(prefix, target, lock_timeout, save)
