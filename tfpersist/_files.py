@@ -30,6 +30,7 @@ from tfpersist._layout import (
     WORKER_DIR,
     checkpoint_files,
     is_complete,
+    save_staging,
     unquote,
 )
 from tfpersist._lock import is_locked, locked
@@ -323,6 +324,9 @@ def _finish(state_dir: str, journal: str, prefix: str, aside: str, parts: list[s
         for part in sorted(parts, key=lambda p: p == ".index"):
             _link(aside + part, prefix + part)
     _rename_in_state(state_dir, aside, prefix)
+    staging = save_staging(prefix)  # what a save cut short was writing
+    if _fs.isdir(staging) and _writer_files_only(staging, top=True):
+        _fs.rmtree(staging)
     for path in sorted(kept, key=lambda p: not p.endswith(".index")):
         with contextlib.suppress(FileNotFoundError):
             _fs.remove(path)

@@ -303,7 +303,26 @@ def open_write(path: str) -> Any:
     if not is_url(path):
         return open(path, "xb", buffering=1 << 20)  # closed by finish_write
     with _as_oserror(path):
-        return _gfile().GFile(path, "wb")
+        return _GFileWriter(_gfile().GFile(path, "wb"))
+
+
+class _GFileWriter:
+    """A ``GFile`` open for writing that also takes a ``memoryview`` (``GFile.write`` wants bytes)."""
+
+    def __init__(self, file: Any) -> None:
+        self.file, self.name = file, file.name
+
+    def write(self, data: Any) -> None:
+        with _as_oserror(self.name):
+            self.file.write(bytes(data))
+
+    def flush(self) -> None:
+        with _as_oserror(self.name):
+            self.file.flush()
+
+    def close(self) -> None:
+        with _as_oserror(self.name):
+            self.file.close()
 
 
 def pwrite_all(fd: int, data: memoryview, offset: int) -> None:

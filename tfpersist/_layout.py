@@ -10,6 +10,7 @@ import codecs
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -594,7 +595,21 @@ PREFIX_TEMP = re.compile(
 )
 SHARD_TEMP = re.compile(r"(.+)_temp(_[0-9a-f]{32})?")  # PREFIX_temp/part-*: sharded saves
 SHARD_FILE = re.compile(r"part-\d{5}-of-\d{5}\.(index|data-\d{5}-of-\d{5})(\.tempstate\d+)?")
-STAGING = re.compile(r"\.tfpersist-[a-z0-9_]{8}")  # rewriting's staging directories
+STAGING = re.compile(r"\.tfpersist-[a-z0-9_]{8}")  # the checkpoint writer's staging directories
+
+
+def save_staging(prefix: str) -> str:
+    """The staging directory of a save to *prefix*: one name per prefix, so a save cut short is found.
+
+    >>> save_staging("model/ckpt-1")
+    'model/.tfpersist-9873a0ce'
+    """
+    parent, base = _fs.split(prefix)
+    return os.path.join(
+        parent, f".tfpersist-{zlib.crc32(base.encode('utf-8', 'surrogateescape')):08x}"
+    )
+
+
 WORKER_DIR = re.compile(r"workertemp_\d+")  # a worker's copy in multi-worker saving
 
 

@@ -225,15 +225,15 @@ def writing_saves(
     save counter among them), in the order it writes them; *write* writes
     the files. TensorFlow writes them itself in graph mode, for options
     other than the plain save, for registered savers, for slices, for
-    tensors on more than one device and for ``variant`` and ``resource``
-    tensors. Every release from 2.12 to 2.21 saves through
+    tensors on more than one device, values that are not eager tensors
+    (distributed variables), and ``variant`` and ``resource`` tensors. Every release from 2.12 to 2.21 saves through
     ``TrackableSaver._save_cached_when_graph_building``, replaced here for
     this one object.
     """
     saver = getattr(checkpoint, "_saver", None)
     original = getattr(saver, "_save_cached_when_graph_building", None)
     gather = getattr(saver, "_gather_serialized_tensors", None)
-    if original is None or gather is None:
+    if saver is None or original is None or gather is None:
         yield
         return
 
@@ -244,6 +244,7 @@ def writing_saves(
         flat = None if registered else _flat_tensors(serialized)
         if (
             flat is None
+            or not all(isinstance(t, tf.Tensor) and hasattr(t, "_numpy") for _, t in flat)
             or len({t.device for _, t in flat}) > 1
             or any(t.dtype in (tf.variant, tf.resource) for _, t in flat)
         ):

@@ -511,12 +511,12 @@ def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:
         return sorted(reader.get_variable_to_shape_map().items())
 
 
-#: The DataType number written for each NumPy dtype when none is given.
-_NUMBERS = {np.dtype(n): k for k, n in sorted(DTYPE_NAMES.items(), reverse=True) if n in (
-    "float32", "float64", "int32", "uint8", "int16", "int8", "complex64", "int64", "bool",
-    "bfloat16", "uint16", "complex128", "float16", "uint32", "uint64", "float8_e5m2",
-    "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz", "int4", "uint4",
-) for n in [NUMPY_DTYPES[k]]}  # fmt: skip
+#: The DataType number written for each NumPy dtype when none is given (not the quantized ones).
+_NUMBERS = {
+    NUMPY_DTYPES[number]: number
+    for number, name in DTYPE_NAMES.items()
+    if name not in ("string", "resource", "variant") and not name.startswith(("qint", "quint"))
+}
 _DTYPE_NUMBERS = {name: number for number, name in DTYPE_NAMES.items()}
 #: NumPy's own numbers that are not integers: a value is cast to them, never reinterpreted.
 _NATIVE = {
@@ -606,7 +606,9 @@ class BundleWriter:
     removes the staged files and keeps what was at *prefix*. A checkpoint
     already at *prefix* is refused unless *overwrite*; with it, a crash
     during the final moves can leave no checkpoint there (never a mix). A
-    ``.meta`` file at *prefix* is left as it is.
+    ``.meta`` file at *prefix* is left as it is. *staging* names the
+    staging directory instead (in *prefix*'s directory), for a caller that
+    must find it after a crash.
 
     With *num_shards* above 1, each tensor goes to the shard that holds the
     fewest bytes so far. The files are byte for byte those of TensorFlow's
@@ -632,6 +634,7 @@ class BundleWriter:
         num_shards: int = 1,
         overwrite: bool = False,
         sync: bool = True,
+        staging: str | None = None,
     ) -> None:
         self.prefix = os.fspath(prefix)
         if not 1 <= num_shards < 100_000:
@@ -656,7 +659,12 @@ class BundleWriter:
         with self._io("cannot stage"):
             parent = _fs.dirname(_fs.abspath(self.prefix))
             _fs.makedirs(parent)
-            self._staging = _fs.make_temp_dir(parent, ".tfpersist-")
+            if staging is None:
+                self._staging = _fs.make_temp_dir(parent, ".tfpersist-")
+            else:  # a name the caller can find again; what a write cut short left there goes
+                _fs.rmtree(staging)
+                _fs.makedirs(staging)
+                self._staging = staging
         try:
             with self._io("cannot create a data file in"):
                 for shard in range(num_shards):
@@ -749,7 +757,7 @@ class BundleWriter:
         else:
             data = array.reshape(-1).view(np.uint8)
             entry = self._new_entry(name, number, array.shape, data.size)
-            crc = self._write(entry.shard, memoryview(data))
+            crc = self._write(entry.shard, data.data)
         return self._record(entry._replace(crc32c=mask(crc)))
 
     def _write(self, shard: int, data: memoryview) -> int:

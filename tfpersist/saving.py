@@ -130,9 +130,10 @@ graph and the save counter among them), and they are written without the
 copy ``Tensor.numpy()`` makes. The state file, the list of checkpoints kept
 and the deletion of old ones stay TensorFlow's. TensorFlow writes the files
 itself for a sharded or V1 saver, a partitioned variable, tensors on more
-than one device, tensors of the ``variant`` dtype, registered savers, a TF2
-save in graph mode or inside a ``tf.function``, and a save with options
-(asynchronous, sharded, or an I/O device). Like TensorFlow's, these saves
+than one device, tensors of the ``variant`` dtype, registered savers, a
+save under a ``tf.distribute`` strategy, a TF2 save in graph mode or inside
+a ``tf.function``, and a save with options (asynchronous, sharded, or an
+I/O device). Like TensorFlow's, these saves
 do not fsync the files they write: the journal above keeps the old
 checkpoint against a kill, not against a power cut.
 
@@ -168,7 +169,7 @@ from tfpersist._files import (
     set_aside,
     write_error_reason,
 )
-from tfpersist._layout import STATE_FILE, checkpoint_files, temp_files
+from tfpersist._layout import STATE_FILE, checkpoint_files, save_staging, temp_files
 from tfpersist._lock import locked
 from tfpersist._savers import default_list, saver_for
 from tfpersist._tf import SessionInterface, host_array, tf, writing_saves
@@ -291,7 +292,7 @@ def _written_array(value: Any, dtype: tf.DType) -> tuple[Any, str]:
 
 def _write_tensors(prefix: str, tensors: list[tuple[str, tf.Tensor]]) -> None:
     """Write eager *tensors* (key, tensor) at *prefix* as ``SaveV2`` would, one at a time."""
-    with BundleWriter(prefix, overwrite=True, sync=False) as writer:
+    with BundleWriter(prefix, overwrite=True, sync=False, staging=save_staging(prefix)) as writer:
         for key, tensor in tensors:
             array, dtype = _written_array(host_array(tensor), tensor.dtype)
             writer.add(key, array, dtype=dtype)
@@ -332,7 +333,7 @@ class _WritingSession(SessionInterface):
         if any(slices):  # a partitioned variable's slice: TensorFlow writes those
             return self._sess.run(fetches, feed_dict, **kwargs)
         path = feed_dict[self._filename]
-        with BundleWriter(path, overwrite=True, sync=False) as writer:
+        with BundleWriter(path, overwrite=True, sync=False, staging=save_staging(path)) as writer:
             for name, value, tensor in zip(names, values, inputs[3:], strict=True):
                 array, dtype = _written_array(value, tensor.dtype)
                 writer.add(name, array, dtype=dtype)
@@ -538,8 +539,8 @@ def save_checkpoint(
     prefix = os.fspath(prefix)
     target = _next_prefix(checkpoint, prefix, options)
 
-    def save() -> str:
+    def save_one() -> str:
         with writing_saves(checkpoint, _write_tensors):
             return checkpoint.save(prefix, options=options)
 
-    return _save(prefix, target, lock_timeout, save)
+    return _save(prefix, target, lock_timeout, save_one)
