@@ -26,6 +26,7 @@ _SUBMODULES = (
     "freezer",
     "freezing",
     "graphs",
+    "importing",
     "inspecting",
     "keras_weights",
     "meta_graph",

@@ -11,6 +11,7 @@ command                                 does
 ``rename SRC DST --map OLD=NEW``        write a copy with tensors renamed or dropped
 ``export SRC OUT``                      write the tensors to ``.npz`` or ``.safetensors``
 ``convert SRC DST --to tf2|tf1``        turn a TF1 checkpoint into a TF2 one, or back
+``import FILE PREFIX [--to tf1|tf2]``   write a ``.safetensors`` or ``.npz`` file as a checkpoint
 ``freeze SRC -o OUT.pb``                freeze a checkpoint's ``.meta``, or a SavedModel
 ``summarize GRAPH [--json]``            inputs, outputs, op census, unsafe ops; exit 1 if unsafe
 ``audit FILE... [--json]``              the safety verdict on graph files, without TensorFlow
@@ -213,6 +214,21 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from tfpersist.importing import import_weights
+
+    names = import_weights(
+        args.file,
+        args.prefix,
+        to=args.to,
+        mapping=_pairs(args.map),
+        transpose=args.transpose,
+        overwrite=args.overwrite,
+    )
+    print(f"wrote {len(names)} tensors to {args.to.upper()} checkpoint {args.prefix}")
+    return 0
+
+
 def _freeze(args: argparse.Namespace) -> int:
     from tfpersist.freezer import freeze_checkpoint
 
@@ -346,6 +362,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dst", metavar="DST", help="the prefix of the new checkpoint")
     p.add_argument("--to", required=True, choices=["tf2", "tf1"], help="the kind to write")
     p.add_argument("--overwrite", action="store_true", help="replace a checkpoint already at DST")
+
+    p = command(
+        "import", _import, "Write the tensors of a .safetensors or .npz file as a checkpoint."
+    )
+    p.add_argument("file", metavar="FILE", help="a .safetensors or .npz file")
+    p.add_argument("prefix", metavar="PREFIX", help="the prefix of the new checkpoint")
+    p.add_argument(
+        "--to", default="tf1", choices=["tf1", "tf2"], help="the kind to write (default tf1)"
+    )
+    p.add_argument(
+        "--map", action="append", default=[], metavar="OLD=NEW", help="rename a tensor or scope"
+    )
+    p.add_argument(
+        "--transpose",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="transpose these 2-D tensors (new names, or fnmatch patterns such as '*/kernel')",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace a checkpoint already at PREFIX"
+    )
 
     p = command(
         "freeze", _freeze, "Freeze a checkpoint with its .meta, or a SavedModel, into one .pb."
