@@ -1,6 +1,6 @@
 """Tables of measured results, built from the committed JSON at each docs build.
 
-``.. benchmark:: results|async|audit|scanners`` reads ``docs/benchmarks/<name>.json``
+``.. benchmark:: results|async|rename|audit|scanners`` reads ``docs/benchmarks/<name>.json``
 (written by ``tox -e bench``); ``.. compat-matrix::`` reads
 ``docs/compat/results.json`` (written by ``tox -e compat``). The JSON is the only
 source: no figure is copied into a page.
@@ -44,6 +44,7 @@ SCENARIOS = {
     "freeze": "Freeze a 196 MiB model, write, load and run the .pb",
     "inspect": "Read without TensorFlow",
 }
+TARGET_LEGEND = {"ok": "meets the target", "missed": "falls short of the target"}
 AUDIT_MODELS = {
     "small": "MobileNetV3Small (Keras, weights=None)",
     "large": "NASNetLarge and EfficientNetB0 in one module (Keras, weights=None)",
@@ -121,6 +122,21 @@ def _legend(c: _Cells, meanings: dict[str, str]) -> nodes.definition_list:
     return nodes.definition_list("", *items, classes=["outcome-legend"])
 
 
+def _run_on_disk(c: _Cells, data: dict) -> nodes.Element:
+    """The line under a scenario whose files went to a disk: when, where, on what."""
+    m = data["machine"]
+    return c.label(
+        "{date}: median of {runs} runs per contender, each in a fresh process; "
+        "files on {files}; {cpu}, {cores} cores; TensorFlow {tensorflow}.",
+        date=data["date"],
+        runs=data["rounds"],
+        files=data["files"],
+        cpu=m["cpu"],
+        cores=m["cores"],
+        tensorflow=m["tensorflow"],
+    )
+
+
 class _DataDirective(SphinxDirective):
     def load(self, *parts: str) -> dict:
         path = os.path.join(HERE, *parts)
@@ -141,47 +157,58 @@ class Benchmark(_DataDirective):
         name = self.arguments[0]
         render = getattr(self, "_" + name, None)
         if render is None:
-            raise self.error(f"unknown benchmark {name!r}: results, async, audit or scanners")
+            raise self.error(
+                f"unknown benchmark {name!r}: results, async, rename, audit or scanners"
+            )
         return render(self.load("benchmarks", name + ".json"), _Cells(self))
 
     def _results(self, data: dict, c: _Cells) -> list[nodes.Node]:
-        target, ceiling = (
-            data["targets"][k] for k in ("speed_vs_tensorflow", "restore_peak_above")
-        )
         found: list[nodes.Node] = []
         for scenario in data["scenarios"]:
             rows = scenario["rows"]
             numpy = "numpy" in rows[0]["seconds"]
             heads = [c.label("operation"), c.label("tfpersist (s)"), c.label("TensorFlow (s)")]
             heads += [c.label("NumPy (s)")] if numpy else []
-            heads += [c.label("speed vs TF"), c.label("at least {target}×", target=target)]
+            heads += [c.label("speed vs TF"), c.label("target"), c.label("outcome")]
             body = []
             for row in rows:
                 s, r = row["seconds"], row["ratios"]
+                target = row["targets"]["speed_vs_tensorflow"]
                 body.append([
                     c.label(row["operation"]),
                     c.number(f"{s['tfpersist']:.3f}"),
                     c.number(f"{s['tensorflow']:.3f}"),
                     *([c.number(f"{s['numpy']:.3f}")] if numpy else []),
                     c.number(f"{r['speed_vs_tensorflow']:.2f}×"),
+                    c.label("at least {target}×", target=f"{target:g}"),
                     c.outcome("ok" if r["speed_met"] else "missed"),
                 ])  # fmt: skip
             title = c.label(SCENARIOS[scenario["scenario"]], nodes.title)
             found.append(_table(heads, body, ["bench-results"], title))
             if numpy:
                 heads = [c.label("operation"), c.value("tfpersist"), c.value("TensorFlow")]
-                body = [
-                    [
+                heads += [c.label("target"), c.label("outcome")]
+                body = []
+                for row in rows:
+                    r, target = row["ratios"], row["targets"].get("tfpersist_vs_numpy")
+                    body.append([
                         c.label(row["operation"]),
-                        c.number(f"{row['ratios']['tfpersist_vs_numpy']:.2f}"),
-                        c.number(f"{row['ratios']['tensorflow_vs_numpy']:.2f}"),
-                    ]
-                    for row in rows
-                ]
+                        c.number(f"{r['tfpersist_vs_numpy']:.2f}"),
+                        c.number(f"{r['tensorflow_vs_numpy']:.2f}"),
+                        *(
+                            [c.value("–"), c.value("–")]
+                            if target is None
+                            else [
+                                c.label("at least {target}", target=f"{target:g}"),
+                                c.outcome("ok" if r["numpy_met"] else "missed"),
+                            ]
+                        ),
+                    ])  # fmt: skip
                 title = c.label("Share of the NumPy limit (tofile and fromfile)", nodes.title)
                 found.append(_table(heads, body, ["bench-numpy"], title))
             peaks = [row for row in rows if "peak_above" in row]
             if peaks and scenario["scenario"] == "gib":
+                ceiling = peaks[0]["targets"]["restore_peak_above"]
                 heads = [c.label("operation"), c.value("tfpersist"), c.value("TensorFlow")]
                 heads += [c.value("NumPy"), c.label("at most {ceiling}", ceiling=ceiling)]
                 body = []
@@ -196,7 +223,7 @@ class Benchmark(_DataDirective):
                     "Restore peak memory above the memory before, in checkpoint sizes", nodes.title
                 )
                 found.append(_table(heads, body, ["bench-memory"], title))
-        found.append(_legend(c, {"ok": "meets the target", "missed": "falls short of the target"}))
+        found.append(_legend(c, TARGET_LEGEND))
         m = data["machine"]
         found.append(
             c.label(
@@ -237,23 +264,51 @@ class Benchmark(_DataDirective):
             steps=steps,
             every=steps // data["saves"],
         )
-        m = data["machine"]
         return [
             _table(heads, body, ["bench-async"], title),
             c.label(
                 "Asynchronous saves cost {ratio} of what synchronous saves cost.",
                 ratio=f"{per_save['async'] / per_save['sync']:.2f}",
             ),
-            c.label(
-                "{date}: median of {runs} runs per contender, each in a fresh process; "
-                "files on {files}; {cpu}, {cores} cores; TensorFlow {tensorflow}.",
-                date=data["date"],
-                runs=data["rounds"],
-                files=data["files"],
-                cpu=m["cpu"],
-                cores=m["cores"],
-                tensorflow=m["tensorflow"],
-            ),
+            _run_on_disk(c, data),
+        ]
+
+    def _rename(self, data: dict, c: _Cells) -> list[nodes.Node]:
+        names = {
+            "keep": "tfpersist rename, every tensor kept (hard links)",
+            "drop": "tfpersist rename, one tensor dropped (the rest copied)",
+            "tensorflow": "TensorFlow: load_checkpoint, then SaveV2",
+        }
+        rows = data["rows"]
+        baseline = next(row["seconds"] for row in rows if row["contender"] == "tensorflow")
+        target = next(row["target_peak_mib"] for row in rows if "target_peak_mib" in row)
+        heads = [c.label("contender"), c.label("seconds"), c.label("speed vs TF")]
+        heads += [c.label("peak RSS (MiB)"), c.label("above the RSS before (MiB)")]
+        heads += [c.label("peak below {target} MiB", target=target)]
+        body = [
+            [
+                c.label(names[row["contender"]]),
+                c.number(f"{row['seconds']:.3f}"),
+                c.number(f"{baseline / row['seconds']:.1f}×"),
+                c.number(f"{row['peak_mib']:.0f}"),
+                c.number(f"{max(row['peak_above_mib'], 0):.0f}"),
+                c.outcome("ok" if row["memory_met"] else "missed")
+                if "memory_met" in row
+                else c.value("–"),
+            ]
+            for row in rows
+        ]
+        title = c.label(
+            "Rename a checkpoint of {size} MiB: {count} float32 tensors of {each} MiB",
+            nodes.title,
+            size=f"{data['bytes'] / 2**20:g}",
+            count=data["tensors"],
+            each=f"{data['bytes'] / data['tensors'] / 2**20:g}",
+        )
+        return [
+            _table(heads, body, ["bench-rename"], title),
+            _legend(c, TARGET_LEGEND),
+            _run_on_disk(c, data),
         ]
 
     def _audit(self, data: dict, c: _Cells) -> list[nodes.Node]:

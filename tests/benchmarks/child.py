@@ -1,8 +1,13 @@
 """One contender's run in a fresh process: ``python child.py BENCHMARK ARGS...``.
 
 Prints one JSON object: the seconds of each call measured, and for restores
-the peak resident set size above the RSS just before, in KiB. Building the
-model is not timed. Variables are set by TensorFlow's initialisers.
+and renames the peak resident set size above the RSS just before, in KiB.
+Building the model is not timed. Variables are set by TensorFlow's initialisers.
+
+Peaks are read from ``VmHWM`` in ``/proc/self/status``, the high-water mark
+``ru_maxrss`` reports for the process's own memory: ``ru_maxrss`` itself also
+keeps the peak of the process that started this one, inherited through
+``exec``, so a child lighter than its parent would report its parent's peak.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ import gc
 import json
 import os
 import re
-import resource
 import sys
 import time
 from pathlib import Path
@@ -19,11 +23,12 @@ from pathlib import Path
 FEATURES = 3584  # four 3584 x 3584 float32 layers: a 196 MiB model to freeze
 
 
-def rss_kib() -> int:
+def status_kib(field: str = "VmRSS") -> int:
+    """A memory figure of this process, in KiB: ``VmRSS`` (now) or ``VmHWM`` (its peak)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 class Timer:
@@ -40,13 +45,19 @@ class Timer:
         self.figures[name] = time.perf_counter() - start
         return result
 
+    def peak(self, name: str, call):
+        """Time a call; record its peak RSS above the RSS just before, and the process's peak."""
+        before, high = status_kib("VmRSS"), status_kib("VmHWM")
+        Path("/proc/self/clear_refs").write_text("5")  # the high-water mark starts again from now
+        result = self(name, call)
+        peak = status_kib("VmHWM")
+        self.figures[f"{name}_peak_above_kib"] = peak - before
+        self.figures[f"{name}_process_peak_kib"] = max(high, peak)
+        return result
+
     def restore(self, call) -> None:
         """Time a restore, and its peak RSS above the RSS just before."""
-        before = rss_kib()
-        Path("/proc/self/clear_refs").write_text("5")  # ru_maxrss starts again from now
-        self("restore", call)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        self.figures["restore_peak_above_kib"] = peak - before
+        self.peak("restore", call)
 
 
 def tf2_checkpoint(tf, count: int, size: int, init=None):
@@ -133,6 +144,78 @@ def persist(style: str, who: str, count: int, size: int, source: str, out: str) 
                 timer("save", lambda: saving.save_session(sess, out, saver=saver))
             timer.figures["checksum"] = float(sess.run(last).sum())
     return timer.figures
+
+
+RENAMED = {"model": "encoder"}  # every tensor of the rename's checkpoint is under model/
+DROPPED = "model/layer_00/kernel"
+
+
+def renamed(name: str) -> str:
+    """*name* as :data:`RENAMED` renames it, worked out by hand."""
+    [(old, new)] = RENAMED.items()
+    return new + name.removeprefix(old)
+
+
+def rename_setup(count: int, size: int, prefix: str) -> dict:
+    """Write a TF1 checkpoint of *count* float32 tensors of *size* elements, one at a time."""
+    import numpy as np
+
+    from tfpersist.bundle import BundleWriter
+
+    with BundleWriter(prefix) as writer:
+        for i in range(count):
+            values = np.random.default_rng(i).random(size, dtype=np.float32)
+            writer.add(f"model/layer_{i:02d}/kernel", values)
+    return {"bytes": count * size * 4}
+
+
+def rename(who: str, source: str, out: str) -> dict:
+    """Rename every tensor of *source* into *out*: tfpersist keeping all or dropping one, or raw TF."""
+    timer = Timer()
+    if who == "tensorflow":
+        import tensorflow as tf
+
+        def call():
+            reader = tf.train.load_checkpoint(source)
+            names = sorted(reader.get_variable_to_shape_map())
+            tensors = [reader.get_tensor(name) for name in names]
+            tf.raw_ops.SaveV2(
+                prefix=out,
+                tensor_names=[renamed(name) for name in names],
+                shape_and_slices=[""] * len(names),
+                tensors=tensors,
+            )
+    else:
+        from tfpersist.rewriting import rename_checkpoint
+
+        drop = [DROPPED] if who == "drop" else []
+
+        def call():
+            rename_checkpoint(source, out, RENAMED, drop=drop)
+
+    timer.peak("rename", call)
+    return timer.figures
+
+
+def rename_check(who: str, source: str, out: str) -> dict:
+    """Check *out*: every name as renamed, every tensor's bytes the source's, read back by TF too."""
+    import tensorflow as tf
+
+    from tfpersist import bundle
+
+    with bundle.load_checkpoint(source) as old, bundle.load_checkpoint(out) as new:
+        names = old.get_variable_to_shape_map()
+        expected = {renamed(n): n for n in names if not (who == "drop" and n == DROPPED)}
+        if set(new.get_variable_to_shape_map()) != set(expected):
+            raise SystemExit(f"{who}: the names of {out} are not the renamed names of {source}")
+        for name, was in expected.items():
+            a, b = new.entry(name), old.entry(was)
+            if (a.dtype, a.shape, a.size, a.crc32c) != (b.dtype, b.shape, b.size, b.crc32c):
+                raise SystemExit(f"{who}: {name} differs from {was}: {a} against {b}")
+        new.verify()  # every tensor's bytes read, against the checksum they share with the source
+    if set(tf.train.load_checkpoint(out).get_variable_to_shape_map()) != set(expected):
+        raise SystemExit(f"{who}: TensorFlow reads other names in {out}")
+    return {"tensors": len(expected)}
 
 
 def freeze(who: str, out: str) -> dict:
@@ -345,6 +428,12 @@ def main() -> None:
     elif benchmark == "persist":
         style, who, count, size, source, out = args
         figures = persist(style, who, int(count), int(size), source, out)
+    elif benchmark == "rename-setup":
+        figures = rename_setup(int(args[0]), int(args[1]), args[2])
+    elif benchmark == "rename":
+        figures = rename(*args)
+    elif benchmark == "rename-check":
+        figures = rename_check(*args)
     elif benchmark == "freeze":
         figures = freeze(*args)
     elif benchmark == "train":

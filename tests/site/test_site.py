@@ -137,6 +137,7 @@ def _tables() -> dict[str, dict[str, int]]:
         "performance": {
             "bench-results": len(results["scenarios"]),
             "bench-async": 1,
+            "bench-rename": 1,
             "bench-audit": len(audit["rows"]),
         },
         "safety": {"scanner-results": 1, "bench-audit": len(audit["rows"])},
