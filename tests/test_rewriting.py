@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpersist import _fs, cli, inspecting, rewriting
+from tfpersist import _fs, bundle, cli, inspecting, rewriting
 from tfpersist.errors import CorruptCheckpointError, ExportError, RewriteError, WriteError
 
 _NAMES = [
@@ -621,3 +621,26 @@ def test_the_source_is_never_the_destination_however_spelled(tmp_path, capsys):
     # a mere look-alike elsewhere is fine
     other = rewriting.convert_checkpoint(source, str(tmp_path / "other" / "ckpt"), to="tf2")
     assert "w/.ATTRIBUTES/VARIABLE_VALUE" in _by_tf(other)
+
+
+def test_a_variant_tensor_is_linked_or_copied_and_restores(tmp_path):
+    """A tf.data iterator's state is a variant tensor, which only TensorFlow can decode."""
+    iterator = iter(tf.data.Dataset.range(10))
+    next(iterator), next(iterator)
+    source = tf.train.Checkpoint(it=iterator, v=tf.Variable(3.0)).write(str(tmp_path / "a" / "ckpt"))
+    linked = str(tmp_path / "linked" / "ckpt")
+    copied = str(tmp_path / "copied" / "ckpt")
+    rewriting.rename_checkpoint(source, linked, {"v": "w"})  # every tensor kept: links
+    rewriting.rename_checkpoint(source, copied, {}, drop=["v"])  # a drop: bytes copied
+    for prefix in (linked, copied):
+        restored = iter(tf.data.Dataset.range(10))
+        tf.train.Checkpoint(it=restored).read(prefix).expect_partial()
+        assert int(next(restored)) == 2
+    entry = bundle.load_checkpoint(source).entry("it/.ATTRIBUTES/ITERATOR_STATE")
+    with open(source + ".data-00000-of-00001", "r+b") as f:  # damage the iterator's last byte
+        f.seek(entry.offset + entry.size - 1)
+        last = f.read(1)
+        f.seek(entry.offset + entry.size - 1)
+        f.write(bytes([last[0] ^ 0xFF]))
+    with pytest.raises(CorruptCheckpointError, match="fail their checksum"):
+        rewriting.rename_checkpoint(source, str(tmp_path / "bad" / "ckpt"), {}, drop=["v"])

@@ -817,6 +817,8 @@ class BundleWriter:
         """
         if entry.dtype == STRING:
             raise ExportError(f"tensor {entry.name!r} holds strings: add it with add()")
+        if entry.dtype == VARIANT:
+            return self._copy_variant(name, entry, source)
         new = self._new_entry(name, entry.dtype, entry.shape, entry.size)
         buffer = memoryview(bytearray(min(entry.size, _CHUNK)))
         crc, done = 0, 0
@@ -832,6 +834,31 @@ class BundleWriter:
             done += len(part)
         if mask(crc) != entry.crc32c:
             raise CorruptCheckpointError(f"tensor {entry.name!r}: its bytes fail their checksum")
+        return self._record(new._replace(crc32c=entry.crc32c))
+
+    def _copy_variant(self, name: str | bytes, entry: Entry, source: _fs.Handle) -> Entry:
+        """Copy a ``variant`` tensor, whose checksum counts each element's length as 8 bytes.
+
+        TensorFlow writes each element as a varint length, the serialized
+        element and its own crc32c, and checksums the length as a uint64.
+        """
+        data = memoryview(bytearray(entry.size))
+        if _fs.read_into(source, data, entry.offset) != entry.size:
+            raise CorruptCheckpointError(f"tensor {entry.name!r}: its file ended before its bytes")
+        crc, pos = 0, 0
+        try:
+            for _ in range(math.prod(entry.shape)):
+                length, pos = read_varint(data, pos)
+                crc = crc32c(struct.pack("<Q", length), crc)
+                crc = crc32c(data[pos : pos + length + 4], crc)
+                pos += length + 4
+        except DecodeError:
+            pos = -1
+        if pos != entry.size or mask(crc) != entry.crc32c:
+            raise CorruptCheckpointError(f"tensor {entry.name!r}: its bytes fail their checksum")
+        new = self._new_entry(name, entry.dtype, entry.shape, entry.size)
+        with self._io("cannot write"):
+            self._files[new.shard].write(data)
         return self._record(new._replace(crc32c=entry.crc32c))
 
     def adopt(self, prefix: str, num_shards: int) -> int:
