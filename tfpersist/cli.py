@@ -120,6 +120,10 @@ def _table(rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:  
     return ["  ".join(cells).rstrip() for cells in zip(*columns, strict=True)]
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _print_json(document: Any) -> None:
     print(json.dumps(document, indent=2, ensure_ascii=False))
 
@@ -202,7 +206,7 @@ def _export(args: argparse.Namespace) -> int:
     from tfpersist.exporting import export_checkpoint
 
     names = export_checkpoint(args.src, args.out)
-    print(f"wrote {len(names)} tensors to {args.out}")
+    print(f"wrote {_count(len(names), 'tensor')} to {args.out}")
     return 0
 
 
@@ -225,7 +229,7 @@ def _import(args: argparse.Namespace) -> int:
         transpose=args.transpose,
         overwrite=args.overwrite,
     )
-    print(f"wrote {len(names)} tensors to {args.to.upper()} checkpoint {args.prefix}")
+    print(f"wrote {_count(len(names), 'tensor')} to {args.to.upper()} checkpoint {args.prefix}")
     return 0
 
 
