@@ -627,7 +627,9 @@ def test_a_variant_tensor_is_linked_or_copied_and_restores(tmp_path):
     """A tf.data iterator's state is a variant tensor, which only TensorFlow can decode."""
     iterator = iter(tf.data.Dataset.range(10))
     next(iterator), next(iterator)
-    source = tf.train.Checkpoint(it=iterator, v=tf.Variable(3.0)).write(str(tmp_path / "a" / "ckpt"))
+    source = tf.train.Checkpoint(it=iterator, v=tf.Variable(3.0)).write(
+        str(tmp_path / "a" / "ckpt")
+    )
     linked = str(tmp_path / "linked" / "ckpt")
     copied = str(tmp_path / "copied" / "ckpt")
     rewriting.rename_checkpoint(source, linked, {"v": "w"})  # every tensor kept: links
