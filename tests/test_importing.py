@@ -21,7 +21,12 @@ from safetensors.numpy import load, save, save_file
 
 from tfpersist import cli
 from tfpersist._layout import OBJECT_GRAPH_KEY, checkpoint_files
-from tfpersist.errors import CorruptCheckpointError, ExportError, RewriteError
+from tfpersist.errors import (
+    CheckpointNotFoundError,
+    CorruptCheckpointError,
+    ExportError,
+    RewriteError,
+)
 from tfpersist.exporting import export_checkpoint
 from tfpersist.importing import import_weights
 from tfpersist.rewriting import convert_checkpoint
@@ -627,3 +632,30 @@ def test_importing_needs_no_tensorflow(tmp_path):
         "w/.ATTRIBUTES/VARIABLE_VALUE",
         [3, 2],
     )
+
+
+def test_a_fifo_is_refused_without_waiting(tmp_path):
+    fifo = tmp_path / "w.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(CheckpointNotFoundError, match="not a regular file"):
+        import_weights(fifo, tmp_path / "out" / "ckpt")
+    assert_nothing_written(tmp_path / "out")
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_a_damaged_compressed_member_is_a_corrupt_file(method, tmp_path):
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(1 << 16, dtype=np.float32))
+    path = tmp_path / "w.npz"
+    with zipfile.ZipFile(path, "w", compression=method) as archive:
+        archive.writestr("w.npy", buffer.getvalue())
+    data = bytearray(path.read_bytes())
+    start = len(data) // 2
+    data[start : start + 64] = bytes(64)  # inside the compressed stream, past the .npy header
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptCheckpointError, match="cannot be read"):
+        import_weights(path, tmp_path / "out" / "ckpt")
+    assert_nothing_written(tmp_path / "out")
+    command = [sys.executable, "-m", "tfpersist", "import", str(path), str(tmp_path / "o2" / "c")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -438,3 +438,135 @@ def test_a_graph_with_nothing_to_save_is_a_write_error(tmp_path, var_list):
         with pytest.raises(NothingToSaveError, match="nothing to save"):
             saving.save_session(sess, tmp_path / "model.ckpt", var_list=var_list)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- the writer as the engine of saves: TensorFlow's bytes, and TensorFlow's where it cannot ----
+
+
+def _same_files(ours: str, theirs: str) -> None:
+    """The .index and .data files of two checkpoints are equal byte for byte."""
+    names = sorted(
+        os.path.basename(f)[len(os.path.basename(ours)) :] for f in _data_and_index(ours)
+    )
+    assert names == sorted(
+        os.path.basename(f)[len(os.path.basename(theirs)) :] for f in _data_and_index(theirs)
+    )
+    for suffix in names:
+        with open(ours + suffix, "rb") as a, open(theirs + suffix, "rb") as b:
+            assert a.read() == b.read(), suffix
+
+
+def _data_and_index(prefix: str) -> list[str]:
+    return [f for f in checkpoint_state.checkpoint_files(prefix) if not f.endswith(".meta")]
+
+
+@pytest.fixture
+def engine_writes(monkeypatch):
+    """How many checkpoints the writer wrote for a save."""
+    closed = []
+    close = saving.BundleWriter.close
+
+    def counted(self):
+        closed.append(self.prefix)
+        return close(self)
+
+    monkeypatch.setattr(saving.BundleWriter, "close", counted)
+    return closed
+
+
+@pytest.mark.parametrize("resource", [True, False])
+def test_tf1_saves_are_tensorflows_bytes(resource, tmp_path, engine_writes):
+    """Reference and resource variables, the default saver and a name map, with a step."""
+    with tf.Graph().as_default() as graph:
+        values = {
+            "w": tf.random.uniform([300, 200], seed=1),
+            "big": tf.random.uniform([1 << 19], seed=2),  # 2 MiB: written in parallel pieces
+            "half": tf.constant([1.5, -2.0], tf.bfloat16),
+            "names": tf.constant(["中文", "", "a\x00b"]),
+            "step": tf.constant(7, tf.int64),
+            "flags": tf.constant([True, False]),
+            "z": tf.constant([1 + 2j], tf.complex128),
+        }
+        variables = {
+            n: tf.compat.v1.Variable(v, name=n, use_resource=resource) for n, v in values.items()
+        }
+        savers = [
+            tf.compat.v1.train.Saver(),
+            tf.compat.v1.train.Saver({"renamed/w": variables["w"], "s": variables["names"]}),
+        ]
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            for i, saver in enumerate(savers):
+                ours, theirs = str(tmp_path / f"ours{i}" / "m"), str(tmp_path / f"tf{i}" / "m")
+                mine = saving.save_session(sess, ours, saver=saver, global_step=3)
+                _same_files(mine.prefix, saver.save(sess, theirs, global_step=3))
+    assert len(engine_writes) == 2
+
+
+def test_tf1_saver_from_a_meta_graph_is_tensorflows_bytes(tmp_path, engine_writes):
+    with tf.Graph().as_default() as graph:
+        tf.compat.v1.Variable(tf.ones([4]), name="v")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            first = saving.save_session(sess, str(tmp_path / "a" / "m")).prefix
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        saver = tf.compat.v1.train.import_meta_graph(first + ".meta")
+        saver.restore(sess, first)
+        mine = saving.save_session(sess, str(tmp_path / "ours" / "m"), saver=saver)
+        _same_files(mine.prefix, saver.save(sess, str(tmp_path / "tf" / "m")))
+    assert len(engine_writes) == 2
+
+
+def test_tf1_savers_the_writer_leaves_to_tensorflow(tmp_path, engine_writes):
+    with tf.Graph().as_default() as graph:
+        tf.compat.v1.Variable(tf.ones([4]), name="v")
+        tf.compat.v1.get_variable(
+            "p", [6], partitioner=tf.compat.v1.fixed_size_partitioner(2), use_resource=True
+        )
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            sharded = tf.compat.v1.train.Saver(sharded=True)
+            saved = saving.save_session(sess, str(tmp_path / "sharded" / "m"), saver=sharded)
+            sliced = saving.save_session(sess, str(tmp_path / "sliced" / "m"))
+    assert engine_writes == []
+    assert load_checkpoint(saved.prefix).get_tensor("v").tolist() == [1.0] * 4
+    assert load_checkpoint(sliced.prefix).get_tensor("p").shape == (6,)
+
+
+def _tf2_objects():
+    model = tf.keras.Sequential([tf.keras.layers.Dense(3)])
+    model.build([None, 4])
+    optimizer = tf.keras.optimizers.Adam()
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(tf.ones([2, 4])))
+    variables = model.trainable_variables
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+    extra = tf.Module()
+    extra.names = tf.Variable(["中文", ""])
+    extra.half = tf.Variable(tf.constant([1.5], tf.bfloat16))
+    extra.big = tf.Variable(tf.random.uniform([1 << 19], seed=3))
+    return {"model": model, "optimizer": optimizer, "extra": extra}
+
+
+def test_tf2_saves_are_tensorflows_bytes(tmp_path, engine_writes):
+    objects = _tf2_objects()
+    mine = saving.save_checkpoint(tf.train.Checkpoint(**objects), str(tmp_path / "ours" / "ckpt"))
+    theirs = tf.train.Checkpoint(**objects).save(str(tmp_path / "tf" / "ckpt"))
+    _same_files(mine.prefix, theirs)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(**objects), tmp_path / "m", 2)
+    raw = tf.train.CheckpointManager(tf.train.Checkpoint(**objects), tmp_path / "r", 2)
+    for _ in range(3):
+        _same_files(saving.save_checkpoint(manager).prefix, raw.save())
+    assert sorted(os.listdir(tmp_path / "m")) == sorted(os.listdir(tmp_path / "r"))
+    assert len(engine_writes) == 4
+
+
+def test_tf2_saves_the_writer_leaves_to_tensorflow(tmp_path, engine_writes):
+    ckpt = tf.train.Checkpoint(v=tf.Variable([1.0, 2.0]))
+    options = tf.train.CheckpointOptions(experimental_io_device="/job:localhost")
+    saved = saving.save_checkpoint(ckpt, str(tmp_path / "io" / "ckpt"), options=options)
+    assert engine_writes == []
+    assert load_checkpoint(saved.prefix).get_tensor("v/.ATTRIBUTES/VARIABLE_VALUE").tolist() == [
+        1.0,
+        2.0,
+    ]

@@ -229,6 +229,8 @@ NAMES = {
     "unicode": lambda: ["中文", "模型/变量", "😀", "emoji/🤖/kernel", "Ünïcødé", "a b\tc"],
     "bytes": lambda: [b"a\x00b", b"\x00", b"\xff", b"\xff\xff\x00", b"a\xffb", b"\x80\x81"],
     "64 KiB": lambda: ["n" * 65536, "n" * 65535 + "m", "n"],
+    # an entry of 512 KiB or more starts a data block of its own
+    "512 KiB": lambda: ["a", "n" * (512 << 10), "n" * (600 << 10) + "m", "z"],
     "common prefixes": _common_prefixes,
     "last byte": lambda: [b"same/" * 40 + bytes([b]) for b in range(256)],
     "0xFE 0xFF runs": _ff_runs,
@@ -507,3 +509,78 @@ def test_killed_writer_leaves_the_old_or_the_new_checkpoint(name, zygote, tmp_pa
     if name.startswith("torn"):  # nothing is moved before every byte is written
         assert seen[:-1] == [1] * kills
     assert not left, f"remove_leftovers left the staging directory after kills {left}"
+
+
+# -- casts, misuse, and other processes -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype"),
+    [
+        (np.int64([2**40 + 5]), "int32"),  # out of range
+        (np.uint64([2**64 - 1]), "int64"),
+        (np.int8([-1]), "uint8"),
+        (np.int64([16777217]), "float32"),  # not a float32
+        (np.float64([1e300]), "float16"),  # overflows
+        (np.float64([1.5]), "int32"),  # a float is not an integer
+        (np.array([2]), "bool"),
+    ],
+)
+def test_a_cast_that_changes_a_value_is_refused(value, dtype, tmp_path):
+    with pytest.raises(ExportError, match="convert it yourself"):
+        write_checkpoint(str(tmp_path / "ckpt"), {"v": value}, dtypes={"v": dtype})
+    assert not os.path.exists(tmp_path / "ckpt.index")
+
+
+def test_a_cast_that_keeps_every_value_matches_tensorflow(tmp_path):
+    prefix = write_checkpoint(
+        str(tmp_path / "ckpt"),
+        {"f": np.float64([0.1, -2.5]), "i": np.int64([3, -4]), "b": np.int8([1, 0])},
+        dtypes={"f": "float32", "i": "int32", "b": "bool"},
+    )
+    reader = tf.train.load_checkpoint(prefix)
+    assert reader.get_tensor("f").tolist() == np.float32([0.1, -2.5]).tolist()
+    assert reader.get_tensor("i").tolist() == [3, -4]
+    assert reader.get_tensor("b").tolist() == [True, False]
+
+
+def test_misuse_is_a_typed_error(tmp_path):
+    writer = BundleWriter(str(tmp_path / "ckpt"))
+    with pytest.raises(ExportError, match="not str or bytes"):
+        writer.add(1, np.ones(1))  # type: ignore[arg-type]
+    writer.close()
+    with pytest.raises(ExportError, match="closed"):
+        writer.add("late", np.ones(1))
+
+
+def test_remove_leftovers_leaves_a_running_writer_alone(tmp_path):
+    writer = BundleWriter(str(tmp_path / "ckpt"))
+    writer.add("w", np.ones(1 << 18))
+    assert checkpoint_state.remove_leftovers(tmp_path) == []  # its staging directory is locked
+    writer.add("v", np.zeros(3))
+    writer.close()
+    assert load_checkpoint(str(tmp_path / "ckpt")).get_tensor("v").tolist() == [0.0] * 3
+    assert checkpoint_state.leftovers(tmp_path) == []
+
+
+TWO_WRITERS = """
+import sys
+import numpy as np
+from tfpersist.bundle import write_checkpoint
+prefix, value = sys.argv[1], float(sys.argv[2])
+for shards in (1, 3, 2) * 4:
+    tensors = {f"t{i}": np.full(1 << 16, value, np.float32) for i in range(6)}
+    write_checkpoint(prefix, tensors, num_shards=shards, overwrite=True)
+"""
+
+
+def test_two_writers_to_one_prefix_leave_one_whole_checkpoint(tmp_path):
+    prefix = str(tmp_path / "ckpt")
+    writers = [
+        subprocess.Popen([sys.executable, "-c", TWO_WRITERS, prefix, str(v)]) for v in (1, 2)
+    ]
+    assert [w.wait(timeout=300) for w in writers] == [0, 0]
+    with load_checkpoint(prefix) as reader:
+        reader.verify()
+        values = {float(reader.get_tensor(f"t{i}")[0]) for i in range(6)}
+    assert values in ({1.0}, {2.0})

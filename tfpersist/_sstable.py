@@ -410,6 +410,8 @@ class TableBuilder:
             raise TableError(
                 f"key {key!r} is added after {self.last!r}: a table's keys must increase"
             )
+        if self.last is not None and len(key) + len(value) >= 2 * BLOCK_SIZE:
+            self._flush()  # an overly large entry starts a block of its own, as in TensorFlow
         if self.pending is not None:
             self.index.add(_separator(self.last or b"", key), self.pending)
             self.pending = None

@@ -121,6 +121,7 @@ from tfpersist._index import (
     slice_key,
 )
 from tfpersist._layout import DATA, checkpoint_files, resolve_prefix
+from tfpersist._lock import locked
 from tfpersist._protobuf import DecodeError, encode_varint, read_varint
 from tfpersist._sstable import TableBuilder, crc32c, mask
 from tfpersist._v1 import V1Index, read_checkpoint_index
@@ -518,10 +519,14 @@ _NUMBERS = {
     if name not in ("string", "resource", "variant") and not name.startswith(("qint", "quint"))
 }
 _DTYPE_NUMBERS = {name: number for number, name in DTYPE_NAMES.items()}
-#: NumPy's own numbers that are not integers: a value is cast to them, never reinterpreted.
+#: NumPy's own number types: a value is cast to them, never reinterpreted.
 _NATIVE = {
-    np.dtype(n) for n in ("float16", "float32", "float64", "complex64", "complex128", "bool")
-}
+    np.dtype(n)
+    for n in (
+        "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "float16", "float32", "float64", "complex64", "complex128",
+    )
+}  # fmt: skip
 _CHUNK = 8 << 20  # bytes copied at a time from another checkpoint
 _PARALLEL_AT = 1 << 20  # tensors this large are written while their checksum is computed
 _PIECE = 16 << 20  # and in pieces this large, by two threads
@@ -547,9 +552,11 @@ def _string_bytes(value: np.ndarray) -> list[bytes]:
 def _as_written(value: Any, dtype: str | None) -> tuple[int, np.ndarray]:
     """*value*'s DataType number and its array as written: contiguous and little-endian.
 
-    A value of another dtype of the same width (``int8`` for ``qint8``, a
-    record dtype) is taken bit for bit; otherwise it is cast, and only within
-    its kind (a ``float64`` to ``float32``, never a float to an integer).
+    An integer or record value of the width of a quantized or ``ml_dtypes``
+    type (``int8`` for ``qint8``, ``uint16`` for ``bfloat16``) is taken bit
+    for bit; otherwise it is cast if no value
+    changes (a float may round to a narrower float; a float never becomes an
+    integer).
     """
     if isinstance(value, (bytes, str)):
         value = np.array(value, dtype=object)
@@ -576,17 +583,37 @@ def _as_written(value: Any, dtype: str | None) -> tuple[int, np.ndarray]:
         same_bits = (  # an integer or record holding the bits of a quantized or ml_dtypes type
             array.dtype.itemsize == wanted.itemsize
             and array.dtype.kind in "iuV"
-            and wanted not in _NATIVE
+            and (wanted not in _NATIVE or DTYPE_NAMES[number].startswith(("qint", "quint")))
         )
         if same_bits:
             array = _contiguous(array).view(wanted.newbyteorder(array.dtype.byteorder))
-        elif np.can_cast(array.dtype, wanted, "same_kind"):
-            array = array.astype(wanted)
         else:
-            raise TypeError(f"a {array.dtype} value cannot be written as {DTYPE_NAMES[number]}")
+            array = _cast(array, wanted, DTYPE_NAMES[number])
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("<"))
     return number, _contiguous(array)
+
+
+def _cast(array: np.ndarray, wanted: np.dtype, name: str) -> np.ndarray:
+    """*array* as *wanted*, refused if a value would change (a float may round, never overflow)."""
+    source, target = array.dtype.kind, wanted.kind
+    if source in "fc" and target not in "fc":
+        raise TypeError(f"a {array.dtype} value is not written as {name}: convert it yourself")
+    with np.errstate(all="ignore"):
+        cast = array.astype(wanted)
+        if source in "fc" or not array.size:
+            kept = np.array_equal(np.isfinite(array), np.isfinite(cast))
+        elif target in "iu":
+            info = np.iinfo(wanted)
+            kept = info.min <= array.min() and array.max() <= info.max
+        else:  # an integer or bool as a float or bool: every value exactly
+            kept = bool(np.array_equal(cast, array))
+    if not kept:
+        raise TypeError(
+            f"a {array.dtype} value cannot be written as {name} without changing a value "
+            "(an integer out of range, a float overflowing); convert it yourself first"
+        )
+    return cast
 
 
 def _contiguous(array: np.ndarray) -> np.ndarray:
@@ -635,6 +662,7 @@ class BundleWriter:
         overwrite: bool = False,
         sync: bool = True,
         staging: str | None = None,
+        lock: bool = True,
     ) -> None:
         self.prefix = os.fspath(prefix)
         if not 1 <= num_shards < 100_000:
@@ -649,7 +677,8 @@ class BundleWriter:
                 f"{self.prefix!r} already holds a checkpoint; pick another prefix or pass "
                 "overwrite=True"
             )
-        self.sync = sync
+        self.sync, self._lock = sync, lock
+        self._held = contextlib.ExitStack()  # the staging directory's lock
         self._entries: dict[bytes, Entry] = {}
         self._sizes = [0] * num_shards
         self._adopted: list[str] = []  # staged links to another checkpoint's shards
@@ -666,6 +695,7 @@ class BundleWriter:
                 _fs.makedirs(staging)
                 self._staging = staging
         try:
+            self._held.enter_context(locked(self._staging))  # remove_leftovers leaves it alone
             with self._io("cannot create a data file in"):
                 for shard in range(num_shards):
                     self._files.append(
@@ -700,9 +730,11 @@ class BundleWriter:
             self.abort()
 
     def _new_entry(self, name: str | bytes, dtype: int, shape: tuple[int, ...], size: int) -> Entry:
-        key = _key_bytes(name)
         if self._closed:
-            raise ValueError(f"the writer of {self.prefix!r} is closed")
+            raise ExportError(f"the writer of {self.prefix!r} is closed: make a new one")
+        if not isinstance(name, (str, bytes)):
+            raise ExportError(f"tensor name {name!r} is a {type(name).__name__}, not str or bytes")
+        key = _key_bytes(name)
         if not key:
             raise ExportError(
                 f"cannot write checkpoint {self.prefix!r}: a tensor has the empty name, which "
@@ -722,10 +754,11 @@ class BundleWriter:
 
         *dtype* is a TensorFlow dtype name, for a value whose NumPy dtype
         does not say (``qint8`` arrives as ``int8``, ``bfloat16`` as
-        ``ml_dtypes.bfloat16`` or ``uint16``); an integer or record value of
-        the same width is taken bit for bit, and any other value is cast
-        within its kind (``float64`` to ``float32``). Strings are ``bytes`` or ``str`` (written as
-        UTF-8). Returns the index record written.
+        ``ml_dtypes.bfloat16`` or ``uint16``); for those, an integer or record
+        value of the same width is taken bit for bit. Any other value is cast
+        if that changes no value (``float64`` may round to ``float32``, but an
+        integer out of range or a float that would overflow is refused).
+        Strings are ``bytes`` or ``str`` (written as UTF-8). Returns the index record written.
 
         >>> import numpy as np
         >>> with BundleWriter("m/ckpt") as writer:
@@ -934,6 +967,8 @@ class BundleWriter:
                     builder.add(key, encode_entry(entries[key]))
                 builder.finish()
                 _fs.finish_write(index, self.sync)
+            parent = _fs.dirname(_fs.abspath(self.prefix))
+            with locked(parent) if self._lock else contextlib.nullcontext():
                 self._move_into_place(shards)
         except BaseException:
             self.abort()
@@ -941,20 +976,33 @@ class BundleWriter:
         self._closed = True
         self._shutdown()
         _fs.rmtree(self._staging)
+        self._held.close()
         return self.prefix
 
     def _move_into_place(self, data: list[str]) -> None:
-        for old in checkpoint_files(self.prefix):
-            if old.endswith(".index"):
-                _fs.remove(old)  # from here on the old checkpoint is gone, not half-replaced
-        total = len(data)
-        moved = {f"{self.prefix}.data-{i:05d}-of-{total:05d}": path for i, path in enumerate(data)}
-        moved[self.prefix + ".index"] = self._staged("ckpt.index")
-        for target, path in moved.items():
-            _fs.replace(path, target)
-        for stale in set(checkpoint_files(self.prefix)) - set(moved):
-            if DATA.search(stale):  # an old shard; a .meta stays
-                _fs.remove(stale)
+        """Move the staged files to the prefix: the old ``.index`` goes first, the new one last."""
+        replaced = False
+        try:
+            for old in checkpoint_files(self.prefix):
+                if old.endswith(".index"):
+                    _fs.remove(old)  # from here on the old checkpoint is gone, not half-replaced
+                    replaced = True
+            total = len(data)
+            moved = {f"{self.prefix}.data-{i:05d}-of-{total:05d}": p for i, p in enumerate(data)}
+            moved[self.prefix + ".index"] = self._staged("ckpt.index")
+            for target, path in moved.items():
+                _fs.replace(path, target)
+            for stale in set(checkpoint_files(self.prefix)) - set(moved):
+                if DATA.search(stale):  # an old shard; a .meta stays
+                    _fs.remove(stale)
+        except OSError as e:
+            if isinstance(e, TfPersistError) or not replaced:
+                raise
+            raise WriteError(
+                f"cannot move checkpoint {self.prefix!r} into place: {write_error_reason(e)}; "
+                "the old checkpoint's .index was removed first, so no checkpoint is there "
+                "now (never a mix of the old and the new): write it again"
+            ) from e
         if self.sync and not _fs.is_url(self.prefix):
             fsync_directory(os.path.dirname(os.path.abspath(self.prefix)))
 
@@ -966,6 +1014,7 @@ class BundleWriter:
         self._closed = True
         self._shutdown()
         _fs.rmtree(self._staging)
+        self._held.close()
 
     def _shutdown(self) -> None:
         if self._pool is not None:

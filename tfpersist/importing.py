@@ -160,12 +160,16 @@ checkpoint and leaves what was at the prefix as it was (see
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import json
+import lzma
 import math
 import os
+import stat
 import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -362,7 +366,7 @@ def _npz(path: str, archive: zipfile.ZipFile) -> dict[str, _Tensor]:
                 if header is not None:
                     shape, fortran, dtype = header(file)
                     offset = file.tell()
-        except (ValueError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as e:
+        except _MEMBER_ERRORS as e:
             raise _bad(path, f"its member {member!r} cannot be read: {e}") from e
         if header is None and version != (3, 0):
             raise _bad(path, f"its member {member!r} is in no .npy format NumPy writes")
@@ -394,11 +398,21 @@ def _npz(path: str, archive: zipfile.ZipFile) -> dict[str, _Tensor]:
             if not count * dtype.itemsize:
                 return np.empty(shape, dtype)
             try:
+                data = memoryview(bytearray(info.file_size))  # the tensor's one copy in memory
+            except MemoryError:
+                raise ExportError(
+                    f"cannot import {path!r}: {info.filename!r} holds {info.file_size} bytes "
+                    "once decompressed, more than this process can hold in memory"
+                ) from None
+            try:
                 with archive.open(info) as file:
-                    data = file.read(info.file_size)  # one read: one copy of the tensor
-                    if len(data) != info.file_size or file.read(1):  # which checks the CRC
+                    done = 0
+                    while done < len(data) and (chunk := file.read(min(1 << 16, len(data) - done))):
+                        data[done : done + len(chunk)] = chunk  # in chunks: no second copy
+                        done += len(chunk)
+                    if done != info.file_size or file.read(1):  # which checks the CRC
                         raise ValueError(f"it holds other than {info.file_size} bytes")
-            except (ValueError, zipfile.BadZipFile, EOFError) as e:
+            except _MEMBER_ERRORS as e:
                 raise _bad(path, f"its member {info.filename!r} cannot be read: {e}") from e
             array = np.frombuffer(data, dtype, count, offset)
             return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
@@ -454,14 +468,28 @@ def _strings(
     return read
 
 
+#: What reading a damaged zip member raises: zipfile's errors, and its decompressors'.
+_MEMBER_ERRORS = (
+    ValueError, EOFError, OSError, NotImplementedError, RuntimeError,
+    zipfile.BadZipFile, zlib.error, lzma.LZMAError,
+)  # fmt: skip
+
+
 @contextlib.contextmanager
 def _source(path: str) -> Iterator[dict[str, _Tensor]]:
     """The tensors of the ``.safetensors`` or ``.npz`` file *path*, told apart by content."""
     try:
-        f = open(path, "rb")  # noqa: SIM115 (closed below, after the tensors are written)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(errno.EISDIR, "Is a directory")
+            raise OSError(errno.EINVAL, "not a regular file (a FIFO or a device)")
+        f = open(fd, "rb")  # noqa: SIM115 (closed below, after the tensors are written)
+    except OSError as e:
         raise CheckpointNotFoundError(
-            f"cannot import {path!r}: {e.strerror}; pass a .safetensors or .npz file"
+            f"cannot import {path!r}: {e.strerror or e}; pass a .safetensors or .npz file"
         ) from e
     with f:
         size = os.fstat(f.fileno()).st_size

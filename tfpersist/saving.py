@@ -277,7 +277,7 @@ def _save_op(saver: tf.compat.v1.train.Saver, graph: tf.Graph) -> tf.Operation |
     if fetch.type != "Identity" or len(ops) != 1 or ops[0].type != "SaveV2":
         return None
     save = ops[0]
-    dtypes = [t.dtype for t in save.inputs[3:]]
+    dtypes = [t.dtype.base_dtype for t in save.inputs[3:]]
     if save.inputs[0] is not filename or any(d in (tf.variant, tf.resource) for d in dtypes):
         return None
     return save
@@ -285,6 +285,7 @@ def _save_op(saver: tf.compat.v1.train.Saver, graph: tf.Graph) -> tf.Operation |
 
 def _written_array(value: Any, dtype: tf.DType) -> tuple[Any, str]:
     """A value fetched from a session, and the dtype name to write it as, its bits unchanged."""
+    dtype = dtype.base_dtype  # a reference variable's value arrives as float32_ref
     if dtype.name.startswith(_BY_BITS):  # TensorFlow's own NumPy types: take the bits
         value = value.view(f"u{dtype.size}")
     return value, dtype.name
@@ -292,7 +293,10 @@ def _written_array(value: Any, dtype: tf.DType) -> tuple[Any, str]:
 
 def _write_tensors(prefix: str, tensors: list[tuple[str, tf.Tensor]]) -> None:
     """Write eager *tensors* (key, tensor) at *prefix* as ``SaveV2`` would, one at a time."""
-    with BundleWriter(prefix, overwrite=True, sync=False, staging=save_staging(prefix)) as writer:
+    writer = BundleWriter(  # the save holds the directory's lock already
+        prefix, overwrite=True, sync=False, staging=save_staging(prefix), lock=False
+    )
+    with writer:
         for key, tensor in tensors:
             array, dtype = _written_array(host_array(tensor), tensor.dtype)
             writer.add(key, array, dtype=dtype)
@@ -333,7 +337,10 @@ class _WritingSession(SessionInterface):
         if any(slices):  # a partitioned variable's slice: TensorFlow writes those
             return self._sess.run(fetches, feed_dict, **kwargs)
         path = feed_dict[self._filename]
-        with BundleWriter(path, overwrite=True, sync=False, staging=save_staging(path)) as writer:
+        writer = BundleWriter(
+            path, overwrite=True, sync=False, staging=save_staging(path), lock=False
+        )
+        with writer:
             for name, value, tensor in zip(names, values, inputs[3:], strict=True):
                 array, dtype = _written_array(value, tensor.dtype)
                 writer.add(name, array, dtype=dtype)
