@@ -423,6 +423,24 @@ def test_a_graphs_own_saver_is_checked_for_what_it_restores(tmp_path, use_resour
     assert "v: shape [3] expected, checkpoint has [2]" in str(e.value)
 
 
+def test_a_savers_restore_op_is_decoded_once_not_per_variable(tmp_path, monkeypatch):
+    """Decoded once per variable, a restore op made restoring take time quadratic in the variables."""
+    prefix = str(tmp_path / "model.ckpt")
+    with tf.Graph().as_default() as graph:
+        variables = [tf.compat.v1.Variable(float(i), name=f"v{i}") for i in range(40)]
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saver.save(sess, prefix)
+            sess.run([v.assign(-1.0) for v in variables])
+            decoded = []
+            constant = restoring._constant
+            monkeypatch.setattr(restoring, "_constant", lambda t: decoded.append(t) or constant(t))
+            restoring.restore_session(sess, prefix, saver=saver)
+            assert sess.run(variables) == [float(i) for i in range(40)]
+    assert len(decoded) == 2  # the op's names and its slice specs
+
+
 def test_a_name_based_checkpoint_restores_as_tensorflow_does(tmp_path):
     """A TF1 Saver's checkpoint has no object graph: variables are matched by their graph names."""
     prefix = str(tmp_path / "m.ckpt")

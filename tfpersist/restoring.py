@@ -492,6 +492,7 @@ def _restored_by(saver: Any, graph: Any) -> dict[str, Declared] | None:
     except (AttributeError, KeyError, ValueError):
         return None
     found: dict[str, Declared] = {}
+    decoded: dict[str, Any] = {}  # a restore op's names, specs and dtypes, decoded once
     seen, stack = set(), [restore]
     while stack:
         op = stack.pop()
@@ -499,14 +500,14 @@ def _restored_by(saver: Any, graph: Any) -> dict[str, Declared] | None:
             continue
         seen.add(op.name)
         if op.type in _ASSIGN_OPS:
-            entry = _restored_entry(op)
+            entry = _restored_entry(op, decoded)
             if entry is None:
                 return None
             found[entry[0]] = entry[1]
             continue
         for value in op.inputs:  # a saveable object's own restore (a table's import, ...)
             if value.op.type in _RESTORE_OPS:
-                source = _restored_value(value)
+                source = _restored_value(value, decoded)
                 if source is None:
                     return None
                 found[source[0]] = Declared(spec_shape(source[1]), source[2])
@@ -515,28 +516,39 @@ def _restored_by(saver: Any, graph: Any) -> dict[str, Declared] | None:
     return found or None
 
 
-def _restored_value(value: Any) -> tuple[str, str, Any] | None:
-    """The checkpoint name, slice spec and dtype of an output of a restore op."""
+def _restored_value(value: Any, decoded: dict[str, Any]) -> tuple[str, str, Any] | None:
+    """The checkpoint name, slice spec and dtype of an output of a restore op.
+
+    *decoded* keeps each restore op's inputs and attribute once decoded: a
+    saver's one ``RestoreV2`` serves every variable.
+    """
     restore = value.op
-    index = value.value_index if restore.type == "RestoreV2" else 0
-    names = _constant(restore.inputs[1])
-    specs = _constant(restore.inputs[2]) if len(restore.inputs) > 2 else None
+    if restore.name not in decoded:
+        names = _constant(restore.inputs[1])
+        specs = _constant(restore.inputs[2]) if len(restore.inputs) > 2 else None
+        dtypes = restore.get_attr("dtypes") if restore.type == "RestoreV2" else None
+        decoded[restore.name] = (
+            None if names is None else names.reshape(-1),
+            None if specs is None else specs.reshape(-1),
+            dtypes,
+        )
+    names, specs, dtypes = decoded[restore.name]
     if names is None:
         return None
-    name = names.reshape(-1)[index].decode("utf-8", "surrogateescape")
-    spec = specs.reshape(-1)[index].decode() if specs is not None else ""
-    dtype = restore.get_attr("dtypes")[index] if restore.type == "RestoreV2" else value.dtype
-    return name, spec, dtype
+    index = value.value_index if dtypes is not None else 0
+    name = names[index].decode("utf-8", "surrogateescape")
+    spec = specs[index].decode() if specs is not None else ""
+    return name, spec, dtypes[index] if dtypes is not None else value.dtype
 
 
-def _restored_entry(assign: Any) -> tuple[str, Declared] | None:
+def _restored_entry(assign: Any, decoded: dict[str, Any]) -> tuple[str, Declared] | None:
     """The checkpoint name and declared variable an assign op of a restore op takes."""
     value = assign.inputs[1]
     while value.op.type == "Identity":
         value = value.op.inputs[0]
     if value.op.type not in _RESTORE_OPS:
         return None
-    source = _restored_value(value)
+    source = _restored_value(value, decoded)
     if source is None:
         return None
     name, spec, dtype = source
