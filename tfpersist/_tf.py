@@ -54,7 +54,6 @@ if _QUIET:  # the level that silences TensorFlow's C++ logs silences its Python 
 # No public export on any release 2.12-2.21.
 from tensorflow.core.protobuf.saved_model_pb2 import SavedModel  # noqa: E402
 from tensorflow.core.protobuf.trackable_object_graph_pb2 import TrackableObjectGraph  # noqa: E402
-from tensorflow.python.client.session import SessionInterface  # noqa: E402
 from tensorflow.python.distribute.sharded_variable import ShardedVariable  # noqa: E402
 from tensorflow.python.framework import op_def_registry  # noqa: E402
 from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
@@ -98,7 +97,6 @@ __all__ = [
     "SHARDING",
     "VERSION",
     "SavedModel",
-    "SessionInterface",
     "ShardedVariable",
     "TrackableObjectGraph",
     "convert_variables_to_constants_v2",

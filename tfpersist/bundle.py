@@ -82,8 +82,8 @@ V2 checkpoint, byte for byte the files ``tf.raw_ops.SaveV2`` writes for the
 same tensors in the same order, every dtype a checkpoint holds but
 ``resource`` and ``variant``. The tests compare the bytes with TensorFlow's
 own on every release from 2.12 to 2.21. :mod:`tfpersist.rewriting` renames
-and converts checkpoints with it, and :func:`tfpersist.saving.save_session`
-saves with it.
+and converts checkpoints with it, :mod:`tfpersist.importing` imports weights
+with it, and :func:`tfpersist.saving.save_checkpoint` saves with it.
 
 >>> import numpy as np
 >>> bundle.write_checkpoint("written/ckpt", {"w": np.ones([2, 2], np.float32), "step": np.int64(3)})

@@ -119,21 +119,23 @@ whole, but the shards of a sharded V1 save are replaced one by one.
 
 .. rubric:: Who writes the bytes
 
-:func:`save_session` and :func:`save_checkpoint` write the ``.index`` and
-``.data`` files themselves, with :class:`tfpersist.bundle.BundleWriter`,
-byte for byte as TensorFlow would, each large tensor's checksum computed
-while two threads write its bytes. :func:`save_session` does so when the
-saver has one ``SaveV2`` op (TensorFlow's default saver), fetching the
-values that op would write in one ``Session.run``. :func:`save_checkpoint`
-does so for an eager save: TensorFlow gathers the tensors (the object
-graph and the save counter among them), and they are written without the
-copy ``Tensor.numpy()`` makes. The state file, the list of checkpoints kept
-and the deletion of old ones stay TensorFlow's. TensorFlow writes the files
-itself for a sharded or V1 saver, a partitioned variable, tensors on more
-than one device, tensors of the ``variant`` dtype, registered savers, a
-save under a ``tf.distribute`` strategy, a TF2 save in graph mode or inside
-a ``tf.function``, and a save with options (asynchronous, sharded, or an
-I/O device). Like TensorFlow's, these saves
+:func:`save_checkpoint` writes the ``.index`` and ``.data`` files of an
+eager save itself, with :class:`tfpersist.bundle.BundleWriter`, byte for
+byte as TensorFlow would, each large tensor's checksum computed while two
+threads write its bytes. TensorFlow gathers the tensors (the object graph
+and the save counter among them), and they are written without the copy
+``Tensor.numpy()`` makes. The state file, the list of checkpoints kept and
+the deletion of old ones stay TensorFlow's. TensorFlow writes the files
+itself for tensors on more than one device, tensors of the ``variant``
+dtype, registered savers, a save under a ``tf.distribute`` strategy, a save
+in graph mode or inside a ``tf.function``, and a save with options
+(asynchronous, sharded, or an I/O device).
+
+:func:`save_session` leaves the bytes to TensorFlow's ``SaveV2``, which
+writes from the variables' own buffers. A session hands Python only copies,
+made in one ``Session.run`` so that every value comes from the same step:
+writing them with the writer would hold the whole checkpoint a second time
+in memory. Like TensorFlow's, these saves
 do not fsync the files they write: the journal above keeps the old
 checkpoint against a kill, not against a power cut.
 
@@ -172,7 +174,7 @@ from tfpersist._files import (
 from tfpersist._layout import STATE_FILE, checkpoint_files, save_staging, temp_files
 from tfpersist._lock import locked
 from tfpersist._savers import default_list, saver_for
-from tfpersist._tf import SessionInterface, host_array, tf, writing_saves
+from tfpersist._tf import host_array, tf, writing_saves
 from tfpersist.bundle import BundleWriter
 from tfpersist.errors import NothingToSaveError, TfPersistError, WriteError
 
@@ -258,34 +260,8 @@ def _save(
 _BY_BITS = ("bfloat16", "qint8", "quint8", "qint16", "quint16", "qint32", "float8", "int4", "uint4")
 
 
-def _save_op(saver: tf.compat.v1.train.Saver, graph: tf.Graph) -> tf.Operation | None:
-    """The one ``SaveV2`` op behind *saver*'s save tensor, if the saver is that simple.
-
-    A sharded saver (one ``SaveV2`` per device, then a merge) or a V1 saver
-    has none, and neither has a saver that saves slices or a dtype only
-    TensorFlow can encode (``variant``, ``resource``).
-    """
-    saver_def = saver.saver_def  # None for an empty saver
-    if saver_def is None:
-        return None
-    try:
-        fetch = graph.get_tensor_by_name(saver_def.save_tensor_name).op
-        filename = graph.get_tensor_by_name(saver_def.filename_tensor_name)
-    except (KeyError, ValueError):
-        return None
-    ops = fetch.control_inputs
-    if fetch.type != "Identity" or len(ops) != 1 or ops[0].type != "SaveV2":
-        return None
-    save = ops[0]
-    dtypes = [t.dtype.base_dtype for t in save.inputs[3:]]
-    if save.inputs[0] is not filename or any(d in (tf.variant, tf.resource) for d in dtypes):
-        return None
-    return save
-
-
 def _written_array(value: Any, dtype: tf.DType) -> tuple[Any, str]:
-    """A value fetched from a session, and the dtype name to write it as, its bits unchanged."""
-    dtype = dtype.base_dtype  # a reference variable's value arrives as float32_ref
+    """A tensor's host value, and the dtype name to write it as, its bits unchanged."""
     if dtype.name.startswith(_BY_BITS):  # TensorFlow's own NumPy types: take the bits
         value = value.view(f"u{dtype.size}")
     return value, dtype.name
@@ -300,51 +276,6 @@ def _write_tensors(prefix: str, tensors: list[tuple[str, tf.Tensor]]) -> None:
         for key, tensor in tensors:
             array, dtype = _written_array(host_array(tensor), tensor.dtype)
             writer.add(key, array, dtype=dtype)
-
-
-class _WritingSession(SessionInterface):
-    """A session that answers *saver*'s save fetch by writing the checkpoint with :class:`BundleWriter`.
-
-    Every other call goes to *sess*. ``Saver.save`` runs on it unchanged, so
-    the state file, the saver's list of checkpoints and the deletion of old
-    ones are TensorFlow's own; only the bytes are written here, from the
-    values of the tensors the ``SaveV2`` op would write, fetched in one run.
-    """
-
-    def __init__(self, sess: tf.compat.v1.Session, save: tf.Operation, saver_def: Any) -> None:
-        self._sess, self._save = sess, save
-        self._fetch, self._filename = saver_def.save_tensor_name, saver_def.filename_tensor_name
-
-    @property
-    def graph(self) -> tf.Graph:
-        return self._sess.graph
-
-    @property
-    def sess_str(self) -> str:
-        return self._sess.sess_str
-
-    def partial_run_setup(self, *args: Any, **kwargs: Any) -> Any:
-        return self._sess.partial_run_setup(*args, **kwargs)
-
-    def partial_run(self, *args: Any, **kwargs: Any) -> Any:
-        return self._sess.partial_run(*args, **kwargs)
-
-    def run(self, fetches: Any, feed_dict: Any = None, **kwargs: Any) -> Any:
-        if fetches != self._fetch or set(feed_dict or ()) != {self._filename}:
-            return self._sess.run(fetches, feed_dict, **kwargs)
-        inputs = self._save.inputs
-        names, slices, *values = self._sess.run([inputs[1], inputs[2], *inputs[3:]])
-        if any(slices):  # a partitioned variable's slice: TensorFlow writes those
-            return self._sess.run(fetches, feed_dict, **kwargs)
-        path = feed_dict[self._filename]
-        writer = BundleWriter(
-            path, overwrite=True, sync=False, staging=save_staging(path), lock=False
-        )
-        with writer:
-            for name, value, tensor in zip(names, values, inputs[3:], strict=True):
-                array, dtype = _written_array(value, tensor.dtype)
-                writer.add(name, array, dtype=dtype)
-        return path.encode("utf-8")
 
 
 def default_saver(
@@ -439,11 +370,7 @@ def save_session(
                 with sess.graph.as_default():
                     graph = saver.export_meta_graph()
                 atomic_write(meta, graph.SerializeToString(deterministic=True))
-            save_op = _save_op(saver, sess.graph)
-            session = (
-                sess if save_op is None else _WritingSession(sess, save_op, saver.as_saver_def())
-            )
-            path = saver.save(session, prefix, global_step=global_step, write_meta_graph=False)
+            path = saver.save(sess, prefix, global_step=global_step, write_meta_graph=False)
             if path is None:  # what an empty saver (allow_empty=True) returns, writing nothing
                 raise NothingToSaveError(
                     f"cannot save checkpoint {target!r}: the saver holds no variables; "
