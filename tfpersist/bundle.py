@@ -1034,7 +1034,7 @@ def write_checkpoint(
     """Write *tensors* (name → array) as a checkpoint at *prefix*, atomically, without TensorFlow.
 
     The tensors are written in the mapping's order, through a
-    :class:`BundleWriter`, so the files are those ``tf.raw_ops.SaveV2``
+    :class:`~tfpersist.bundle.BundleWriter`, so the files are those ``tf.raw_ops.SaveV2``
     writes given the same names and values in that order. *dtypes* maps
     names to TensorFlow dtype names for values whose NumPy dtype does not
     say (``qint8``, say); such a value is taken bit for bit. Returns *prefix*.
