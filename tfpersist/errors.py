@@ -119,6 +119,21 @@ class ExportError(TfPersistError, ValueError):
     """A checkpoint cannot be written in the format asked for."""
 
 
+class KerasFileError(TfPersistError, ValueError):
+    """A ``.keras``, ``.weights.h5`` or Keras ``.h5`` file is damaged, hostile or of a layout tfpersist does not know."""
+
+
+class UnsafeKerasConfigError(TfPersistError, ValueError):
+    """A Keras model's config would import or run code that Keras does not ship.
+
+    *findings* lists each refused object with its path in the config.
+    """
+
+    def __init__(self, message: str, findings: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        self.findings = list(findings)
+
+
 class NothingToRestoreError(TfPersistError, ValueError):
     """A restore or assignment was asked for with no variable to take a value (an empty map)."""
 

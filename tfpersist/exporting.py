@@ -48,6 +48,19 @@ strings, and every byte is kept. To read the strings back:
 [b'a\\x00', b'', b'\\xff\\x00b']
 
 ``.safetensors`` holds numbers only, and refuses string tensors by name.
+
+.. rubric:: Keras files
+
+*source* may also be a Keras file: a ``.keras`` archive, a ``.weights.h5``
+or a Keras ``.h5`` file, read without TensorFlow by
+:mod:`tfpersist.keras_files`. The tensors keep their paths in the file's
+HDF5 weights as names, and Keras 3's ``bfloat16`` weights are widened to
+``float32`` in ``.npz`` as a checkpoint's are:
+
+>>> model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+>>> model.save_weights("dense.weights.h5")
+>>> [name.split("/", 1)[1] for name in exporting.export_checkpoint("dense.weights.h5", "dense.npz")]
+['dense/vars/0', 'dense/vars/1']
 """
 
 from __future__ import annotations
@@ -170,6 +183,9 @@ def _write_safetensors(
 
 def export_checkpoint(source: str | os.PathLike[str], out: str | os.PathLike[str]) -> list[str]:
     """Write every tensor of checkpoint *source* to *out*, a ``.npz`` or ``.safetensors`` file.
+
+    *source* is a checkpoint prefix or directory, or a Keras file
+    (``.keras``, ``.weights.h5``, ``.h5``).
 
     ``bfloat16``, ``float8`` and ``int4`` tensors are widened to ``float32`` in
     ``.npz``, which has no such types (the widening is exact); ``.safetensors``

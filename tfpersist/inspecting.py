@@ -35,18 +35,38 @@ Comparing two checkpoints lists what is only in one of them, and what changed:
 [('w/.ATTRIBUTES/VARIABLE_VALUE', 'values differ', 0.5)]
 >>> inspecting.diff_checkpoints("model/ckpt", "later/ckpt", atol=0.5).equal
 True
+
+Every function here also takes a Keras file: a ``.keras`` archive, a
+``.weights.h5`` file or a Keras ``.h5`` file, told from a checkpoint by its
+content (:func:`tfpersist.keras_files.is_keras_file`) and read with
+:mod:`tfpersist.keras_files`, without TensorFlow. The listing's prefix is
+the file's path, and each variable is named by its path in the file's HDF5
+weights, so two saves of one model can be compared as two checkpoints are:
+
+>>> model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+>>> model.save_weights("before.weights.h5")
+>>> [(v.dtype, v.shape, v.bytes) for v in inspecting.list_checkpoint("before.weights.h5").variables]
+[('float32', (3, 2), 24), ('float32', (2,), 8)]
+>>> model.layers[-1].bias.assign([1.0, 1.0])
+<...>
+>>> model.save_weights("after.weights.h5")
+>>> [(c.name.split("/")[-3:], c.max_abs_diff) for c in
+...  inspecting.diff_checkpoints("before.weights.h5", "after.weights.h5").changed]
+[(['dense', 'vars', '1'], 1.0)]
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tfpersist._layout import resolve_prefix
 from tfpersist._progress import progress
 from tfpersist._v1 import read_checkpoint_index
+from tfpersist.keras_files import is_keras_file  # imports neither h5py nor NumPy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -113,6 +133,45 @@ class CheckpointListing:
         }
 
 
+def _listing(path: str | os.PathLike[str]) -> CheckpointListing:
+    """The listing of a checkpoint or a Keras file."""
+    if is_keras_file(path):
+        from tfpersist.keras_files import KerasFile
+
+        with KerasFile(path) as keras:
+            infos = [VariableInfo(*variable) for variable in keras.variables()]
+        return CheckpointListing(os.fspath(path), tuple(infos))
+    prefix = resolve_prefix(path)
+    index = read_checkpoint_index(prefix)
+    infos = [
+        VariableInfo(
+            name, index.entries[name].dtype_name, index.entries[name].shape, index.nbytes(name)
+        )
+        for name in index.names
+    ]
+    return CheckpointListing(prefix, tuple(infos))
+
+
+@contextlib.contextmanager
+def _reader(
+    path: str | os.PathLike[str],
+) -> Iterator[tuple[list[str], Callable[[str], np.ndarray]]]:
+    """The sorted names and the tensor getter of a checkpoint or a Keras file.
+
+    With :func:`_listing`, the one place that tells the two apart.
+    """
+    if is_keras_file(path):
+        from tfpersist.keras_files import KerasFile
+
+        with KerasFile(path) as keras:
+            yield keras.names(), keras.get_tensor
+        return
+    from tfpersist.bundle import load_checkpoint  # NumPy: listing alone does without it
+
+    with load_checkpoint(resolve_prefix(path)) as reader:
+        yield sorted(reader.get_variable_to_shape_map()), reader.get_tensor
+
+
 def list_checkpoint(path: str | os.PathLike[str]) -> CheckpointListing:
     """List every tensor of a checkpoint with its dtype, shape and size in bytes.
 
@@ -128,16 +187,11 @@ def list_checkpoint(path: str | os.PathLike[str]) -> CheckpointListing:
     ...         _ = tf.compat.v1.train.Saver().save(sess, "m/model.ckpt")
     >>> list_checkpoint("m/model.ckpt").to_json()
     {'prefix': 'm/model.ckpt', 'variables': [{'name': 'v', 'dtype': 'float64', 'shape': [2, 2], 'bytes': 32}], 'total_bytes': 32}
+
+    *path* may also be a Keras file (``.keras``, ``.weights.h5``, ``.h5``):
+    its prefix is then the path, and the sizes are those of the arrays.
     """
-    prefix = resolve_prefix(path)
-    index = read_checkpoint_index(prefix)
-    infos = [
-        VariableInfo(
-            name, index.entries[name].dtype_name, index.entries[name].shape, index.nbytes(name)
-        )
-        for name in index.names
-    ]
-    return CheckpointListing(prefix, tuple(infos))
+    return _listing(path)
 
 
 def read_values(path: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray]]:
@@ -145,20 +199,18 @@ def read_values(path: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray]
 
     Each value is a NumPy array; string tensors are arrays of ``bytes``.
     Reading a value checks its checksum, so a damaged checkpoint raises
-    :class:`~tfpersist.errors.CorruptCheckpointError` naming the tensor.
+    :class:`~tfpersist.errors.CorruptCheckpointError` naming the tensor. A
+    Keras file's values come from :meth:`tfpersist.keras_files.KerasFile.get_tensor`,
+    after the CRC-32 of a ``.keras`` archive's weights is checked.
 
     >>> import tensorflow as tf
     >>> _ = tf.train.Checkpoint(w=tf.Variable([1.5, 2.5])).write("m/ckpt")
     >>> dict(read_values("m/ckpt"))["w/.ATTRIBUTES/VARIABLE_VALUE"].tolist()
     [1.5, 2.5]
     """
-    from tfpersist.bundle import load_checkpoint  # NumPy: listing alone does without it
-
-    prefix = resolve_prefix(path)
-    with load_checkpoint(prefix) as reader:
-        names = sorted(reader.get_variable_to_shape_map())
+    with _reader(path) as (names, get_tensor):
         for name in progress(names, desc="reading"):
-            yield name, reader.get_tensor(name)
+            yield name, get_tensor(name)
 
 
 def format_value(value: np.ndarray, *, most: int = 6) -> str:
@@ -329,20 +381,16 @@ def diff_checkpoints(
     >>> diff_checkpoints("e/ckpt", "f/ckpt").changed[0].max_abs_diff
     1.0
     """
-    from tfpersist.bundle import load_checkpoint
-
-    prefix_a, prefix_b = resolve_prefix(a), resolve_prefix(b)
-    kinds_a = {v.name: v.dtype for v in list_checkpoint(prefix_a).variables}
-    kinds_b = {v.name: v.dtype for v in list_checkpoint(prefix_b).variables}
-    with load_checkpoint(prefix_a) as ra, load_checkpoint(prefix_b) as rb:
-        names_a = set(ra.get_variable_to_shape_map())
-        names_b = set(rb.get_variable_to_shape_map())
+    kinds_a = {v.name: v.dtype for v in list_checkpoint(a).variables}
+    kinds_b = {v.name: v.dtype for v in list_checkpoint(b).variables}
+    with _reader(a) as (listed_a, get_a), _reader(b) as (listed_b, get_b):
+        names_a, names_b = set(listed_a), set(listed_b)
         changed = []
         for name in progress(sorted(names_a & names_b), desc="comparing"):
             if kinds_a[name] != kinds_b[name]:  # qint8 and int8 read alike
                 changed.append(Change(name, f"dtype {kinds_a[name]} != {kinds_b[name]}"))
                 continue
-            change = _compare(name, ra.get_tensor(name), rb.get_tensor(name), rtol, atol)
+            change = _compare(name, get_a(name), get_b(name), rtol, atol)
             if change:
                 changed.append(change)
     return CheckpointDiff(
@@ -369,8 +417,18 @@ def verify_checkpoint(path: str | os.PathLike[str]) -> CheckpointListing:
     Traceback (most recent call last):
     ...
     tfpersist.errors.CorruptCheckpointError: checkpoint 'm/ckpt': tensor 'w/.ATTRIBUTES/VARIABLE_VALUE' in 'm/ckpt.data-00000-of-00001': its bytes fail their checksum; ...
+
+    A Keras file has every tensor read, and the CRC-32 of a ``.keras``
+    archive's weights checked (as every read of its values does); ``.h5``
+    weights carry no checksums. A file named or made like a Keras file that
+    cannot be read whole is corrupt too.
     """
-    listing = list_checkpoint(path)
-    for _ in read_values(listing.prefix):
-        pass
+    from tfpersist.errors import CorruptCheckpointError, KerasFileError
+
+    try:
+        listing = list_checkpoint(path)
+        for _ in read_values(listing.prefix):
+            pass
+    except KerasFileError as e:  # a damaged Keras file, as a damaged .index is corrupt
+        raise CorruptCheckpointError(str(e)) from e
     return listing
