@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
 import os
 import re
@@ -92,6 +93,7 @@ SAVED_MODEL_ERRORS: tuple[type[Exception], ...] = (
 
 __all__ = [
     "KERAS_3",
+    "KERAS_RELEASE",
     "RELEASE",
     "SAVED_MODEL_ERRORS",
     "SHARDING",
@@ -101,11 +103,17 @@ __all__ = [
     "TrackableObjectGraph",
     "convert_variables_to_constants_v2",
     "host_array",
+    "is_keras_layer_graph",
+    "is_keras_model",
     "is_registered_op",
+    "keras",
+    "keras_own_weights",
     "load_filesystem_plugins",
+    "load_keras_zip",
     "load_saved_model",
     "load_saved_model_v1",
     "registered_ops",
+    "save_keras_zip",
     "sync_checkpoint",
     "tf",
     "trackable_children",
@@ -288,3 +296,71 @@ def load_filesystem_plugins() -> None:
     """
     with contextlib.suppress(Exception), _quiet_stderr(True):
         import tensorflow_io  # noqa: F401
+
+
+# Keras whole-model files (.keras, .h5), for tfpersist.keras_models.
+
+#: ``tf.keras``: Keras 3 on TensorFlow 2.16 and later, Keras 2 before.
+keras: Any = tf.keras
+
+
+def _keras_release() -> str:
+    package = sys.modules.get(keras.Model.__module__.partition(".")[0])
+    return str(getattr(package, "__version__", "0"))
+
+
+#: The release of the Keras that ``tf.keras`` is (``2.15.0``, ``3.5.0``),
+#: as the ``metadata.json`` of a ``.keras`` file records it.
+KERAS_RELEASE: str = _keras_release()
+
+# load_model takes safe_mode on every supported release (2.12 included).
+_LOAD_TAKES_SAFE_MODE = "safe_mode" in inspect.signature(keras.models.load_model).parameters
+
+
+def is_keras_model(obj: Any) -> bool:
+    """Whether *obj* is a Keras model (``keras.Model``) of the Keras that ``tf.keras`` is."""
+    return isinstance(obj, keras.Model)
+
+
+def save_keras_zip(model: Any, path: str) -> None:
+    """Write *model* to *path*, a name ending in ``.keras``, as the ``.keras`` zip.
+
+    Keras 2.12 writes HDF5 under a ``.keras`` name unless
+    ``save_format="keras_v3"`` is given; Keras 3 has no ``save_format`` and
+    always writes the zip.
+    """
+    if KERAS_3:
+        model.save(path)
+    else:
+        model.save(path, save_format="keras_v3")
+
+
+def load_keras_zip(path: str, custom_objects: dict[str, Any] | None, compile: bool) -> Any:
+    """``keras.models.load_model(path, ...)`` with ``safe_mode=True`` wherever Keras takes it."""
+    safe = {"safe_mode": True} if _LOAD_TAKES_SAFE_MODE else {}
+    return keras.models.load_model(path, custom_objects=custom_objects, compile=compile, **safe)
+
+
+# Keras layers and their weights, for tfpersist.keras_weights.
+
+
+def keras_own_weights(layer: Any) -> list[Any]:
+    """The variables *layer* holds itself, not through inner layers, in the order Keras saves them.
+
+    Trainable ones first, then the others, each in the order they were
+    created: the ``vars/0``, ``vars/1``, ... of a ``.weights.h5`` file.
+    Keras 3 keeps them in ``_trainable_variables``, Keras 2 in
+    ``_trainable_weights``.
+    """
+    if hasattr(layer, "_trainable_variables"):
+        return [*layer._trainable_variables, *layer._non_trainable_variables]
+    return [*layer._trainable_weights, *layer._non_trainable_weights]
+
+
+def is_keras_layer_graph(layer: Any) -> bool:
+    """Whether *layer* is a Sequential or functional model, whose ``layers`` Keras saves in turn."""
+    return any(
+        cls.__name__ in ("Sequential", "Functional")
+        and cls.__module__.partition(".")[0] in ("keras", "tf_keras")
+        for cls in type(layer).__mro__
+    )
