@@ -11,6 +11,7 @@ within RTOL and ATOL.
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,17 @@ def image() -> np.ndarray:
 def mobilenet(seed: int):
     tf.keras.utils.set_random_seed(seed)
     return tf.keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3), alpha=0.35)
+
+
+def small_keras_model(seed: int):
+    """Batch statistics and an inner Sequential model: what a Keras weights file must carry over."""
+    tf.keras.utils.set_random_seed(seed)
+    inner = tf.keras.Sequential(
+        [tf.keras.Input((4,)), tf.keras.layers.Dense(4), tf.keras.layers.BatchNormalization()]
+    )
+    inputs = tf.keras.Input((3,))
+    x = tf.keras.layers.BatchNormalization()(inner(tf.keras.layers.Dense(4)(inputs)))
+    return tf.keras.Model(inputs, tf.keras.layers.Dense(2)(x))
 
 
 def article_graph():
@@ -65,6 +77,17 @@ def write(out: Path) -> None:
     model = mobilenet(seed=0)
     tf.train.Checkpoint(model=model).write(str(out / "keras" / "ckpt"))
     expected["keras"] = model(image(), training=False).numpy().tolist()
+
+    model = small_keras_model(seed=0)
+    rng = np.random.default_rng(0)
+    for weight in model.weights:  # the moving statistics too: none keeps its initial value
+        weight.assign(rng.uniform(0.5, 1.5, weight.shape).astype(np.float32))
+    (out / "keras_file").mkdir()
+    model.save_weights(str(out / "keras_file" / "model.weights.h5"))
+    with warnings.catch_warnings():  # Keras 2 warns that .h5 is a legacy format
+        warnings.simplefilter("ignore")
+        model.save(str(out / "keras_file" / "model.h5"))
+    expected["keras_file"] = model(X, training=False).numpy().tolist()
 
     module = tf.Module()
     module.w = tf.Variable(W)
@@ -129,6 +152,29 @@ def keras(d: Path, expected: dict) -> str:
     return status
 
 
+def keras_file(name: str):
+    """A cell: restore the writer's Keras file *name* through tfpersist; ``ok`` if Keras reads it too."""
+
+    def cell(d: Path, expected: dict) -> str:
+        path = str(d / "keras_file" / name)
+        model = small_keras_model(
+            seed=1
+        )  # other starting weights: a restore that does nothing fails
+        keras_weights.restore_keras_weights(model, path)
+        assert_close(model(X, training=False).numpy(), expected["keras_file"])
+        by_keras = small_keras_model(seed=2)
+        try:
+            by_keras.load_weights(path)
+        except Exception:  # the file of another Keras: only tfpersist reads it
+            return "repaired"
+        got = by_keras(X, training=False).numpy()
+        return (
+            "ok" if np.allclose(got, expected["keras_file"], rtol=RTOL, atol=ATOL) else "repaired"
+        )
+
+    return cell
+
+
 def frozen(d: Path, expected: dict) -> str:
     run = freezing.load_frozen_function(str(d / "frozen.pb"), ["x:0"], ["out:0"])
     assert_close(run(tf.constant(X)).numpy(), expected["out"])
@@ -149,6 +195,8 @@ KINDS = {
     "TF1 .meta, imported": tf1_meta,
     "TF2 Checkpoint": tf2,
     "Keras MobileNetV2": keras,
+    "Keras .weights.h5": keras_file("model.weights.h5"),
+    "Keras legacy .h5": keras_file("model.h5"),
     "frozen .pb": frozen,
     "SavedModel": saved_model,
 }
