@@ -1,11 +1,14 @@
 """The ``tfpersist`` command: checkpoint and graph jobs without a throwaway script.
 
 Each subcommand is a thin layer over one Python function, documented with
-the section it belongs to. ``tfpersist COMMAND --help`` describes each.
+the section it belongs to. ``inspect``, ``diff``, ``export`` and ``verify``
+read Keras files (``.keras``, ``.weights.h5`` and Keras 2's ``.h5``) as well
+as checkpoints, without TensorFlow (:mod:`tfpersist.keras_files`).
+``tfpersist COMMAND --help`` describes each.
 
-======================================  ===================================================
+======================================  ================================================================
 command                                 does
-======================================  ===================================================
+======================================  ================================================================
 ``inspect PATH [--values] [--json]``    list every tensor with dtype, shape and bytes
 ``diff A B [--rtol R] [--atol T]``      compare two checkpoints; exit 1 when they differ
 ``rename SRC DST --map OLD=NEW``        write a copy with tensors renamed or dropped
@@ -14,9 +17,9 @@ command                                 does
 ``import FILE PREFIX [--to tf1|tf2]``   write a ``.safetensors`` or ``.npz`` file as a checkpoint
 ``freeze SRC -o OUT.pb``                freeze a checkpoint's ``.meta``, or a SavedModel
 ``summarize GRAPH [--json]``            inputs, outputs, op census, unsafe ops; exit 1 if unsafe
-``audit FILE... [--json]``              the safety verdict on graph files, without TensorFlow
+``audit FILE... [--json]``              the safety verdict on graph and Keras files, no TensorFlow
 ``verify PATH``                         read every tensor and check its checksum; exit 1 if corrupt
-======================================  ===================================================
+======================================  ================================================================
 
 Exit codes: 0 when all is well, 1 for a finding (a difference, an unsafe op,
 corruption), 2 for a usage or input error, which prints one line on stderr and
@@ -273,9 +276,16 @@ def _summarize(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
+    from tfpersist.keras_audit import audit_keras_file
+    from tfpersist.keras_files import is_keras_file
     from tfpersist.safety import audit_file
 
-    audits = [audit_file(f, allow_ops=args.allow_op, release=args.release) for f in args.files]
+    audits = [
+        audit_keras_file(f, allow_modules=args.allow_module)
+        if is_keras_file(f)
+        else audit_file(f, allow_ops=args.allow_op, release=args.release)
+        for f in args.files
+    ]
     if args.json:
         _print_json({"files": [a.to_json() for a in audits]})
     else:
@@ -325,15 +335,20 @@ def build_parser() -> argparse.ArgumentParser:
             help="accept this op although the safety audit refuses it (only for graphs you trust)",
         )
 
-    path_help = "a checkpoint prefix (model/model.ckpt-3) or a directory (its latest checkpoint)"
+    path_help = (
+        "a checkpoint prefix (model/model.ckpt-3), a directory (its latest checkpoint), "
+        "or a .keras, .weights.h5 or Keras .h5 file"
+    )
     p = command(
-        "inspect", _inspect, "List every tensor of a checkpoint with dtype, shape and bytes."
+        "inspect",
+        _inspect,
+        "List every tensor of a checkpoint or Keras file with dtype, shape and bytes.",
     )
     p.add_argument("path", metavar="PATH", help=path_help)
     p.add_argument("--values", action="store_true", help="print values too, shortened when large")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
-    p = command("diff", _diff, "Compare two checkpoints; exit 1 when they differ.")
+    p = command("diff", _diff, "Compare two checkpoints or Keras files; exit 1 when they differ.")
     p.add_argument("a", metavar="A", help=path_help)
     p.add_argument("b", metavar="B", help=path_help)
     p.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (default 0)")
@@ -353,7 +368,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show the plan and write nothing")
     p.add_argument("--overwrite", action="store_true", help="replace a checkpoint already at DST")
 
-    p = command("export", _export, "Write the tensors of a checkpoint to .npz or .safetensors.")
+    p = command(
+        "export",
+        _export,
+        "Write the tensors of a checkpoint or Keras file to .npz or .safetensors.",
+    )
     p.add_argument("src", metavar="SRC", help=path_help)
     p.add_argument("out", metavar="OUT", help="the output file, ending in .npz or .safetensors")
 
@@ -421,11 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "audit",
         _audit,
-        "Audit graph files without TensorFlow: exit 0 if all are clean, 1 if one is refused, "
-        "2 if one cannot be read.",
+        "Audit graph files and Keras model files without TensorFlow: exit 0 if all are clean, "
+        "1 if one is refused, 2 if one cannot be read.",
     )
     p.add_argument(
-        "files", nargs="+", metavar="FILE", help="a .pb, a .meta or a SavedModel directory"
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="a .pb, a .meta, a SavedModel directory, or a .keras or Keras .h5 file",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument(
@@ -434,6 +456,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the ops against this TensorFlow release (default: the installed one)",
     )
     allow_op(p)
+    p.add_argument(
+        "--allow-module",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="accept Keras objects from this Python module and its submodules "
+        "(only for files you trust)",
+    )
 
     p = command("verify", _verify, "Read every tensor and check its checksum; exit 1 when corrupt.")
     p.add_argument("path", metavar="PATH", help=path_help)
