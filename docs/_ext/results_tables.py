@@ -122,19 +122,40 @@ def _legend(c: _Cells, meanings: dict[str, str]) -> nodes.definition_list:
     return nodes.definition_list("", *items, classes=["outcome-legend"])
 
 
-def _run_on_disk(c: _Cells, data: dict) -> nodes.Element:
-    """The line under a scenario whose files went to a disk: when, where, on what."""
+def _run_line(c: _Cells, data: dict) -> nodes.Element:
+    """The line under a scenario: when, how often, on what, and on which disk if it wrote files."""
     m = data["machine"]
+    fields = {
+        "date": data["date"],
+        "runs": data["rounds"],
+        "cpu": m["cpu"],
+        "cores": m["cores"],
+        "tensorflow": m["tensorflow"],
+    }
+    if "files" in data:
+        return c.label(
+            "{date}: median of {runs} runs per contender, each in a fresh process; "
+            "files on {files}; {cpu}, {cores} cores; TensorFlow {tensorflow}.",
+            files=data["files"],
+            **fields,
+        )
     return c.label(
-        "{date}: median of {runs} runs per contender, each in a fresh process; "
-        "files on {files}; {cpu}, {cores} cores; TensorFlow {tensorflow}.",
-        date=data["date"],
-        runs=data["rounds"],
-        files=data["files"],
-        cpu=m["cpu"],
-        cores=m["cores"],
-        tensorflow=m["tensorflow"],
+        "{date}: median of {runs} runs per contender, each a fresh process; "
+        "{cpu}, {cores} cores; TensorFlow {tensorflow}.",
+        **fields,
     )
+
+
+def _timings(
+    c: _Cells, seconds: dict, baseline: float, title: nodes.Element, css: str
+) -> nodes.table:
+    """One table of whole-process timings, each also as a ratio to *baseline*."""
+    heads = [c.label("contender"), c.label("seconds"), c.label("times faster")]
+    body = [
+        [c.label(who), c.number(f"{t:.3f}"), c.number(f"{baseline / t:.1f}×")]
+        for who, t in seconds.items()
+    ]
+    return _table(heads, body, [css], title)
 
 
 class _DataDirective(SphinxDirective):
@@ -158,7 +179,7 @@ class Benchmark(_DataDirective):
         render = getattr(self, "_" + name, None)
         if render is None:
             raise self.error(
-                f"unknown benchmark {name!r}: results, async, rename, audit or scanners"
+                f"unknown benchmark {name!r}: results, async, rename, audit, keras or scanners"
             )
         return render(self.load("benchmarks", name + ".json"), _Cells(self))
 
@@ -270,7 +291,7 @@ class Benchmark(_DataDirective):
                 "Asynchronous saves cost {ratio} of what synchronous saves cost.",
                 ratio=f"{per_save['async'] / per_save['sync']:.2f}",
             ),
-            _run_on_disk(c, data),
+            _run_line(c, data),
         ]
 
     def _rename(self, data: dict, c: _Cells) -> list[nodes.Node]:
@@ -308,43 +329,60 @@ class Benchmark(_DataDirective):
         return [
             _table(heads, body, ["bench-rename"], title),
             _legend(c, TARGET_LEGEND),
-            _run_on_disk(c, data),
+            _run_line(c, data),
         ]
 
     def _audit(self, data: dict, c: _Cells) -> list[nodes.Node]:
-        found: list[nodes.Node] = []
-        for row in data["rows"]:
-            s = row["seconds"]
-            baseline = s["audit through TensorFlow"]
-            heads = [c.label("contender"), c.label("seconds"), c.label("times faster")]
-            body = [
-                [c.label(who), c.number(f"{t:.3f}"), c.number(f"{baseline / t:.1f}×")]
-                for who, t in s.items()
-            ]
-            title = c.label(
-                AUDIT_MODELS[row["model"]] + ": {total} MB in all, saved_model.pb {graph} MB",
-                nodes.title,
-                total=f"{row['total_bytes'] / 1e6:.1f}",
-                graph=f"{row['graph_bytes'] / 1e6:.1f}",
+        tables = [
+            _timings(
+                c,
+                row["seconds"],
+                row["seconds"]["audit through TensorFlow"],
+                c.label(
+                    AUDIT_MODELS[row["model"]] + ": {total} MB in all, saved_model.pb {graph} MB",
+                    nodes.title,
+                    total=f"{row['total_bytes'] / 1e6:.1f}",
+                    graph=f"{row['graph_bytes'] / 1e6:.1f}",
+                ),
+                "bench-audit",
             )
-            found.append(_table(heads, body, ["bench-audit"], title))
-        m = data["machine"]
-        found += [
+            for row in data["rows"]
+        ]
+        return [
+            *tables,
             c.label(
                 "“Times faster” compares each contender with the audit through "
                 "TensorFlow, whose import is included."
             ),
-            c.label(
-                "{date}: median of {runs} runs per contender, each a fresh process; "
-                "{cpu}, {cores} cores; TensorFlow {tensorflow}.",
-                date=data["date"],
-                runs=data["rounds"],
-                cpu=m["cpu"],
-                cores=m["cores"],
-                tensorflow=m["tensorflow"],
-            ),
+            _run_line(c, data),
         ]
-        return found
+
+    def _keras(self, data: dict, c: _Cells) -> list[nodes.Node]:
+        tables = [
+            _timings(
+                c,
+                row["seconds"],
+                list(row["seconds"].values())[-1],  # Keras loading the file
+                c.label(
+                    "{model} as {kind}: {size} MB, {variables} variables",
+                    nodes.title,
+                    model=data["model"],
+                    kind=row["file"],
+                    size=f"{row['bytes'] / 1e6:.1f}",
+                    variables=data["variables"],
+                ),
+                "bench-keras",
+            )
+            for row in data["rows"]
+        ]
+        return [
+            *tables,
+            c.label(
+                "“Times faster” compares each contender with Keras loading the same file, "
+                "its import included."
+            ),
+            _run_line(c, data),
+        ]
 
     def _scanners(self, data: dict, c: _Cells) -> list[nodes.Node]:
         names = list(data["versions"])

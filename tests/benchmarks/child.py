@@ -340,6 +340,17 @@ def train(saves: str, out: str, steps: int = 20, every: int = 5) -> dict:
     return timer.figures
 
 
+def keras_setup(out: str) -> dict:
+    """The Keras files the keras scenario reads: MobileNetV2 as ``.keras`` and ``.weights.h5``."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.applications.MobileNetV2(weights=None)
+    model.save(f"{out}/mobilenet_v2.keras")
+    model.save_weights(f"{out}/mobilenet_v2.weights.h5")
+    return {"variables": len(model.weights)}
+
+
 def audit_setup(out: str) -> dict:
     """The SavedModels the audit scenario reads: a small model, and a graph of 12.5 MB."""
     import tensorflow as tf
@@ -440,6 +451,8 @@ def main() -> None:
         figures = train(*args)
     elif benchmark == "audit-setup":
         figures = audit_setup(*args)
+    elif benchmark == "keras-setup":
+        figures = keras_setup(*args)
     elif benchmark == "scanner-corpus":
         figures = scanner_corpus(*args)
     else:

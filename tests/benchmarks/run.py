@@ -7,9 +7,9 @@ same run on the same machine. The results go to ``docs/benchmarks/``:
 ``results.json`` (every run's figures) and ``results.png`` (the chart); the
 training-step scenario, sync against async saves, goes to ``async.json``; the
 renaming of a 4 GiB checkpoint to ``rename.json``; the audit's speed to
-``audit.json``; and the comparison of scanners on the same SavedModels to
-``scanners.json``. The docs build their tables from these files
-(docs/_ext/results_tables.py).
+``audit.json``; looking inside MobileNetV2's Keras files to ``keras.json``;
+and the comparison of scanners on the same SavedModels to ``scanners.json``.
+The docs build their tables from these files (docs/_ext/results_tables.py).
 """
 
 from __future__ import annotations
@@ -322,6 +322,48 @@ def audit_speed(work: Path, runs: int) -> dict:
     return {"scenario": "audit", "rows": rows}
 
 
+KERAS_LOAD = """
+import sys
+import keras
+keras.models.load_model(sys.argv[1])
+"""
+KERAS_LOAD_WEIGHTS = """
+import sys
+import keras
+model = keras.applications.MobileNetV2(weights=None)
+model.load_weights(sys.argv[1])
+"""
+
+
+def keras_files(work: Path, runs: int) -> dict:
+    """Look inside MobileNetV2's ``.keras`` and ``.weights.h5``: tfpersist against Keras loading them."""
+    variables = python(CHILD, "keras-setup", str(work))[1]["variables"]
+    model, weights = str(work / "mobilenet_v2.keras"), str(work / "mobilenet_v2.weights.h5")
+    rows = []
+    for kind, path, contenders in (
+        (".keras", model, {
+            "tfpersist inspect": ["-m", "tfpersist", "inspect", model],
+            "tfpersist audit": ["-m", "tfpersist", "audit", model],
+            "keras.models.load_model": ["-c", KERAS_LOAD, model],
+        }),
+        (".weights.h5", weights, {
+            "tfpersist inspect": ["-m", "tfpersist", "inspect", weights],
+            "tfpersist verify": ["-m", "tfpersist", "verify", weights],
+            "model.load_weights": ["-c", KERAS_LOAD_WEIGHTS, weights],
+        }),
+    ):  # fmt: skip
+        figures = rounds(
+            list(contenders), lambda who, c=contenders: {"seconds": python(*c[who])[0]}, runs
+        )
+        rows.append({
+            "file": kind,
+            "bytes": os.path.getsize(path),
+            "seconds": {who: median(figures[who], "seconds") for who in contenders},
+            "runs": figures,
+        })  # fmt: skip
+    return {"scenario": "keras", "model": "MobileNetV2", "variables": variables, "rows": rows}
+
+
 def scan_verdicts(path: str) -> dict:
     """What each scanner says of one SavedModel: True when it reports something."""
     done = subprocess.run(
@@ -483,7 +525,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
         "--only",
-        choices=["async", "audit", "scanners", "rename", "persist"],
+        choices=["async", "audit", "keras", "scanners", "rename", "persist"],
         help="run one scenario alone (persist: the restores and saves of results.json)",
     )
     parser.add_argument(
@@ -504,6 +546,11 @@ def main() -> None:
             result = audit_speed(Path(tmp), args.runs)
         result.update(date=day, machine=here, rounds=args.runs)
         write(OUT / "audit.json", result)
+    if args.only in (None, "keras"):
+        with tempfile.TemporaryDirectory(prefix="tfpersist-bench-", dir=scratch()) as tmp:
+            result = keras_files(Path(tmp), args.runs)
+        result.update(date=day, machine=here, rounds=args.runs)
+        write(OUT / "keras.json", result)
     if args.only in (None, "scanners"):
         with tempfile.TemporaryDirectory(prefix="tfpersist-bench-") as tmp:
             result = scanners(Path(tmp), args.realworld)

@@ -132,6 +132,7 @@ def _data(*parts: str) -> dict:
 def _tables() -> dict[str, dict[str, int]]:
     """page -> table class -> how many tables the committed JSON makes there."""
     results, audit = _data("benchmarks", "results.json"), _data("benchmarks", "audit.json")
+    keras = _data("benchmarks", "keras.json")
     return {
         "compat": {"compat-matrix": 1},
         "performance": {
@@ -139,6 +140,7 @@ def _tables() -> dict[str, dict[str, int]]:
             "bench-async": 1,
             "bench-rename": 1,
             "bench-audit": len(audit["rows"]),
+            "bench-keras": len(keras["rows"]),
         },
         "safety": {"scanner-results": 1, "bench-audit": len(audit["rows"])},
     }
