@@ -300,3 +300,25 @@ def test_a_damaged_keras_file_is_refused_and_nothing_is_assigned(tmp_path):
         keras_weights.restore_keras_weights(model, path)
     for w, b in zip(model.weights, before, strict=True):
         np.testing.assert_array_equal(w.numpy(), b)
+
+
+@pytest.mark.parametrize("name", ["sequential", "functional"])
+def test_a_checkpoint_written_after_training_restores(tmp_path, name):
+    """Trap: once fitted, a Keras 3 model's checkpoint keys its kernels under the optimizer.
+
+    TensorFlow keys a variable by the first path reaching it, and the
+    optimizer's ``_trainable_variables`` comes first; the layers' own paths
+    are only in the object graph.
+    """
+    build = MODELS[name]
+    model = trained(build)
+    model.compile(optimizer="adam", loss="mse")
+    x = X
+    model.fit(x, model(x, training=False).numpy() + 1, epochs=1, verbose=0)
+    prefix = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
+    ours = fresh(build, 1)
+    keras_weights.restore_keras_weights(ours, prefix)
+    np.testing.assert_array_equal(predict(ours), predict(model))
+    theirs = fresh(build, 1)
+    tf.train.Checkpoint(model=theirs).read(prefix).expect_partial()
+    np.testing.assert_array_equal(predict(theirs), predict(model))

@@ -113,9 +113,11 @@ the class again. ``metadata.json`` records the Keras release and the date.
 ``model.weights.h5`` is an HDF5 file. Each layer has a group whose
 ``vars`` are numbered in the layer's own order: ``vars/0`` is the kernel
 and ``vars/1`` the bias of a ``Dense`` layer. Keras 2.12 calls the layer
-group ``_layer_checkpoint_dependencies``, later releases ``layers``; Keras 3
-reads both. The optimizer's state sits in ``optimizer/vars``: Keras 3 also
-keeps the learning rate there, and only Keras 2 saves the ``metrics``.
+group ``_layer_checkpoint_dependencies``, later releases ``layers``. Keras
+3 reads a 2.12 file only while no two layers share a class, and 2.15 reads
+none; :mod:`tfpersist.keras_weights` reads them all. The optimizer's
+state sits in ``optimizer/vars``: Keras 3 also keeps the learning rate
+there, and only Keras 2 saves the ``metrics``.
 
 >>> import io, h5py
 >>> group = "_layer_checkpoint_dependencies" if _tf.VERSION == (2, 12) else "layers"

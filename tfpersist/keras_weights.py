@@ -95,7 +95,7 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tfpersist._layout import VARIABLE_VALUE, resolve_prefix
+from tfpersist._layout import OBJECT_GRAPH_KEY, VARIABLE_VALUE, resolve_prefix
 from tfpersist.bundle import load_checkpoint
 from tfpersist.errors import (
     CheckpointNotFoundError,
@@ -183,11 +183,51 @@ class _Source:
     read: Callable[[str], Any]
 
 
-def _checkpoint_tree(names: list[str], root: str) -> _Saved:
-    """The layers with weights under *root* in a checkpoint, numbered from 0 at each level."""
+def _held_keys(reader: Any) -> dict[str, str]:
+    """Each variable's key as the layer holding it would give it, mapped to its checkpoint key.
+
+    TensorFlow keys a variable by the first path that reaches it. A trained
+    Keras 3 model's optimizer lists the trainable variables, so its
+    checkpoint keys a kernel ``model/optimizer/_trainable_variables/0`` rather
+    than ``model/_operations/1/_kernel``; the object graph has both edges.
+    """
+    if OBJECT_GRAPH_KEY not in reader.get_variable_to_shape_map():
+        return {}
+    from tfpersist._tf import TrackableObjectGraph
+
+    graph = TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor(OBJECT_GRAPH_KEY).item())
+    paths, order = {0: ""}, [0]
+    for i in order:  # breadth first, as TensorFlow names the objects
+        for ref in graph.nodes[i].children:
+            if ref.node_id not in paths and 0 <= ref.node_id < len(graph.nodes):
+                paths[ref.node_id] = f"{paths[i]}/{ref.local_name}".lstrip("/")
+                order.append(ref.node_id)
+    held: dict[str, str] = {}
+    for i in order:
+        for ref in graph.nodes[i].children:
+            if not 0 <= ref.node_id < len(graph.nodes):
+                continue
+            for attr in graph.nodes[ref.node_id].attributes:
+                if attr.name == "VARIABLE_VALUE":
+                    path = f"{paths[i]}/{ref.local_name}".lstrip("/") + VARIABLE_VALUE
+                    held.setdefault(path, attr.checkpoint_key)
+    return held
+
+
+def _checkpoint_tree(names: list[str], root: str, held: dict[str, str] | None = None) -> _Saved:
+    """The layers with weights under *root* in a checkpoint, numbered from 0 at each level.
+
+    *held* adds the keys of :func:`_held_keys` for variables that TensorFlow
+    keyed outside every layer.
+    """
     tree = _Saved(root)
     families = set()
-    for key in names:
+    outside = [p for p, key in (held or {}).items() if not _in_layer(key, root)]
+    real = {p: (held or {})[p] for p in outside}
+    for key in [*names, *sorted(outside)]:
+        if key in real and key in names:
+            continue
         if not key.startswith(root + "/") or not key.endswith(VARIABLE_VALUE):
             continue
         rest = key[len(root) + 1 : -len(VARIABLE_VALUE)]
@@ -200,12 +240,17 @@ def _checkpoint_tree(names: list[str], root: str) -> _Saved:
         if node is tree:
             continue  # not a layer's: the optimizer, a counter
         if "/" in rest:
-            node.stray.append(key)  # a variable of an object inside the layer
+            node.stray.append(real.get(key, key))  # a variable of an object inside the layer
         else:
-            node.weights.append((_canonical(rest), key))
+            node.weights.append((_canonical(rest), real.get(key, key)))
     if len(families) > 1:
         raise ValueError(f"layers are numbered in more than one way: {sorted(families)}")
     return _renumbered(tree)
+
+
+def _in_layer(key: str, root: str) -> bool:
+    """Whether checkpoint *key* sits under a layer of *root*."""
+    return key.startswith(root + "/") and _LEVEL.match(key[len(root) + 1 :]) is not None
 
 
 def _renumbered(node: _Saved) -> _Saved:
@@ -279,7 +324,7 @@ def _open(path: str | os.PathLike[str], root: str) -> Iterator[_Source]:
         shapes = reader.get_variable_to_shape_map()
         dtypes = {key: _dtype_name(d) for key, d in reader.get_variable_to_dtype_map().items()}
         try:
-            tree = _checkpoint_tree(sorted(shapes), root)
+            tree = _checkpoint_tree(sorted(shapes), root, _held_keys(reader))
         except ValueError as e:
             raise VariableMismatchError(
                 prefix, [Mismatch("unexpected", root, hint=f": {e}")]
