@@ -133,3 +133,19 @@ def test_bad_files_are_one_line(tmp_path, command, content):
     assert "Traceback" not in done.stderr + done.stdout
     message = (done.stderr or done.stdout).strip()
     assert len(message.splitlines()) == 1 and "bad.keras" in message, message
+
+
+def test_names_a_file_chose_neither_reorder_nor_redraw_the_terminal(tmp_path, capsys):
+    """A weight named with U+202E would print what follows it reversed; ESC would redraw."""
+    import h5py
+
+    name = "gpj.\u202ekernel\x1b[2K"
+    path = tmp_path / "names.weights.h5"
+    with h5py.File(path, "w") as f:
+        f[f"layers/dense/vars/{name}"] = np.ones(2, np.float32)
+    assert cli.main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert not {"\u202e", "\x1b"} & set(out)
+    assert "gpj.\\u202ekernel\\u001b[2K" in out
+    listing = _json(capsys, "inspect", str(path))
+    assert [v["name"] for v in listing["variables"]] == [f"layers/dense/vars/{name}"]

@@ -842,3 +842,32 @@ def test_a_registered_class_is_allowed_by_its_package_or_module(tmp_path: Path, 
     assert trusted in ("tfpersist_test", __name__), findings  # by package, or by module
     assert audit_keras_file(path, allow_modules=[trusted]).verdict == "clean"
     assert audit_keras_file(path, allow_modules=[trusted[:-1]]).verdict == "refused"
+
+
+def _dense(**config: Any) -> dict[str, Any]:
+    return {
+        "module": "keras.layers",
+        "class_name": "Dense",
+        "registered_name": None,
+        "config": {"units": 1, **config},
+    }
+
+
+@pytest.mark.parametrize(
+    ("config", "path"),
+    [
+        # Keras 2 looks any string up among the registered objects: a registered function runs
+        (_dense(activation="mypkg>relu"), "config.activation"),
+        (_dense(activation=["x", "mypkg>relu"]), "config.activation[1]"),
+        # Keras 2.15 and 3 build what registered_name names, whatever class_name holds
+        ({"class_name": 1, "config": {}, "registered_name": "mypkg>Thing"}, "registered_name"),
+        ({"class_name": ["Thing"], "config": {}, "registered_name": "mypkg>Thing"}, ""),
+    ],
+)
+def test_registered_names_are_found_wherever_they_hide(config: dict, path: str) -> None:
+    findings = audit_keras_config(config)
+    assert path in [f.path for f in findings], findings
+    assert all(f.rule in ("registered", "custom") for f in findings)
+    assert not [f for f in audit_keras_config(config) if f.module == "mypkg"] or all(
+        f.rule == "custom" for f in audit_keras_config(config, allow_modules=["mypkg"])
+    )

@@ -605,6 +605,20 @@ def test_a_genuine_archive_with_its_weights_at_a_superblock_offset_is_read(tmp_p
     assert multiset(read) == multiset(values(loaded.weights))
 
 
+@pytest.mark.parametrize("name", ["aligned.h5", "aligned.weights.h5", "aligned.zip", "aligned"])
+def test_an_aligned_archive_under_another_name_is_refused(tmp_path: Path, name: str) -> None:
+    """Keras opens a file not named .keras as HDF5: it would load the member, not the archive."""
+    items = dict(members(genuine_keras(tmp_path)))
+    order = ["metadata.json", "config.json", "model.weights.h5"]
+    before = sum(30 + len(n) + len(items[n]) for n in order[:2]) + 30 + len(order[2])
+    items["config.json"] += b" " * (4096 - before)
+    path = archive(tmp_path / name, [(n, items[n]) for n in order])
+    assert path.read_bytes()[4096:4104] == keras_files.HDF5_SIGNATURE
+    for weights in (True, False):
+        with pytest.raises(KerasFileError, match="give it that name again"):
+            KerasFile(path, weights=weights)
+
+
 def test_an_hdf5_file_with_a_zip_appended_is_refused(tmp_path: Path) -> None:
     weights = write(build("sequential"), "weights.h5", tmp_path)
     (tmp_path / "x").mkdir()
@@ -830,3 +844,32 @@ def test_a_window_reads_like_a_file(tmp_path: Path) -> None:
         assert not window.writable()
     finally:
         source.close()
+
+
+def test_many_datasets_each_under_the_ratio_are_refused_together(tmp_path: Path) -> None:
+    """2,000 unallocated datasets of 1 MiB each: each passes alone, 2 GiB together does not."""
+
+    def fill(group: h5py.Group) -> None:
+        for i in range(2000):
+            group.create_dataset(f"many/{i}", shape=(keras_files.RATIO_FLOOR // 4,), dtype="f4")
+
+    path = h5_weights(tmp_path / "many.weights.h5", fill)
+    assert path.stat().st_size * keras_files.MAX_RATIO < 2000 * keras_files.RATIO_FLOOR
+    with pytest.raises(KerasFileError, match=r"datasets declare .* bytes or more"):
+        KerasFile(path).variables()
+
+
+def test_split_list_attributes_are_capped_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keras splits a long ``layer_names`` into ``layer_names0``, ``1``...: the cap is on all."""
+    monkeypatch.setattr(keras_files, "MAX_TEXT_BYTES", 3000)
+    path = tmp_path / "split.h5"
+    names = np.array([b"l%07d" % i for i in range(250)], dtype="S8")  # 2,000 bytes each
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {}})
+        group = f.create_group("model_weights")
+        for k in range(2):
+            group.attrs.create(f"layer_names{k}", names)
+    with pytest.raises(KerasFileError, match=r"layer_names0, layer_names1, \.\.\. .* together"):
+        KerasFile(path).layer_weights()

@@ -431,3 +431,19 @@ def test_a_weights_file_says_to_load_the_weights_into_a_model(tmp_path):
 def test_a_missing_file_is_a_typed_error(tmp_path):
     with pytest.raises(TfPersistError, match=r"missing\.keras"):
         keras_models.load_keras_model(tmp_path / "missing.keras")
+
+
+def test_a_file_swapped_after_the_audit_is_not_what_keras_loads(tmp_path, monkeypatch):
+    """The audit and Keras read one private copy: replacing the file in between changes nothing."""
+    safe, hostile = tmp_path / "model.keras", tmp_path / "hostile.keras"
+    keras_models.save_keras_model(sequential(), safe)
+    keras_models.save_keras_model(lambda_model(), hostile)
+    audit = keras_models.check_keras_file
+
+    def audit_then_swap(path, **kwargs):
+        audit(path, **kwargs)
+        os.replace(hostile, safe)  # the attacker's move, right after the audit
+
+    monkeypatch.setattr(keras_models, "check_keras_file", audit_then_swap)
+    loaded = keras_models.load_keras_model(safe)
+    assert not any(isinstance(layer, keras.layers.Lambda) for layer in loaded.layers)

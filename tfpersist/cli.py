@@ -26,8 +26,9 @@ corruption), 2 for a usage or input error, which prints one line on stderr and
 never a traceback. ``--json`` prints one JSON document on stdout.
 
 In what the command prints, no control character but tab and newline
-reaches the terminal, where it could act, nor a byte of a file name that is
-not UTF-8: both are written as JSON's escapes (``\\u001b``). So names that
+reaches the terminal, where it could act, nor a bidirectional control
+(``U+202E`` shows what follows it reversed), nor a byte of a file name that
+is not UTF-8: all are written as JSON's escapes (``\\u001b``). So names that
 a file chose (of tensors, nodes, ops, the file itself) can neither redraw
 the screen nor break the JSON document. An op of a graph that a command
 runs (``freeze`` runs what a SavedModel runs as it loads) may print to
@@ -475,7 +476,18 @@ def build_parser() -> argparse.ArgumentParser:
 #: names a file chose can neither redraw the screen nor break ``--json``.
 _UNPRINTABLE = {
     c: f"\\u{c:04x}"
-    for c in (*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0xD800, 0xE000))
+    for c in (
+        *range(0x20),
+        0x7F,
+        *range(0x80, 0xA0),
+        *range(0xD800, 0xE000),
+        # bidirectional controls, which reorder what follows them (U+202E reverses it)
+        0x061C,
+        0x200E,
+        0x200F,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    )
     if c not in (0x09, 0x0A)
 }
 

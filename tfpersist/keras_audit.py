@@ -89,6 +89,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -327,6 +328,10 @@ def _within(module: str, allowed: Iterable[str]) -> bool:
     return any(module == a or module.startswith(a + ".") for a in allowed)
 
 
+#: A registered name as Keras writes it, ``package>Name``.
+_REGISTERED = re.compile(r"[^\s>]+>[^\s>]+")
+
+
 def _package(registered: str) -> str | None:
     """The package of a registered name ``package>Name``."""
     return registered.split(">", 1)[0] if ">" in registered else None
@@ -345,6 +350,9 @@ class _Walk:
         self.findings.append(KerasFinding(rule, path, detail, self.source, module))
 
     def walk(self, node: Any, path: str) -> None:
+        if isinstance(node, str):
+            self._registered_string(node, path)
+            return
         if isinstance(node, list):
             for i, item in enumerate(node):
                 self.walk(item, f"{path}[{i}]")
@@ -352,11 +360,31 @@ class _Walk:
         if not isinstance(node, dict):
             return
         self._typed_functions(node, path)
-        if isinstance(node.get("class_name"), str) and "config" in node:
+        class_name = node.get("class_name")
+        checked = {"registered_name"}  # keys the object checks below already judged
+        if isinstance(class_name, str) and "config" in node:
             self.objects += 1
             self._object(node, path)
+            checked.add("class_name")
+        else:
+            if "class_name" in node and class_name is not None:
+                # Keras 3 and 2.15 still build the object its registered_name names
+                self.objects += 1
+                self.find("custom", path, f"a class_name given as {type(class_name).__name__}")
+            self._registered_string(node.get("registered_name"), _join(path, "registered_name"))
         for key, value in node.items():
-            self.walk(value, _join(path, str(key)))
+            if key not in checked:
+                self.walk(value, _join(path, str(key)))
+
+    def _registered_string(self, value: Any, path: str) -> None:
+        """A string such as ``"package>name"``: Keras looks it up among the registered objects."""
+        if (
+            isinstance(value, str)
+            and _REGISTERED.fullmatch(value)
+            and value not in self.names.registered_names
+            and value not in self.names.class_names
+        ):
+            self.find("registered", path, value, _package(value))
 
     def _typed_functions(self, node: dict[str, Any], path: str) -> None:
         """Keras 2's ``X_type`` keys: ``"lambda"`` means bytecode in ``X``, ``"function"`` a name."""

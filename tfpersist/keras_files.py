@@ -73,7 +73,10 @@ as are duplicate and encrypted members); ``config.json`` and
 claims to expand more than 100 times is refused (Keras stores members
 uncompressed), and none is read past the size it declares; a file
 that is both a zip archive and an HDF5 file is refused, since a reader that
-tries HDF5 first would see another file than one that tries zip first. In
+tries HDF5 first would see another file than one that tries zip first (a
+``.keras`` archive whose stored weights happen to start where HDF5 looks is
+read, under its ``.keras`` name only, because every Keras opens that name
+as a zip). In
 the HDF5 file, links to other files or by name (external and soft links),
 external raw data, virtual datasets and every dtype but numbers and booleans
 (and Keras 3's ``bfloat16``) are refused before anything is read; a dataset
@@ -673,6 +676,14 @@ class KerasFile:
                     "outside every member); Keras and tfpersist could read different models "
                     "from it, so it is refused: ask for the file as Keras saved it"
                 )
+            if at is not None and not self.path.lower().endswith(".keras"):
+                # Keras opens a zip as a zip only under a .keras name; else it tries HDF5
+                raise self._error(
+                    f"both a zip archive and an HDF5 file (a member's data is an HDF5 file at "
+                    f"byte {at}); Keras reads a file not named .keras as that HDF5 file and "
+                    "tfpersist would read the zip, so it is refused: if Keras saved it as "
+                    ".keras, give it that name again"
+                )
             self.kind = "keras"
             self._open_archive(archive)
         elif at is not None:
@@ -1001,10 +1012,17 @@ class KerasFile:
             value = self._text(oid, where, name)
             return [value] if isinstance(value, str) else value
         found: list[str] = []
-        index = 0
+        index = size = 0
         while f"{name}{index}" in names:
             value = self._text(oid, where, f"{name}{index}")
-            found += [value] if isinstance(value, str) else value
+            items = [value] if isinstance(value, str) else value
+            found += items
+            size += sum(map(len, items))
+            if size > MAX_TEXT_BYTES or len(found) > MAX_LINKS:
+                raise self._error(
+                    f"attributes {name}0, {name}1, ... at {where!r} hold more than "
+                    f"{MAX_TEXT_BYTES} bytes or {MAX_LINKS} names together; no Keras file has"
+                )
             index += 1
         return found if index else None
 
@@ -1086,7 +1104,7 @@ class KerasFile:
 
         variables: dict[str, _Variable] = {}
         groups: set[int] = set()
-        links = 0
+        links = total = 0
         stack: list[tuple[str, Any, int]] = [("", self._h5.id, 0)]
         while stack:
             path, gid, depth = stack.pop()
@@ -1120,6 +1138,13 @@ class KerasFile:
                     stack.append((full, child, depth + 1))
                 elif kind == h5py.h5o.TYPE_DATASET:
                     variables[full] = self._check_dataset(full, child)
+                    total += variables[full].nbytes
+                    if total > max(RATIO_FLOOR, MAX_RATIO * self._h5_size):
+                        raise self._error(
+                            f"its datasets declare {total} bytes or more in a file of "
+                            f"{self._h5_size}; Keras stores every byte it declares, so this is a "
+                            "compression bomb or a damaged file: refused before reading"
+                        )
                 else:
                     raise self._error(f"{full!r} is an HDF5 named datatype; Keras never writes one")
         return dict(sorted(variables.items()))

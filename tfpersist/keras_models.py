@@ -290,7 +290,9 @@ def save_keras_model(model: Any, path: str | os.PathLike[str]) -> str:
     ``save_format="keras_v3"``). Keras writes it into a temporary directory
     beside *path*; the file is fsynced and renamed over *path*, so a save
     that fails (a full disk, a layer that cannot be serialised) leaves the
-    file that was there untouched, and nothing else behind. A name that does
+    file that was there untouched, and nothing else behind. A process killed
+    during the save leaves that file whole too, but its staging directory
+    (``.tfpersist-*`` beside *path*) stays: delete it. A name that does
     not end in ``.keras`` is refused with
     :class:`~tfpersist.errors.KerasFileError`; a failed save raises
     :class:`~tfpersist.errors.WriteError`.
@@ -383,7 +385,8 @@ def load_keras_model(
     :class:`~tfpersist.errors.UnsafeKerasConfigError`, listing every finding.
     *allow_modules* names the modules you trust (your own layers); pass
     their classes in *custom_objects*. Then Keras loads the file with
-    ``safe_mode=True``. A file Keras cannot read (damaged, or naming a class
+    ``safe_mode=True``. Both read one private copy of the file, so the file
+    cannot change between the audit and the load. A file Keras cannot read (damaged, or naming a class
     it cannot find) raises :class:`~tfpersist.errors.KerasFileError` with
     what to do, the Keras error chained.
 
@@ -402,11 +405,26 @@ def load_keras_model(
     tfpersist.errors.KerasFileError: ...broken.keras...
     """
     text = os.fspath(path)
-    check_keras_file(text, allow_modules=allow_modules)
-    try:
-        return load_keras_zip(text, custom_objects, compile)
-    except Exception as e:
-        raise _load_error(text, e) from e
+    if not _fs.isfile(text):
+        raise KerasFileError(f"{text!r}: no such file; pass a .keras or .h5 file")
+    # Keras reads the very bytes audited: a private copy, so that nobody can
+    # swap the file between the audit and the load.
+    with tempfile.TemporaryDirectory(prefix="tfpersist-load-") as private:
+        copy = os.path.join(private, os.path.basename(text.rstrip("/")) or "model.keras")
+        try:
+            _fs.copy(text, copy)
+        except OSError as e:
+            raise KerasFileError(f"{text!r} cannot be read ({e}); check the path") from e
+        try:
+            check_keras_file(copy, allow_modules=allow_modules)
+        except UnsafeKerasConfigError as e:  # said of the caller's path, not the copy's
+            raise UnsafeKerasConfigError(str(e).replace(copy, text), e.findings) from None
+        except KerasFileError as e:
+            raise KerasFileError(str(e).replace(copy, text)) from e.__cause__
+        try:
+            return load_keras_zip(copy, custom_objects, compile)
+        except Exception as e:
+            raise _load_error(text, e) from e
 
 
 def _first_line(error: BaseException) -> str:

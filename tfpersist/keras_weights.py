@@ -567,8 +567,10 @@ def convert_keras_weights(
     by TensorFlow, are written by :class:`~tfpersist.bundle.BundleWriter`,
     which moves its ``.data`` and ``.index`` into place only once they are
     complete, under the directory's lock, as
-    :func:`~tfpersist.saving.save_checkpoint` writes them. A refused restore
-    writes nothing. Returns *out*. A legacy ``.h5`` or a ``.keras`` file is
+    :func:`~tfpersist.saving.save_checkpoint` writes them. A process killed
+    while writing a ``.weights.h5`` leaves its scratch directory
+    (``.tfpersist-keras-*``) and temporary file beside *out*: delete them.
+    A refused restore writes nothing. Returns *out*. A legacy ``.h5`` or a ``.keras`` file is
     not written: Keras 3 saves weights alone only as ``.weights.h5``.
 
     >>> import tensorflow as tf
