@@ -149,3 +149,18 @@ def test_names_a_file_chose_neither_reorder_nor_redraw_the_terminal(tmp_path, ca
     assert "gpj.\\u202ekernel\\u001b[2K" in out
     listing = _json(capsys, "inspect", str(path))
     assert [v["name"] for v in listing["variables"]] == [f"layers/dense/vars/{name}"]
+
+
+def test_every_control_and_format_character_is_escaped():
+    """What cli escapes covers Unicode's categories Cc, Cf, Cs, Zl and Zp, as this Python knows them."""
+    import sys
+    import unicodedata
+
+    wanted = {
+        c
+        for c in range(sys.maxunicode + 1)
+        if c not in (0x09, 0x0A) and unicodedata.category(chr(c)) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+    }
+    assert wanted <= set(cli._UNPRINTABLE)
+    for c in (0x202E, 0x200B, 0xFEFF, 0x2028, 0xE0041):
+        assert json.loads(f'"{chr(c).translate(cli._UNPRINTABLE)}"') == chr(c)

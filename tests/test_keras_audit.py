@@ -871,3 +871,27 @@ def test_registered_names_are_found_wherever_they_hide(config: dict, path: str) 
     assert not [f for f in audit_keras_config(config) if f.module == "mypkg"] or all(
         f.rule == "custom" for f in audit_keras_config(config, allow_modules=["mypkg"])
     )
+
+
+@pytest.mark.parametrize("name", [">fn", "my pkg>fn", "a>b>fn"])
+def test_any_package_of_a_registered_name_is_found(name: str) -> None:
+    """``register_keras_serializable`` takes any package, even "" or one holding ``>``."""
+    [finding] = audit_keras_config(_dense(activation=name))
+    assert (finding.rule, finding.detail, finding.module) == (
+        "registered",
+        name,
+        name[: -len(">fn")],
+    )
+
+
+def test_a_weights_member_keras_2_would_unpickle_is_refused(tmp_path: Path) -> None:
+    """Keras 2.12 and 2.15 load ``model.weights.npz`` with ``np.load(allow_pickle=True)``."""
+    path = tmp_path / "npz.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "2.15.0"}))
+        z.writestr("config.json", json.dumps(_dense()))
+        z.writestr("model.weights.npz", b"\x80\x04pickled")
+    audit = audit_keras_file(path)
+    assert audit.verdict == "unreadable" and "unpickling" in audit.error
+    with pytest.raises(KerasFileError, match="unpickling"):
+        keras_audit.check_keras_file(path)

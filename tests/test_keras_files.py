@@ -28,7 +28,12 @@ import tensorflow as tf
 
 from tfpersist import exporting, inspecting, keras_files
 from tfpersist._tf import KERAS_3, VERSION, save_keras_zip
-from tfpersist.errors import CorruptCheckpointError, KerasFileError, TensorNotFoundError
+from tfpersist.errors import (
+    CorruptCheckpointError,
+    ExportError,
+    KerasFileError,
+    TensorNotFoundError,
+)
 from tfpersist.keras_files import KerasFile, is_keras_file
 
 keras = tf.keras
@@ -605,7 +610,9 @@ def test_a_genuine_archive_with_its_weights_at_a_superblock_offset_is_read(tmp_p
     assert multiset(read) == multiset(values(loaded.weights))
 
 
-@pytest.mark.parametrize("name", ["aligned.h5", "aligned.weights.h5", "aligned.zip", "aligned"])
+@pytest.mark.parametrize(
+    "name", ["aligned.h5", "aligned.weights.h5", "aligned.zip", "aligned", "aligned.KERAS"]
+)
 def test_an_aligned_archive_under_another_name_is_refused(tmp_path: Path, name: str) -> None:
     """Keras opens a file not named .keras as HDF5: it would load the member, not the archive."""
     items = dict(members(genuine_keras(tmp_path)))
@@ -873,3 +880,32 @@ def test_split_list_attributes_are_capped_together(
             group.attrs.create(f"layer_names{k}", names)
     with pytest.raises(KerasFileError, match=r"layer_names0, layer_names1, \.\.\. .* together"):
         KerasFile(path).layer_weights()
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "model.keras"
+    os.mkfifo(fifo)
+    with pytest.raises(KerasFileError, match="not a regular file"):
+        KerasFile(fifo)
+    assert not is_keras_file(fifo)
+
+
+def test_overlong_hdf5_paths_are_refused(tmp_path: Path) -> None:
+    """Paths Keras never writes would cost memory and output far beyond the file's size."""
+    path = h5_weights(
+        tmp_path / "long.weights.h5",
+        lambda group: group.create_dataset("x" * (keras_files.MAX_PATH_CHARS + 1), data=[1.0]),
+    )
+    with pytest.raises(KerasFileError, match="HDF5 paths run longer"):
+        KerasFile(path).variables()
+
+
+def test_a_name_too_long_for_npz_is_an_export_error(tmp_path: Path) -> None:
+    name = "v" * 70_000
+    prefix = tmp_path / "ckpt"
+    from tfpersist.bundle import write_checkpoint
+
+    write_checkpoint(str(prefix), {name: np.ones(2, np.float32)})
+    with pytest.raises(ExportError, match="longer than a zip member's name"):
+        exporting.export_checkpoint(prefix, tmp_path / "out.npz")
+    assert not (tmp_path / "out.npz").exists()

@@ -26,9 +26,11 @@ corruption), 2 for a usage or input error, which prints one line on stderr and
 never a traceback. ``--json`` prints one JSON document on stdout.
 
 In what the command prints, no control character but tab and newline
-reaches the terminal, where it could act, nor a bidirectional control
-(``U+202E`` shows what follows it reversed), nor a byte of a file name that
-is not UTF-8: all are written as JSON's escapes (``\\u001b``). So names that
+reaches the terminal, where it could act, nor a format character (a
+bidirectional control such as ``U+202E``, which shows what follows it
+reversed, or a zero-width one), nor a line or paragraph separator, nor a
+byte of a file name that is not UTF-8: all are written as JSON's escapes
+(``\\u001b``). So names that
 a file chose (of tensors, nodes, ops, the file itself) can neither redraw
 the screen nor break the JSON document. An op of a graph that a command
 runs (``freeze`` runs what a SavedModel runs as it loads) may print to
@@ -471,24 +473,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: What a terminal would act on (control characters) or cannot encode (the
-#: halves of a file name's non-UTF-8 bytes): written as JSON's escapes, so that
-#: names a file chose can neither redraw the screen nor break ``--json``.
+def _json_escape(c: int) -> str:
+    """*c* as JSON writes it escaped: a surrogate pair beyond U+FFFF."""
+    if c <= 0xFFFF:
+        return f"\\u{c:04x}"
+    c -= 0x10000
+    return f"\\u{0xD800 + (c >> 10):04x}\\u{0xDC00 + (c & 0x3FF):04x}"
+
+
+#: What a terminal would act on or shows as nothing (control and format
+#: characters: bidirectional controls such as U+202E, zero-width characters,
+#: U+FEFF; line and paragraph separators), or cannot encode (the halves of a
+#: file name's non-UTF-8 bytes): written as JSON's escapes, so that names a
+#: file chose can neither redraw, reorder nor hide what is shown, nor break
+#: ``--json``.
 _UNPRINTABLE = {
-    c: f"\\u{c:04x}"
-    for c in (
-        *range(0x20),
-        0x7F,
-        *range(0x80, 0xA0),
-        *range(0xD800, 0xE000),
-        # bidirectional controls, which reorder what follows them (U+202E reverses it)
-        0x061C,
-        0x200E,
-        0x200F,
-        *range(0x202A, 0x202F),
-        *range(0x2066, 0x206A),
+    c: _json_escape(c)
+    for first, last in (
+        # Unicode's categories Cc, Cf, Cs, Zl and Zp, but tab and newline (a test
+        # checks them against unicodedata)
+        (0x0000, 0x0008),
+        (0x000B, 0x001F),
+        (0x007F, 0x009F),
+        (0x00AD, 0x00AD),
+        (0x0600, 0x0605),
+        (0x061C, 0x061C),
+        (0x06DD, 0x06DD),
+        (0x070F, 0x070F),
+        (0x0890, 0x0891),
+        (0x08E2, 0x08E2),
+        (0x180E, 0x180E),
+        (0x200B, 0x200F),
+        (0x2028, 0x202E),
+        (0x2060, 0x2064),
+        (0x2066, 0x206F),
+        (0xD800, 0xDFFF),
+        (0xFEFF, 0xFEFF),
+        (0xFFF9, 0xFFFB),
+        (0x110BD, 0x110BD),
+        (0x110CD, 0x110CD),
+        (0x13430, 0x1343F),
+        (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A),
+        (0xE0001, 0xE0001),
+        (0xE0020, 0xE007F),
     )
-    if c not in (0x09, 0x0A)
+    for c in range(first, last + 1)
 }
 
 

@@ -131,6 +131,12 @@ def _write_npz(f: BinaryIO, tensors: Iterable[tuple[str, np.ndarray]]) -> None:
                         "would share that name; export to .safetensors, or rename one first"
                     )
                 written.add(member_name)
+                if len((member_name + ".npy").encode("utf-8", "surrogateescape")) > 0xFFFF:
+                    raise ExportError(
+                        f"cannot export to .npz: the name of tensor {member_name[:80]!r}... is "
+                        "longer than a zip member's name can be (65,535 bytes); export to "
+                        ".safetensors, or rename it first"
+                    )
                 with archive.open(member_name + ".npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, array, allow_pickle=False)
 

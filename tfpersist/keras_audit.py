@@ -80,8 +80,11 @@ registered name ``mypkg>MyLayer``). Nothing inside a file can.
 The audit judges the names a config gives, not what a trusted object does
 with its arguments: Keras's own layers may still read files a config names
 (a ``TextVectorization`` vocabulary given as a path), and a module named in
-*allow_modules* runs whatever it runs. The weights are data and are not
-audited here.
+*allow_modules* runs whatever it runs. Nor can it tell a plain name such as
+``"myact"`` that your own process added with ``get_custom_objects()`` from
+a name Keras ships: Keras 2 looks a string up there first. The weights are
+data and are not audited here; :mod:`tfpersist.keras_files` refuses a
+weights member Keras would unpickle.
 """
 
 from __future__ import annotations
@@ -329,12 +332,12 @@ def _within(module: str, allowed: Iterable[str]) -> bool:
 
 
 #: A registered name as Keras writes it, ``package>Name``.
-_REGISTERED = re.compile(r"[^\s>]+>[^\s>]+")
+_REGISTERED = re.compile(r".*>.*", re.DOTALL)  # Keras takes any package: "", "a b", "a>b"
 
 
 def _package(registered: str) -> str | None:
     """The package of a registered name ``package>Name``."""
-    return registered.split(">", 1)[0] if ">" in registered else None
+    return registered.rsplit(">", 1)[0] if ">" in registered else None
 
 
 class _Walk:

@@ -102,11 +102,13 @@ when a file is opened, so telling a Keras file from a checkpoint
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import math
 import os
 import re
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -147,6 +149,8 @@ RATIO_FLOOR = 1 << 20
 MAX_MEMBERS = 100_000
 #: More HDF5 links than this is no Keras file.
 MAX_LINKS = 1_000_000
+#: The longest HDF5 path of a dataset or group (Keras's are a few dozen characters).
+MAX_PATH_CHARS = 4096
 #: Groups nested deeper than this is no Keras file.
 MAX_DEPTH = 256
 
@@ -202,7 +206,14 @@ class _Source:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._handle = _fs.open_read(path)
+        if _fs.is_url(path):
+            self._handle = _fs.open_read(path)
+        else:  # a FIFO would block a plain open, and a device never end
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise OSError(errno.EINVAL, "not a regular file", path)
+            self._handle = fd
         try:
             self.size = _fs.file_size(self._handle)
         except BaseException:
@@ -676,7 +687,7 @@ class KerasFile:
                     "outside every member); Keras and tfpersist could read different models "
                     "from it, so it is refused: ask for the file as Keras saved it"
                 )
-            if at is not None and not self.path.lower().endswith(".keras"):
+            if at is not None and not self.path.endswith(".keras"):  # as Keras tests it
                 # Keras opens a zip as a zip only under a .keras name; else it tries HDF5
                 raise self._error(
                     f"both a zip archive and an HDF5 file (a member's data is an HDF5 file at "
@@ -727,6 +738,13 @@ class KerasFile:
                 raise self._error(
                     f"member {name!r} is compressed with zip method {info.compress_type}; "
                     "Keras stores members uncompressed: save the model again"
+                )
+            if name.startswith("model.weights") and name != WEIGHTS_MEMBER:
+                # Keras 2 loads model.weights.npz with np.load(allow_pickle=True)
+                raise self._error(
+                    f"member {name!r} holds the weights in a form Keras 2 loads by unpickling "
+                    f"them, which can run code; tfpersist reads only {WEIGHTS_MEMBER}: save "
+                    "the model again with Keras's default weights format"
                 )
             if info.compress_type == 0:
                 starts.add(self._data_start(archive, info, end))
@@ -1104,7 +1122,7 @@ class KerasFile:
 
         variables: dict[str, _Variable] = {}
         groups: set[int] = set()
-        links = total = 0
+        links = total = names_bytes = 0
         stack: list[tuple[str, Any, int]] = [("", self._h5.id, 0)]
         while stack:
             path, gid, depth = stack.pop()
@@ -1122,6 +1140,13 @@ class KerasFile:
                     raise self._error(f"more than {MAX_LINKS} HDF5 links; no Keras file has")
                 name = self._decode(raw, path)
                 full = f"{path}/{name}" if path else name
+                names_bytes += len(full)
+                if len(full) > MAX_PATH_CHARS or names_bytes > MAX_TEXT_BYTES:
+                    raise self._error(
+                        f"its HDF5 paths run longer than {MAX_PATH_CHARS} characters each or "
+                        f"{MAX_TEXT_BYTES} together (at {full[:80]!r}...); no Keras file has "
+                        "such names"
+                    )
                 with self._guarded(full):
                     link = gid.links.get_info(raw).type
                 if link != h5py.h5l.TYPE_HARD:

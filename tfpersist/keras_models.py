@@ -407,6 +407,7 @@ def load_keras_model(
     text = os.fspath(path)
     if not _fs.isfile(text):
         raise KerasFileError(f"{text!r}: no such file; pass a .keras or .h5 file")
+    check_keras_file(text, allow_modules=allow_modules)  # before copying what is no model
     # Keras reads the very bytes audited: a private copy, so that nobody can
     # swap the file between the audit and the load.
     with tempfile.TemporaryDirectory(prefix="tfpersist-load-") as private:
