@@ -493,9 +493,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> CheckpointReader:
     ...     with tf.compat.v1.Session(graph=graph) as sess:
     ...         sess.run(v.initializer)
     ...         _ = tf.compat.v1.train.Saver().save(sess, "m/model.ckpt")
-    >>> load_checkpoint("m").get_tensor("v")
-    array([[1, 1, 1],
-           [1, 1, 1]], dtype=bfloat16)
+    >>> value = load_checkpoint("m").get_tensor("v")
+    >>> value.dtype.name, value.tolist()
+    ('bfloat16', [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
     """
     return CheckpointReader(resolve_prefix(path))
 
@@ -764,8 +764,9 @@ class BundleWriter:
         >>> with BundleWriter("m/ckpt") as writer:
         ...     writer.add("b", np.uint16([0x3F80]), dtype="bfloat16").size
         2
-        >>> load_checkpoint("m/ckpt").get_tensor("b")
-        array([1], dtype=bfloat16)
+        >>> value = load_checkpoint("m/ckpt").get_tensor("b")
+        >>> value.dtype.name, value.tolist()
+        ('bfloat16', [1.0])
         """
         try:
             number, array = _as_written(value, dtype)
