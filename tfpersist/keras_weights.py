@@ -104,6 +104,7 @@ from tfpersist.errors import (
     VariableMismatchError,
     WriteError,
 )
+from tfpersist.keras_files import KERAS_SUFFIXES
 
 __all__ = ["convert_keras_weights", "restore_keras_weights"]
 
@@ -116,8 +117,6 @@ _LEVEL = re.compile(r"(?:_functional/)?(layer_with_weights-|_operations/|_layers
 # ``.weights.h5``: Keras 2.13 and later, Keras 3; Keras 2.12.
 _LAYERS = "layers"
 _LAYERS_2_12 = "_layer_checkpoint_dependencies"
-
-_KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 
 
 def _canonical(name: str) -> str:
@@ -314,7 +313,7 @@ def _open(path: str | os.PathLike[str], root: str) -> Iterator[_Source]:
     try:
         prefix = resolve_prefix(path)
     except CheckpointNotFoundError as e:
-        if not (os.path.isfile(path) or os.fspath(path).lower().endswith(_KERAS_SUFFIXES)):
+        if not (os.path.isfile(path) or os.fspath(path).lower().endswith(KERAS_SUFFIXES)):
             raise
         raise CheckpointNotFoundError(
             f"{os.fspath(path)!r} is no Keras file (.weights.h5, .keras, .h5) that tfpersist "
@@ -586,7 +585,7 @@ def convert_keras_weights(
     tfpersist.errors.ExportError: cannot write 'new.h5': ...
     """
     out = os.fspath(out)
-    if not out.endswith(".weights.h5") and out.lower().endswith(_KERAS_SUFFIXES):
+    if not out.endswith(".weights.h5") and out.lower().endswith(KERAS_SUFFIXES):
         raise ExportError(
             f"cannot write {out!r}: tfpersist writes weights as a .weights.h5 file or as a "
             "checkpoint prefix; name the file 'NAME.weights.h5', or give a prefix such as "
